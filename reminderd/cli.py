@@ -1,0 +1,188 @@
+"""The command line: parsing, wiring and formatting only. The only place that reads the clock."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from reminderd import __version__, paths
+from reminderd.config import Config, load_config
+from reminderd.errors import ReminderdError, StateError, UsageError
+from reminderd.state import State, load_state
+from reminderd.timeutil import format_local, parse_instant
+
+log = logging.getLogger("reminderd")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    config_path: Path
+    verbose: bool
+
+    def config(self) -> Config:
+        config = load_config(self.config_path)
+        for warning in config.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        return config
+
+    @property
+    def state_path(self) -> Path:
+        return paths.state_file()
+
+    def state(self) -> State:
+        return load_state(self.state_path)
+
+
+def fail(error: ReminderdError) -> NoReturn:
+    """The one place an error becomes output and an exit code."""
+    for line in str(error).splitlines() or [type(error).__name__]:
+        click.echo(f"reminderd: {line}", err=True)
+    sys.exit(error.exit_code)
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ReminderdError as error:
+            fail(error)
+        except OSError as error:  # a last resort: never a traceback
+            fail(StateError(f"{getattr(error, 'filename', '') or 'I/O'}: {error.strerror or error}"))
+
+
+def parse_at(value: str | None, config: Config, option: str = "--at") -> datetime:
+    if value is None:
+        return now_utc()
+    try:
+        instant, warning = parse_instant(value, config.timezone)
+    except ValueError:
+        raise UsageError(f"{option}: expected a date or date-time such as 2026-02-06T09:30 "
+                         f"(in {config.timezone.key} unless it has an offset), got {value!r}") from None
+    if warning:
+        click.echo(f"warning: {option}: {warning}", err=True)
+    return instant
+
+
+def pick_credit(config: Config, credit_id: str | None) -> str:
+    if credit_id is None:
+        if len(config.credits) > 1:
+            raise UsageError("--credit: expected one of " + ", ".join(c.id for c in config.credits)
+                             + " (the config has several credits)")
+        return config.credits[0].id
+    if config.credit(credit_id) is None:
+        raise UsageError("--credit: expected one of " + ", ".join(c.id for c in config.credits)
+                         + f", got {credit_id!r}")
+    return credit_id
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              envvar=paths.CONFIG_ENV, help="Config file (default: the user config dir; "
+              f"${paths.CONFIG_ENV} works too).")
+@click.option("-v", "--verbose", is_flag=True, help="Log more detail to stderr.")
+@click.version_option(__version__, prog_name="reminderd")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
+    """Reminds you to switch a time-limited usage credit off before it bills you.
+
+    \b
+    Example:
+      reminderd --config config.example.toml status
+    """
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(levelname)s: %(message)s", stream=sys.stderr)
+    ctx.obj = Context(config_path or paths.default_config_path(), verbose)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the stable JSON document instead.")
+@click.option("--at", "at", metavar="DATETIME", help="Show the status as of another moment.")
+@click.pass_obj
+def status(obj: Context, as_json: bool, at: str | None) -> None:
+    """Show eligibility, claim deadline, expiry, forecast and upcoming reminders.
+
+    \b
+    Example:
+      reminderd status --at 2026-03-01T09:00 --json
+    """
+    from reminderd.report import status_json, status_text
+    from reminderd.timeline import plan
+
+    config = obj.config()
+    state = obj.state()
+    timeline = plan(config, state, parse_at(at, config))
+    if as_json:
+        click.echo(json.dumps(status_json(timeline, state), indent=2, sort_keys=True))
+    else:
+        click.echo(status_text(timeline, state), nl=False)
+
+
+@main.command()
+@click.option("--at", "at", metavar="DATETIME", help="When you claimed (default: now).")
+@click.option("--credit", "credit_id", metavar="ID", help="Which credit, if the config has several.")
+@click.pass_obj
+def claim(obj: Context, at: str | None, credit_id: str | None) -> None:
+    """Record in the config that you claimed the credit (keeps your comments).
+
+    \b
+    Example:
+      reminderd claim --at "2026-02-06 09:30"
+    """
+    from reminderd.config_edit import set_claimed_at
+    from reminderd.timeline import plan
+
+    config = obj.config()
+    instant = parse_at(at, config)
+    chosen = set_claimed_at(obj.config_path, pick_credit(config, credit_id), instant, config.timezone)
+    updated = load_config(obj.config_path)
+    timeline = plan(updated, obj.state(), max(instant, now_utc()))
+    ct = next(c for c in timeline.credits if c.credit.id == chosen)
+    click.echo(f"Recorded claim of {chosen} at {format_local(instant, config.timezone)} in {obj.config_path}.")
+    if ct.expires_at is not None:
+        click.echo(f"It expires {format_local(ct.expires_at, config.timezone)}.")
+    for warning in ct.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@main.command()
+@click.argument("amount", type=float)
+@click.option("--at", "at", metavar="DATETIME", help="When you saw this balance (default: now).")
+@click.option("--credit", "credit_id", metavar="ID", help="Which credit, if the config has several.")
+@click.pass_obj
+def balance(obj: Context, amount: float, at: str | None, credit_id: str | None) -> None:
+    """Record the remaining balance you saw in the web app; the forecast uses it from then on.
+
+    \b
+    Example:
+      reminderd balance 31.40
+    """
+    from reminderd.forecast import Observation
+    from reminderd.state import update_state
+
+    config = obj.config()
+    if not amount >= 0 or amount == float("inf"):
+        raise UsageError(f"AMOUNT: expected a remaining balance in USD >= 0, got {amount:g}")
+    chosen = pick_credit(config, credit_id)
+    instant = parse_at(at, config)
+    update_state(obj.state_path, lambda s: s.with_observation(chosen, Observation(instant, amount)))
+    click.echo(f"Recorded a balance of USD {amount:.2f} for {chosen} at "
+               f"{format_local(instant, config.timezone)} in {obj.state_path}.")
+    credit = config.credit(chosen)
+    assert credit is not None
+    if credit.claimed_at is None:
+        click.echo("warning: no claim is recorded yet; the forecast uses this once `reminderd claim` is run",
+                   err=True)
+    elif amount > credit.offer.amount_usd:
+        click.echo(f"warning: more than the USD {credit.offer.amount_usd:g} credit: did Auto-Reload top it up?",
+                   err=True)

@@ -1,0 +1,212 @@
+"""`reminderd status` output: a text summary for people and a stable JSON document for scripts.
+
+The JSON contract (schema_version 1) is documented in the README and golden-tested: keys are
+sorted, times are ISO-8601 with the configured zone's offset, money is rounded to cents.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from reminderd.forecast import SpendRate
+from reminderd.state import State, delivery_key
+from reminderd.timeline import (
+    ACTIVE,
+    CLAIMABLE,
+    EXPIRED,
+    MISSED,
+    NOT_ELIGIBLE_PHASE,
+    NOT_OPEN_YET,
+    CreditTimeline,
+    Reminder,
+    Timeline,
+)
+from reminderd.timeutil import format_local, format_span
+
+SCHEMA_VERSION = 1
+GAUGE_WIDTH = 20
+
+# Reminder states in the JSON and text output.
+UPCOMING, LIVE, DELIVERED, STALE = "upcoming", "live", "delivered", "stale"
+
+
+def reminder_state(reminder: Reminder, state: State, now: datetime) -> str:
+    if delivery_key(reminder.id, reminder.due) in state.delivered:
+        return DELIVERED
+    if reminder.due > now:
+        return UPCOMING
+    return LIVE if reminder.is_live(now) else STALE
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+
+
+def status_json(timeline: Timeline, state: State, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    zone = timeline.zone
+
+    def iso(instant: datetime | None) -> str | None:
+        return instant.astimezone(zone).isoformat(timespec="seconds") if instant else None
+
+    def usd(value: float) -> float:
+        return round(value, 2)
+
+    def rng(rate: SpendRate) -> dict[str, float]:
+        return {"low": usd(rate.low), "expected": usd(rate.expected), "high": usd(rate.high)}
+
+    def credit(ct: CreditTimeline) -> dict[str, Any]:
+        offer, fc = ct.credit.offer, ct.forecast
+        return {
+            "id": ct.credit.id,
+            "offer": {"key": offer.key, "name": offer.name, "amount_usd": usd(offer.amount_usd),
+                      "validity_days": offer.validity_days},
+            "plan": ct.credit.plan,
+            "eligibility": {"status": ct.eligibility.status, "reason": ct.eligibility.reason},
+            "phase": ct.phase,
+            "claim": {"opens": iso(ct.claim_opens), "deadline": iso(ct.claim_deadline),
+                      "claimed_at": iso(ct.claimed_at), "in_window": ct.claim_in_window},
+            "expires_at": iso(ct.expires_at),
+            "forecast": None if fc is None else {
+                "basis": fc.basis,
+                "spend_usd_per_day": rng(fc.rate),
+                "balance_now_usd": usd(fc.balance_at(timeline.now)),
+                "exhaustion": {"earliest": iso(fc.earliest_exhaustion),
+                               "expected": iso(fc.expected_exhaustion),
+                               "latest": iso(fc.latest_exhaustion)},
+                "unused_at_expiry_usd": rng(fc.unused_at_expiry()),
+            },
+            "acknowledged": {action: iso(at) for action, at in ct.acknowledged.items()},
+            "warnings": list(ct.warnings),
+        }
+
+    def reminder(r: Reminder) -> dict[str, Any]:
+        return {"id": r.id, "credit": r.credit_id, "kind": r.kind, "due": iso(r.due),
+                "until": iso(r.until), "event_at": iso(r.event_at), "title": r.title, "body": r.body,
+                "state": reminder_state(r, state, timeline.now)}
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "now": iso(timeline.now),
+        "timezone": zone.key,
+        "credits": [credit(ct) for ct in timeline.credits],
+        "reminders": [reminder(r) for r in timeline.reminders],
+        **(extra or {}),
+    }
+
+
+# -- text ---------------------------------------------------------------------------------------
+
+
+def gauge(fraction: float) -> str:
+    filled = round(max(0.0, min(1.0, fraction)) * GAUGE_WIDTH)
+    return "[" + "#" * filled + "." * (GAUGE_WIDTH - filled) + "]"
+
+
+def status_text(timeline: Timeline, state: State) -> str:
+    lines = [f"As of {format_local(timeline.now, timeline.zone)} ({timeline.zone.key})"]
+    for ct in timeline.credits:
+        lines += [""] + _credit_lines(ct, timeline)
+    lines += [""] + _reminder_lines(timeline, state)
+    return "\n".join(lines) + "\n"
+
+
+def _relative(instant: datetime, now: datetime, future: str, past: str) -> str:
+    """'in 3 days' / '3 days ago': never a negative count."""
+    span = format_span(instant - now)
+    return future.format(span) if instant > now else past.format(span)
+
+
+def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
+    now, zone = timeline.now, timeline.zone
+    offer, fc = ct.credit.offer, ct.forecast
+
+    def at(instant: datetime | None) -> str:
+        return format_local(instant, zone) if instant else "not before it expires"
+
+    def row(label: str, value: str) -> str:
+        return f"  {label:<18}{value}"
+
+    out = [f"{ct.credit.id}: {offer.name}, USD {offer.amount_usd:g}",
+           row("Eligibility", f"{ct.eligibility.status} ({ct.eligibility.reason})")]
+    window = f"{at(ct.claim_opens)} to {at(ct.claim_deadline)}"
+    if now < ct.claim_opens:
+        window += _relative(ct.claim_opens, now, " (opens in {})", "")
+    elif now <= ct.claim_deadline:
+        window += _relative(ct.claim_deadline, now, " (open: closes in {})", "")
+    else:
+        window += " (closed: in the past)"
+    out.append(row("Claim window", window))
+    if ct.claimed_at is None:
+        out.append(row("Claimed", "not recorded (run `reminderd claim` once you have claimed)"))
+    else:
+        out.append(row("Claimed", at(ct.claimed_at)))
+    if ct.expires_at is not None and ct.claimed_at is not None:
+        out.append(row("Expires", at(ct.expires_at)
+                       + _relative(ct.expires_at, now, " (in {})", " (expired {} ago)")))
+        total = (ct.expires_at - ct.claimed_at).total_seconds()
+        left = max(0.0, (ct.expires_at - now).total_seconds())
+        out.append(row("Time left", f"{gauge(left / total)} {int(left // 86400)} of {offer.validity_days} days"))
+    if fc is not None:
+        balance = fc.balance_at(now)
+        basis = "your balance observations" if fc.basis == "observations" else "your usage profile"
+        out.append(row("Credit left", f"{gauge(balance / offer.amount_usd)} about USD {balance:.2f} of "
+                                      f"{offer.amount_usd:g} (estimated from {basis})"))
+        out.append(row("Spend", f"USD {fc.rate.low:.2f}-{fc.rate.high:.2f} a day "
+                                f"(expected {fc.rate.expected:.2f})"))
+        if fc.earliest_exhaustion is None:
+            out.append(row("Runs out", "not before it expires, at your pace"))
+        else:
+            out.append(row("Runs out", f"as early as {at(fc.earliest_exhaustion)}"))
+            out.append(row("", f"expected {at(fc.expected_exhaustion)}"))
+            out.append(row("", f"at the latest {at(fc.latest_exhaustion)}"))
+        unused = fc.unused_at_expiry()
+        if unused.high < 0.01:
+            unused_text = "none"
+        elif unused.expected < 0.01:
+            unused_text = f"none expected (up to USD {unused.high:.2f} at the slowest pace)"
+        else:
+            unused_text = (f"about USD {unused.expected:.2f} (USD {unused.low:.2f}-{unused.high:.2f}); "
+                           "it is not refunded")
+        out.append(row("Unused at expiry", unused_text))
+    for action, when in sorted(ct.acknowledged.items()):
+        out.append(row("Done", f"{action} ({at(when)})"))
+    out += [f"  ! {warning}" for warning in ct.warnings]
+    out += [f"  > {line}" for line in _advice(ct)]
+    return out
+
+
+def _advice(ct: CreditTimeline) -> list[str]:
+    where = ct.credit.offer.switch_location
+    done = "extra-usage-off" in ct.acknowledged
+    if ct.phase == NOT_ELIGIBLE_PHASE:
+        return ["Not eligible for this offer: nothing to claim, nothing to switch off."]
+    if ct.phase == NOT_OPEN_YET:
+        return ["The claim window has not opened yet; reminders before the deadline are planned."]
+    if ct.phase == CLAIMABLE:
+        return [f"Claim it before the deadline in {where}, then run `reminderd claim`."]
+    if ct.phase == MISSED:
+        return ["The claim window closed and no claim was recorded: this offer is over for you. "
+                "If you did claim, record it with `reminderd claim --at DATETIME`."]
+    if ct.phase == EXPIRED and not done:
+        return [f"The credit has expired. If Extra Usage is still on, it bills your card at API rates: "
+                f"turn Extra Usage and Auto-Reload off in {where}, then run "
+                "`reminderd done extra-usage-off`."]
+    if ct.phase == ACTIVE and not done:
+        return [f"Extra Usage and Auto-Reload are switched in {where}."]
+    return []
+
+
+def _reminder_lines(timeline: Timeline, state: State) -> list[str]:
+    zone, now = timeline.zone, timeline.now
+    live = [r for r in timeline.live() if reminder_state(r, state, now) == LIVE]
+    upcoming = timeline.upcoming()
+    out = []
+    if live:
+        out.append("Due now (not yet delivered):")
+        out += [f"  {format_local(r.due, zone)}  {r.id}: {r.title}" for r in live]
+    if upcoming:
+        out.append("Upcoming reminders:")
+        out += [f"  {format_local(r.due, zone)}  {r.id}: {r.title}" for r in upcoming]
+    else:
+        out.append("Upcoming reminders: none")
+    return out
