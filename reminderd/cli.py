@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import click
 
@@ -18,15 +15,12 @@ from reminderd.errors import ReminderdError, StateError, UsageError
 from reminderd.state import State, load_state
 from reminderd.timeutil import format_local, parse_instant
 
-log = logging.getLogger("reminderd")
-
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class Context:
+class Context(NamedTuple):
     config_path: Path
     verbose: bool
 
@@ -100,8 +94,6 @@ def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     Example:
       reminderd --config config.example.toml status
     """
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(levelname)s: %(message)s", stream=sys.stderr)
     ctx.obj = Context(config_path or paths.default_config_path(), verbose)
 
 
@@ -116,6 +108,8 @@ def status(obj: Context, as_json: bool, at: str | None) -> None:
     Example:
       reminderd status --at 2026-03-01T09:00 --json
     """
+    import json
+
     from reminderd.report import status_json, status_text
     from reminderd.timeline import plan
 

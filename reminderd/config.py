@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reminderd.errors import ConfigError
@@ -22,6 +21,7 @@ from reminderd.offers import (
     ACTIVITY_NAMES,
     BUILTIN_OFFERS,
     DEFAULT_OFFER,
+    EMPTY_MAPPING,
     PLAN_NAMES,
     ActivityCost,
     Offer,
@@ -33,14 +33,12 @@ NOTIFIER_BACKENDS = ("auto", "dbus", "notify-send", "osascript", "plyer", "log",
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
-@dataclass(frozen=True)
-class QuietHours:
+class QuietHours(NamedTuple):
     start: time
     end: time
 
 
-@dataclass(frozen=True)
-class ReminderSettings:
+class ReminderSettings(NamedTuple):
     claim_deadline: tuple[timedelta, ...] = (timedelta(days=3), timedelta(days=1), timedelta(hours=2))
     expiry: tuple[timedelta, ...] = (timedelta(days=7), timedelta(days=1), timedelta(hours=2))
     low_balance_usd: float = 10.0
@@ -50,13 +48,12 @@ class ReminderSettings:
     usage_check_time: time = time(10, 0)
 
 
-@dataclass(frozen=True)
-class UsageProfile:
+class UsageProfile(NamedTuple):
     """What the user spends beyond the plan's included usage, i.e. what the credit pays for."""
 
     daily_spend_usd: float | None = None
-    per_day: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
-    tokens_per_day: Mapping[str, Price] = field(default_factory=lambda: MappingProxyType({}))
+    per_day: Mapping[str, float] = EMPTY_MAPPING
+    tokens_per_day: Mapping[str, Price] = EMPTY_MAPPING
     uncertainty: float = 0.2
 
     @property
@@ -64,8 +61,7 @@ class UsageProfile:
         return self.daily_spend_usd is None and not self.per_day and not self.tokens_per_day
 
 
-@dataclass(frozen=True)
-class Credit:
+class Credit(NamedTuple):
     id: str
     offer: Offer
     plan: str | None
@@ -75,14 +71,12 @@ class Credit:
     usage: UsageProfile
 
 
-@dataclass(frozen=True)
-class Notifications:
+class Notifications(NamedTuple):
     backend: str = "auto"
     command: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     source: str
     timezone: ZoneInfo
     credits: tuple[Credit, ...]
@@ -213,17 +207,19 @@ class _Parser:
             return default
         return float(value)
 
-    def zone(self, value: Any, path: str, default: ZoneInfo) -> ZoneInfo:
-        if value is None:
-            return default
-        if not isinstance(value, str) or not value:
+    def zone(self, value: Any, path: str, default: ZoneInfo | None) -> ZoneInfo:
+        """`default` None means the system's zone, looked up only when needed (tzlocal is slow)."""
+        if value is None or not isinstance(value, str) or not value:
+            fallback = default or self.default_zone or system_timezone()
+            if value is None:
+                return fallback
             self.problem(path, 'an IANA time zone name such as "America/Los_Angeles"', value)
-            return default
+            return fallback
         try:
             return ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             self.problem(path, 'an IANA time zone name such as "America/Los_Angeles"', value)
-            return default
+            return default or ZoneInfo("UTC")
 
     def instant(self, value: Any, path: str, zone: ZoneInfo) -> datetime | None:
         if value is None:
@@ -272,7 +268,7 @@ class _Parser:
     def config(self, raw: dict[str, Any]) -> Config:
         self.unknown_keys(raw, {"timezone", "reminders", "quiet_hours", "notifications",
                                 "ics_path", "offers", "credit"}, "")
-        zone = self.zone(raw.get("timezone"), "timezone", self.default_zone or system_timezone())
+        zone = self.zone(raw.get("timezone"), "timezone", None)
         offers = dict(BUILTIN_OFFERS)
         for key, value in self.table(raw, "offers", "offers").items():
             offer = self.custom_offer(key, value, zone)
@@ -434,8 +430,7 @@ class _Parser:
         elif auto_reload_raw != "unknown":
             self.problem(f"{path}.auto_reload", 'true, false or "unknown"', auto_reload_raw)
         if offer is not None:
-            offer = replace(
-                offer,
+            offer = offer._replace(
                 prices=MappingProxyType(self.prices(raw.get("prices"), f"{path}.prices", offer.prices)),
                 activities=MappingProxyType(self.activity_costs(
                     raw.get("activity_costs"), f"{path}.activity_costs", offer.activities)),

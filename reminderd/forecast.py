@@ -17,8 +17,8 @@ The high rate gives the earliest exhaustion: reminders use it, so they err early
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from reminderd.config import UsageProfile
 from reminderd.offers import Offer
@@ -28,14 +28,12 @@ PROFILE = "profile"
 OBSERVATIONS = "observations"
 
 
-@dataclass(frozen=True)
-class Observation:
+class Observation(NamedTuple):
     at: datetime
     remaining_usd: float
 
 
-@dataclass(frozen=True)
-class SpendRate:
+class SpendRate(NamedTuple):
     """USD per day."""
 
     low: float
@@ -43,8 +41,7 @@ class SpendRate:
     high: float
 
 
-@dataclass(frozen=True)
-class Forecast:
+class Forecast(NamedTuple):
     """Where the balance stands and goes, from a reference point (the claim or an observation).
 
     An exhaustion instant is None when, at that rate, the credit lasts until it expires.

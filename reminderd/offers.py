@@ -9,32 +9,30 @@ model page, read 2026-02).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
+EMPTY_MAPPING: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Price:
+class Price(NamedTuple):
     """USD per million tokens."""
 
     input: float
     output: float
 
 
-@dataclass(frozen=True)
-class ActivityCost:
+class ActivityCost(NamedTuple):
     """USD for one unit of work, as a low-high range."""
 
     low: float
     high: float
 
 
-@dataclass(frozen=True)
-class Offer:
+class Offer(NamedTuple):
     """A time-limited usage credit.
 
     All instants are aware. `subscribed_by` and `claim_closes` are inclusive: an announcement
@@ -51,9 +49,9 @@ class Offer:
     validity_days: int
     zone: ZoneInfo
     switch_location: str
-    prices: Mapping[str, Price] = field(default_factory=lambda: MappingProxyType({}))
+    prices: Mapping[str, Price] = EMPTY_MAPPING
     prices_source: str = ""
-    activities: Mapping[str, ActivityCost] = field(default_factory=lambda: MappingProxyType({}))
+    activities: Mapping[str, ActivityCost] = EMPTY_MAPPING
 
 
 PLAN_NAMES: Mapping[str, str] = MappingProxyType(

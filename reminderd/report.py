@@ -158,7 +158,8 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
         else:
             out.append(row("Runs out", f"as early as {at(fc.earliest_exhaustion)}"))
             out.append(row("", f"expected {at(fc.expected_exhaustion)}"))
-            out.append(row("", f"at the latest {at(fc.latest_exhaustion)}"))
+            out.append(row("", f"at the latest {at(fc.latest_exhaustion)}" if fc.latest_exhaustion
+                           else "at the slowest pace it lasts until it expires"))
         unused = fc.unused_at_expiry()
         if unused.high < 0.01:
             unused_text = "none"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from reminderd.config import Credit
 from reminderd.offers import PLAN_NAMES, Offer
@@ -14,8 +14,7 @@ NOT_ELIGIBLE = "not-eligible"
 UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
-class Eligibility:
+class Eligibility(NamedTuple):
     status: str  # ELIGIBLE, NOT_ELIGIBLE or UNKNOWN
     reason: str
 

@@ -9,21 +9,17 @@ each other's updates. A corrupt file is moved aside with a warning, never silent
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from reminderd.errors import StateError
 from reminderd.forecast import Observation
+from reminderd.offers import EMPTY_MAPPING
 
-log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 ACTIONS = ("extra-usage-off", "auto-reload-off")
 
@@ -32,31 +28,30 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
 
-@dataclass(frozen=True)
-class State:
+class State(NamedTuple):
     # "<reminder id>@<due, ISO UTC>" -> when it was delivered
-    delivered: Mapping[str, datetime] = field(default_factory=lambda: _frozen({}))
+    delivered: Mapping[str, datetime] = EMPTY_MAPPING
     # credit id -> action (see ACTIONS) -> when the user said they did it
-    acknowledged: Mapping[str, Mapping[str, datetime]] = field(default_factory=lambda: _frozen({}))
+    acknowledged: Mapping[str, Mapping[str, datetime]] = EMPTY_MAPPING
     # credit id -> balance observations, oldest first
-    observations: Mapping[str, tuple[Observation, ...]] = field(default_factory=lambda: _frozen({}))
+    observations: Mapping[str, tuple[Observation, ...]] = EMPTY_MAPPING
     # free-form sections owned by one module each (e.g. "ics" for SEQUENCE numbers)
-    extra: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
+    extra: Mapping[str, Any] = EMPTY_MAPPING
 
     def with_observation(self, credit_id: str, observation: Observation) -> State:
         kept = [o for o in self.observations.get(credit_id, ()) if o.at != observation.at]
         merged = tuple(sorted([*kept, observation], key=lambda o: o.at))
-        return replace(self, observations=_frozen({**self.observations, credit_id: merged}))
+        return self._replace(observations=_frozen({**self.observations, credit_id: merged}))
 
     def with_acknowledged(self, credit_id: str, action: str, at: datetime) -> State:
         actions = {**self.acknowledged.get(credit_id, {}), action: at}
-        return replace(self, acknowledged=_frozen({**self.acknowledged, credit_id: _frozen(actions)}))
+        return self._replace(acknowledged=_frozen({**self.acknowledged, credit_id: _frozen(actions)}))
 
     def with_delivered(self, key: str, at: datetime) -> State:
-        return replace(self, delivered=_frozen({**self.delivered, key: at}))
+        return self._replace(delivered=_frozen({**self.delivered, key: at}))
 
     def with_extra(self, section: str, value: Any) -> State:
-        return replace(self, extra=_frozen({**self.extra, section: value}))
+        return self._replace(extra=_frozen({**self.extra, section: value}))
 
 
 def delivery_key(reminder_id: str, due: datetime) -> str:
@@ -106,25 +101,33 @@ def load_state(path: Path) -> State:
         return State()
     except OSError as exc:
         raise StateError(f"{path}: cannot read the state file: {exc.strerror}") from None
+    import json
+
     try:
         return from_json(json.loads(text))
     except (ValueError, TypeError, KeyError, AttributeError):
         aside = path.with_name(f"{path.name}.corrupt-{os.getpid()}")
         with contextlib.suppress(OSError):
             os.replace(path, aside)
-        log.warning("%s: state file was corrupt; moved aside to %s and starting afresh "
+        import logging
+
+        logging.getLogger(__name__).warning("%s: state file was corrupt; moved aside to %s and starting afresh "
                     "(a reminder may repeat once)", path, aside.name)
         return State()
 
 
 def save_state(path: Path, state: State) -> None:
     """Write atomically: a reader sees the old file or the new one, never a mix."""
+    import json
+
     text = json.dumps(to_json(state), indent=2, sort_keys=False) + "\n"
     write_atomically(path, text.encode("utf-8"), mode=0o600)
 
 
 def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Temp file beside `path`, fsync, rename over it, fsync the directory."""
+    import tempfile
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -10,9 +10,9 @@ catch-up sends only the latest live reminder.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from reminderd.config import Config, Credit
@@ -34,8 +34,7 @@ EXTRA_USAGE_OFF = "extra-usage-off"
 AUTO_RELOAD_OFF = "auto-reload-off"
 
 
-@dataclass(frozen=True)
-class Reminder:
+class Reminder(NamedTuple):
     id: str
     credit_id: str
     kind: str
@@ -55,8 +54,7 @@ class Reminder:
         return self.due <= now and (self.until is None or now < self.until)
 
 
-@dataclass(frozen=True)
-class CreditTimeline:
+class CreditTimeline(NamedTuple):
     credit: Credit
     eligibility: Eligibility
     phase: str
@@ -70,8 +68,7 @@ class CreditTimeline:
     warnings: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Timeline:
+class Timeline(NamedTuple):
     now: datetime
     zone: ZoneInfo
     credits: tuple[CreditTimeline, ...]
@@ -149,7 +146,7 @@ def _reminders(config: Config, ct: CreditTimeline) -> Iterable[Reminder]:
 
 
 def _moved(reminder: Reminder, due: datetime) -> Reminder:
-    return replace(reminder, due=due)
+    return reminder._replace(due=due)
 
 
 def _make(ct: CreditTimeline, kind: str, label: str, due: datetime, until: datetime | None,

@@ -19,7 +19,7 @@ def localize(naive: datetime, zone: ZoneInfo) -> tuple[datetime, str | None]:
     aware = naive.replace(tzinfo=zone, fold=0)
     round_trip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
     if round_trip != naive.replace(fold=0):
-        moved = naive.replace(tzinfo=zone, fold=1).astimezone(UTC).astimezone(zone)
+        moved = aware.astimezone(UTC).astimezone(zone)  # PEP 495: fold=0 in a gap lands after it
         return moved, f"{naive:%Y-%m-%d %H:%M} does not exist in {zone.key} (DST gap); read as {moved:%H:%M %Z}"
     later = naive.replace(tzinfo=zone, fold=1)
     if later.utcoffset() != aware.utcoffset():

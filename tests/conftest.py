@@ -1,0 +1,76 @@
+"""Factory fixtures shared by the tests."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner, Result
+
+from reminderd.cli import main
+from reminderd.config import Config, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+LA = ZoneInfo("America/Los_Angeles")
+
+BASE_CREDIT = """
+[[credit]]
+id = "c"
+plan = "pro"
+subscribed_at = 2025-09-01
+"""
+
+
+def config_text(body: str = "", *, timezone: str = "America/Los_Angeles", credit: str = BASE_CREDIT) -> str:
+    return f'timezone = "{timezone}"\n' + textwrap.dedent(credit) + textwrap.dedent(body)
+
+
+def make_config(body: str = "", **kwargs: str) -> Config:
+    """A Config from a small TOML snippet appended to one Pro credit in Los Angeles."""
+    return parse_config(config_text(body, **kwargs), "test.toml")
+
+
+def la(*args: int) -> datetime:
+    """An instant given as Los Angeles wall time."""
+    return datetime(*args, tzinfo=LA)  # type: ignore[misc]
+
+
+def assert_golden(name: str, text: str) -> None:
+    """Compare with tests/golden/NAME; UPDATE_GOLDEN=1 rewrites it (then review the diff)."""
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"missing golden file {path}; run with UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "state"
+    monkeypatch.setenv("REMINDERD_STATE_DIR", str(directory))
+    return directory
+
+
+@pytest.fixture
+def cli(state_dir: Path) -> Callable[..., Result]:
+    """Run the CLI in-process with a private state dir; stderr kept apart from stdout."""
+    def run(*args: str, env: dict[str, str] | None = None) -> Result:
+        runner = CliRunner()
+        return runner.invoke(main, list(args), env={"REMINDERD_STATE_DIR": str(state_dir), **(env or {})},
+                             catch_exceptions=False)
+    return run
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[[str], Path]:
+    def write(text: str) -> Path:
+        path = tmp_path / "config.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+    return write

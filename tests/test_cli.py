@@ -1,0 +1,139 @@
+"""The commands as a user meets them: output, files written, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from freezegun import freeze_time
+
+from conftest import ROOT, assert_golden
+from reminderd.cli import main
+
+EXAMPLE = str(ROOT / "config.example.toml")
+Cli = Callable[..., Result]
+
+
+@freeze_time("2026-03-01T17:00:00Z")
+def test_status_text_golden_during_validity(cli: Cli) -> None:
+    result = cli("--config", EXAMPLE, "status")
+    assert result.exit_code == 0, result.stderr
+    assert_golden("status-2026-03-01.txt", result.stdout)
+
+
+@freeze_time("2026-11-24T17:00:00Z")
+def test_status_long_after_the_offer_says_so_plainly(cli: Cli) -> None:
+    result = cli("--config", EXAMPLE, "status")
+    assert result.exit_code == 0, result.stderr
+    assert_golden("status-2026-11-24.txt", result.stdout)
+    assert "expired 231 days ago" in result.stdout
+    assert "closed: in the past" in result.stdout
+    assert " -" not in result.stdout.replace(" - ", "")  # no negative counts anywhere
+
+
+def test_status_json_golden(cli: Cli) -> None:
+    result = cli("--config", EXAMPLE, "status", "--json", "--at", "2026-03-01T09:00")
+    assert result.exit_code == 0, result.stderr
+    assert_golden("status-2026-03-01.json", result.stdout)
+    data = json.loads(result.stdout)
+    assert data["now"] == "2026-03-01T09:00:00-08:00"
+    assert data["credits"][0]["expires_at"] == "2026-04-07T09:30:00-07:00"
+    assert list(data) == sorted(data)
+
+
+def test_status_json_before_claiming(cli: Cli, write_config: Callable[[str], Path]) -> None:
+    path = write_config('timezone = "Europe/Berlin"\n[[credit]]\nplan = "max-5x"\nsubscribed_at = 2025-12-01\n')
+    data = json.loads(cli("--config", str(path), "status", "--json", "--at", "2026-02-14T12:00").stdout)
+    ct = data["credits"][0]
+    assert ct["phase"] == "claimable"
+    assert ct["claim"]["deadline"] == "2026-02-17T08:59:59+01:00"
+    assert [r["id"] for r in data["reminders"]] == [
+        "claude-extra-usage-2026-02/claim-deadline/-3d", "claude-extra-usage-2026-02/claim-deadline/-1d",
+        "claude-extra-usage-2026-02/claim-deadline/-2h"]
+    assert data["reminders"][0]["state"] == "live"
+    assert data["reminders"][1]["state"] == "upcoming"
+
+
+def test_bad_at_is_a_usage_error(cli: Cli) -> None:
+    result = cli("--config", EXAMPLE, "status", "--at", "next tuesday")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("reminderd: --at: expected a date or date-time")
+    assert "Traceback" not in result.output
+
+
+def test_missing_config_exits_78_and_says_how_to_create_one(cli: Cli, tmp_path: Path) -> None:
+    result = cli("--config", str(tmp_path / "nope.toml"), "status")
+    assert result.exit_code == 78
+    assert "reminderd init" in result.stderr
+
+
+def test_claim_writes_the_instant_and_keeps_comments(cli: Cli, write_config: Callable[[str], Path]) -> None:
+    original = ('# my reminderd config\ntimezone = "America/Los_Angeles"  # where I live\n\n'
+                '[[credit]]\nplan = "pro"  # twenty dollars\n\n[credit.usage]\ndaily_spend_usd = 1  # a guess\n')
+    path = write_config(original)
+    result = cli("--config", str(path), "claim", "--at", "2026-02-06 09:30")
+    assert result.exit_code == 0, result.stderr
+    text = path.read_text()
+    assert text == original.replace('# twenty dollars\n', '# twenty dollars\nclaimed_at = 2026-02-06T09:30:00-08:00\n')
+    assert "It expires Tue 2026-04-07 09:30 PDT." in result.stdout
+    data = json.loads(cli("--config", str(path), "status", "--json", "--at", "2026-03-01").stdout)
+    assert data["credits"][0]["claim"]["claimed_at"] == "2026-02-06T09:30:00-08:00"
+
+
+def test_claim_outside_the_window_warns(cli: Cli, write_config: Callable[[str], Path]) -> None:
+    path = write_config('timezone = "UTC"\n[[credit]]\nplan = "pro"\n')
+    result = cli("--config", str(path), "claim", "--at", "2026-03-01T00:00")
+    assert result.exit_code == 0
+    assert "outside the claim window" in result.stderr
+
+
+def test_claim_needs_credit_when_several(cli: Cli, write_config: Callable[[str], Path]) -> None:
+    path = write_config('[[credit]]\nid = "a"\n[[credit]]\nid = "b"\n')
+    result = cli("--config", str(path), "claim")
+    assert result.exit_code == 2 and "--credit: expected one of a, b" in result.stderr
+    assert cli("--config", str(path), "claim", "--credit", "b", "--at", "2026-02-07").exit_code == 0
+    assert "claimed_at" in path.read_text().split("[[credit]]")[2]
+
+
+def test_balance_is_recorded_and_moves_the_forecast(cli: Cli, state_dir: Path) -> None:
+    before = json.loads(cli("--config", EXAMPLE, "status", "--json", "--at", "2026-02-20").stdout)
+    result = cli("--config", EXAMPLE, "balance", "10", "--at", "2026-02-16T09:30")
+    assert result.exit_code == 0, result.stderr
+    state = json.loads((state_dir / "state.json").read_text())
+    assert state["observations"]["claude-feb-2026"] == [
+        {"at": "2026-02-16T17:30:00+00:00", "remaining_usd": 10.0}]
+    assert (state_dir / "state.json").stat().st_mode & 0o777 == 0o600
+    after = json.loads(cli("--config", EXAMPLE, "status", "--json", "--at", "2026-02-20").stdout)
+    assert before["credits"][0]["forecast"]["basis"] == "profile"
+    forecast = after["credits"][0]["forecast"]
+    assert forecast["basis"] == "observations"
+    assert forecast["spend_usd_per_day"]["expected"] == 4.0  # 40 spent in 10 days
+
+
+def test_negative_balance_rejected(cli: Cli) -> None:
+    result = cli("--config", EXAMPLE, "balance", "--", "-5")
+    assert result.exit_code == 2 and "expected a remaining balance in USD >= 0" in result.stderr
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for name, command in main.commands.items():
+        assert command.help and "Example:" in command.help, name
+
+
+def test_version_and_help(cli: Cli) -> None:
+    assert cli("--version").stdout.startswith("reminderd, version ")
+    assert "status" in cli("-h").stdout
+
+
+def test_status_and_help_do_not_import_heavy_libraries() -> None:
+    code = ("import sys, runpy\nsys.argv = ['reminderd', '--config', %r, 'status']\n"
+            "try:\n    runpy.run_module('reminderd', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('apscheduler', 'icalendar', 'plyer', 'jeepney', 'tomlkit') if m in sys.modules]\n"
+            "print('HEAVY', heavy)\n") % EXAMPLE
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("HEAVY []")

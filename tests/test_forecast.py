@@ -1,0 +1,108 @@
+"""Forecast ranges against figures worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conftest import make_config
+from reminderd.forecast import Observation, forecast, observed_rate, profile_rate
+
+CLAIMED = datetime(2026, 2, 10, 20, 0, tzinfo=UTC)  # 12:00 PST
+EXPIRES = datetime(2026, 4, 11, 19, 0, tzinfo=UTC)
+
+
+def credit_with(usage: str):  # type: ignore[no-untyped-def]
+    return make_config(f"[credit.usage]\n{usage}").credits[0]
+
+
+def test_activity_mix_range() -> None:
+    # 20 chats at 0.02-0.05 = 0.40-1.00; 2 Claude Code sessions at 0.50-2.00 = 1.00-4.00
+    c = credit_with("[credit.usage.per_day]\nchat_rounds = 20\nclaude_code_sessions = 2\n")
+    rate = profile_rate(c.usage, c.offer)
+    assert rate is not None
+    assert (rate.low, rate.expected, rate.high) == pytest.approx((1.40, 3.20, 5.00))
+
+
+def test_activity_mix_exhaustion_dates() -> None:
+    c = credit_with("[credit.usage.per_day]\nchat_rounds = 20\nclaude_code_sessions = 2\n")
+    fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, (), CLAIMED)
+    assert fc is not None
+    # 50 / 5.00 = 10 days; 50 / 3.20 = 15.625 days; 50 / 1.40 = 35.714... days
+    assert fc.earliest_exhaustion == CLAIMED + timedelta(days=10)
+    assert fc.expected_exhaustion == CLAIMED + timedelta(days=15.625)
+    assert fc.latest_exhaustion == CLAIMED + timedelta(days=50 / 1.4)
+    assert fc.unused_at_expiry().high == 0.0
+
+
+def test_daily_spend_alone_is_widened_by_uncertainty() -> None:
+    c = credit_with("daily_spend_usd = 0.5\nuncertainty = 0.2\n")
+    fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, (), CLAIMED)
+    assert fc is not None
+    assert (fc.rate.low, fc.rate.expected, fc.rate.high) == pytest.approx((0.4, 0.5, 0.6))
+    # validity is 59 days 23 hours here (the early DST reading): 59.958 days
+    days = (EXPIRES - CLAIMED) / timedelta(days=1)
+    assert fc.unused_at_expiry().expected == pytest.approx(50 - 0.5 * days)  # ~20.02
+    assert fc.unused_at_expiry().low == pytest.approx(50 - 0.6 * days)  # ~14.03
+    assert fc.unused_at_expiry().high == pytest.approx(50 - 0.4 * days)  # ~26.02
+    assert fc.earliest_exhaustion is None  # 50 / 0.6 = 83 days > 60
+
+
+def test_daily_spend_with_mix_covers_both() -> None:
+    c = credit_with("daily_spend_usd = 2\n[credit.usage.per_day]\nchat_rounds = 20\n")
+    rate = profile_rate(c.usage, c.offer)
+    assert rate is not None
+    # spend 1.6-2.4 around 2; the mix says 0.40-1.00
+    assert (rate.low, rate.expected, rate.high) == pytest.approx((0.4, 2.0, 2.4))
+
+
+def test_tokens_priced_at_list_prices_and_overrides() -> None:
+    c = credit_with('[credit.usage.tokens_per_day."opus-4.6"]\ninput = 200000\noutput = 40000\n')
+    rate = profile_rate(c.usage, c.offer)
+    assert rate is not None
+    assert rate.expected == pytest.approx(0.2 * 5 + 0.04 * 25)  # USD 2.00 a day
+    cheaper = make_config('[credit.prices."opus-4.6"]\ninput = 1\noutput = 5\n'
+                          '[credit.usage.tokens_per_day."opus-4.6"]\ninput = 200000\noutput = 40000\n').credits[0]
+    assert profile_rate(cheaper.usage, cheaper.offer).expected == pytest.approx(0.2 + 0.2)  # type: ignore[union-attr]
+
+
+def test_observations_replace_the_profile() -> None:
+    c = credit_with("daily_spend_usd = 0.1\n")
+    # 10 days after the claim 30 left (2/day); 5 days later 15 left (3/day recently);
+    # overall from the claim: 35 spent in 15 days = 7/3 a day
+    obs = (Observation(CLAIMED + timedelta(days=10), 30.0), Observation(CLAIMED + timedelta(days=15), 15.0))
+    now = CLAIMED + timedelta(days=16)
+    fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, obs, now)
+    assert fc is not None and fc.basis == "observations"
+    assert (fc.rate.low, fc.rate.expected, fc.rate.high) == pytest.approx((7 / 3 * 0.8, 7 / 3, 3 * 1.2))
+    assert fc.reference_balance_usd == 15.0
+    assert fc.expected_exhaustion == CLAIMED + timedelta(days=15 + 15 / (7 / 3))  # day 21.43
+    assert fc.earliest_exhaustion == CLAIMED + timedelta(days=15 + 15 / 3.6)  # day 19.17
+    assert fc.balance_at(now) == pytest.approx(15 - 7 / 3)
+
+
+def test_observations_after_now_are_not_known_yet() -> None:
+    c = credit_with("daily_spend_usd = 1\n")
+    obs = (Observation(CLAIMED + timedelta(days=10), 0.0),)
+    fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, obs, CLAIMED + timedelta(days=5))
+    assert fc is not None and fc.basis == "profile"
+
+
+def test_single_observation_rate() -> None:
+    rate = observed_rate(CLAIMED, 50.0, (Observation(CLAIMED + timedelta(days=4), 42.0),), 0.25)
+    assert rate is not None
+    assert (rate.low, rate.expected, rate.high) == pytest.approx((1.5, 2.0, 2.5))
+
+
+def test_no_profile_no_forecast() -> None:
+    c = make_config().credits[0]
+    assert forecast(c.offer, c.usage, CLAIMED, EXPIRES, (), CLAIMED) is None
+
+
+def test_balance_is_zero_after_expiry() -> None:
+    c = credit_with("daily_spend_usd = 0.1\n")
+    fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, (), CLAIMED)
+    assert fc is not None
+    assert fc.balance_at(EXPIRES - timedelta(seconds=1)) > 40
+    assert fc.balance_at(EXPIRES) == 0.0
