@@ -180,3 +180,25 @@ def balance(obj: Context, amount: float, at: str | None, credit_id: str | None) 
     elif amount > credit.offer.amount_usd:
         click.echo(f"warning: more than the USD {credit.offer.amount_usd:g} credit: did Auto-Reload top it up?",
                    err=True)
+
+
+@main.command()
+@click.argument("action", type=click.Choice(["extra-usage-off", "auto-reload-off"]))
+@click.option("--at", "at", metavar="DATETIME", help="When you did it (default: now).")
+@click.option("--credit", "credit_id", metavar="ID", help="Which credit, if the config has several.")
+@click.pass_obj
+def done(obj: Context, action: str, at: str | None, credit_id: str | None) -> None:
+    """Record that you switched something off; reminders asking for it stop.
+
+    \b
+    Example:
+      reminderd done extra-usage-off
+    """
+    from reminderd.state import update_state
+
+    config = obj.config()
+    chosen = pick_credit(config, credit_id)
+    instant = parse_at(at, config)
+    update_state(obj.state_path, lambda s: s.with_acknowledged(chosen, action, instant))
+    click.echo(f"Recorded {action} for {chosen} at {format_local(instant, config.timezone)}; "
+               "reminders asking for it will stop.")

@@ -8,11 +8,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from click.testing import Result
+from conftest import ROOT, assert_golden
 from freezegun import freeze_time
 
-from conftest import ROOT, assert_golden
 from reminderd.cli import main
 
 EXAMPLE = str(ROOT / "config.example.toml")
@@ -131,9 +130,24 @@ def test_version_and_help(cli: Cli) -> None:
 
 
 def test_status_and_help_do_not_import_heavy_libraries() -> None:
-    code = ("import sys, runpy\nsys.argv = ['reminderd', '--config', %r, 'status']\n"
+    code = (f"import sys, runpy\nsys.argv = ['reminderd', '--config', {EXAMPLE!r}, 'status']\n"
             "try:\n    runpy.run_module('reminderd', run_name='__main__')\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('apscheduler', 'icalendar', 'plyer', 'jeepney', 'tomlkit') if m in sys.modules]\n"
-            "print('HEAVY', heavy)\n") % EXAMPLE
+            "print('HEAVY', heavy)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("HEAVY []")
+
+
+def test_done_stops_the_reminders_and_shows_in_status(cli: Cli) -> None:
+    result = cli("--config", EXAMPLE, "done", "extra-usage-off", "--at", "2026-03-01T08:00")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(cli("--config", EXAMPLE, "status", "--json", "--at", "2026-03-01T09:00").stdout)
+    assert data["credits"][0]["acknowledged"] == {"extra-usage-off": "2026-03-01T08:00:00-08:00"}
+    assert data["reminders"] == []
+    text = cli("--config", EXAMPLE, "status", "--at", "2026-03-01T09:00").stdout
+    assert "Done              extra-usage-off (Sun 2026-03-01 08:00 PST)" in text
+
+
+def test_done_rejects_unknown_action(cli: Cli) -> None:
+    result = cli("--config", EXAMPLE, "done", "everything")
+    assert result.exit_code == 2

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-
 from conftest import ROOT, config_text, make_config
+
 from reminderd.config import load_config, parse_config
 from reminderd.errors import ConfigError
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from conftest import make_config
+
 from reminderd.forecast import Observation, forecast, observed_rate, profile_rate
 
 CLAIMED = datetime(2026, 2, 10, 20, 0, tzinfo=UTC)  # 12:00 PST

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from conftest import la, make_config
+
 from reminderd.offers import CLAUDE_EXTRA_USAGE_2026_02 as OFFER
 from reminderd.rules import ELIGIBLE, NOT_ELIGIBLE, UNKNOWN, claim_in_window, eligibility, expiry
-from reminderd.timeline import plan
 from reminderd.state import State
+from reminderd.timeline import plan
 
 # The same instants written as wall time in each zone (worked out by hand: PST is UTC-8,
 # CET UTC+1, JST UTC+9; none of them changes offset in February).

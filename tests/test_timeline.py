@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
-
 from conftest import LA, la, make_config
+
+from reminderd.config import QuietHours
 from reminderd.forecast import Observation
 from reminderd.quiet import move_out_of_quiet
-from reminderd.config import QuietHours
 from reminderd.state import State
 from reminderd.timeline import Reminder, Timeline, plan
-from datetime import time
 
 CLAIMED = "2026-02-10T12:00:00"  # PST; expiry 2026-04-11 12:00 PDT
 EXPIRES = la(2026, 4, 11, 12, 0)
