@@ -11,7 +11,7 @@ import click
 
 from reminderd import __version__, paths
 from reminderd.config import Config, load_config
-from reminderd.errors import ReminderdError, StateError, UsageError
+from reminderd.errors import OutputError, ReminderdError, StateError, UsageError
 from reminderd.state import State, load_state
 from reminderd.timeutil import format_local, parse_instant
 
@@ -202,3 +202,36 @@ def done(obj: Context, action: str, at: str | None, credit_id: str | None) -> No
     update_state(obj.state_path, lambda s: s.with_acknowledged(chosen, action, instant))
     click.echo(f"Recorded {action} for {chosen} at {format_local(instant, config.timezone)}; "
                "reminders asking for it will stop.")
+
+
+@main.command("export-ics")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (atomically) instead of stdout.")
+@click.pass_obj
+def export_ics(obj: Context, output: Path | None) -> None:
+    """Write the reminders as an .ics calendar with alarms, for any calendar app.
+
+    Re-exporting updates the same events (same UIDs, higher SEQUENCE) instead of duplicating them.
+
+    \b
+    Example:
+      reminderd export-ics -o ~/reminderd.ics
+    """
+    from reminderd.ics import build_calendar
+    from reminderd.state import ICS_SECTION, load_state, locked, save_state, write_atomically
+    from reminderd.timeline import plan
+
+    config = obj.config()
+    now = now_utc()
+    with locked(obj.state_path):
+        state = load_state(obj.state_path)
+        data, record = build_calendar(plan(config, state, now), state.extra.get(ICS_SECTION, {}), now)
+        if output is None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            write_atomically(output.expanduser(), data, mode=0o644, error=OutputError)
+        save_state(obj.state_path, state.with_extra(ICS_SECTION, record))
+    if output is not None:
+        events = sum(1 for v in record.values() if not v.get("cancelled"))
+        click.echo(f"Wrote {events} events to {output}.", err=True)

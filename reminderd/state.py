@@ -16,12 +16,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from reminderd.errors import StateError
+from reminderd.errors import ReminderdError, StateError
 from reminderd.forecast import Observation
 from reminderd.offers import EMPTY_MAPPING
 
 FORMAT_VERSION = 1
 ACTIONS = ("extra-usage-off", "auto-reload-off")
+ICS_SECTION = "ics"  # extra section: what export-ics published (uid -> sequence, fingerprint)
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -124,15 +125,19 @@ def save_state(path: Path, state: State) -> None:
     write_atomically(path, text.encode("utf-8"), mode=0o600)
 
 
-def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Temp file beside `path`, fsync, rename over it, fsync the directory."""
+def write_atomically(path: Path, data: bytes, mode: int = 0o644,
+                     error: type[ReminderdError] = StateError) -> None:
+    """Temp file beside `path`, fsync, rename over it, fsync the directory.
+
+    On failure nothing is left behind and `error` is raised with a one-line reason.
+    """
     import tempfile
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise StateError(f"{path}: cannot write: {exc.strerror}") from None
+        raise error(f"{path}: cannot write: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), mode)
@@ -148,7 +153,7 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise StateError(f"{path}: cannot write: {exc.strerror}") from None
+        raise error(f"{path}: cannot write: {exc.strerror}") from None
 
 
 @contextlib.contextmanager

@@ -263,7 +263,8 @@ class _Texts:
         expected = f" Expected balance about USD {fc.balance_at(due):.2f}." if fc else ""
         return (f"Look at your Extra Usage balance in {self.where}.{expected} Record it with "
                 "`reminderd balance AMOUNT` to sharpen the forecast. Once the credit is spent or "
-                f"expires ({self.at(self.ct.expires_at)}), Extra Usage bills your card at API rates.")
+                f"expires ({self.at(self.ct.expires_at)}), Extra Usage bills your card at API rates: "
+                "turn Extra Usage and Auto-Reload off there when the credit is gone.")
 
     def low_balance_title(self, threshold: float) -> str:
         return f"Extra Usage credit may be down to USD {threshold:g}"

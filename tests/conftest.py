@@ -45,9 +45,9 @@ def assert_golden(name: str, text: str) -> None:
     """Compare with tests/golden/NAME; UPDATE_GOLDEN=1 rewrites it (then review the diff)."""
     path = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
+        path.write_bytes(text.encode("utf-8"))
     assert path.exists(), f"missing golden file {path}; run with UPDATE_GOLDEN=1 and review it"
-    assert text == path.read_text(encoding="utf-8")
+    assert text == path.read_bytes().decode("utf-8")  # bytes: CRLF line ends are part of it
 
 
 @pytest.fixture

@@ -1,0 +1,144 @@
+"""build_calendar(timeline, known, now): the Timeline as an .ics calendar. Pure.
+
+One event per key moment: the reminders of one series become one event (the expiry, with an
+alarm for each of its reminders); each weekly usage check is its own event. Every alarm is an
+absolute trigger at a reminder's own due instant, so the calendar and the daemon agree.
+
+Times are written in UTC. That needs no VTIMEZONE, so no client can misread the summer-time
+offset (icalendar's generated VTIMEZONE is misread by ical.js and vobject), and an event at
+10:00 PST and one at 10:00 PDT are both 10:00 local in any calendar.
+
+`known` is what earlier exports published (kept in the state file under "ics"): an event whose
+time or text changed gets a higher SEQUENCE, and an event that no longer applies (the claim
+deadline once claimed) is published as CANCELLED so subscribed calendars drop it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+from reminderd import __version__
+from reminderd.timeline import Reminder, Timeline
+
+PRODID = f"-//reminderd//reminderd {__version__}//EN"
+CALENDAR_NAME = "reminderd: usage credit reminders"
+EVENT_LENGTH = timedelta(minutes=15)
+UID_DOMAIN = "reminderd"
+# Series whose event sits at the moment it warns about (alarms before it); the others sit at
+# their first reminder.
+ANCHORED_ON_EVENT = frozenset({"claim-deadline", "expiry"})
+
+
+class CalendarEvent(NamedTuple):
+    uid: str
+    start: datetime
+    summary: str
+    description: str
+    alarms: tuple[tuple[datetime, str], ...]  # (trigger instant, text)
+
+    def fingerprint(self) -> str:
+        text = repr((self.start.isoformat(), self.summary, self.description,
+                     tuple((t.isoformat(), s) for t, s in self.alarms)))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def events(timeline: Timeline) -> list[CalendarEvent]:
+    """The calendar's events, from the Timeline's reminders, ordered by start then uid."""
+    groups: dict[str, list[Reminder]] = {}
+    for reminder in timeline.reminders:
+        key = reminder.id if reminder.kind == "check-usage" else reminder.series
+        groups.setdefault(key, []).append(reminder)
+    out = []
+    for key, members in groups.items():
+        members.sort(key=lambda r: r.due)
+        first, last = members[0], members[-1]
+        anchored = first.kind in ANCHORED_ON_EVENT and first.event_at is not None
+        start = first.event_at if anchored and first.event_at else first.due
+        # the last reminder of an anchored series speaks closest to the event: its words name it
+        headline = last if anchored else first
+        description = headline.body + _assumptions(timeline, first)
+        out.append(CalendarEvent(
+            uid=f"{key}@{UID_DOMAIN}",
+            start=start,
+            summary=headline.title,
+            description=description,
+            alarms=tuple((r.due, r.title) for r in members),
+        ))
+    out.sort(key=lambda e: (e.start, e.uid))
+    return out
+
+
+def _assumptions(timeline: Timeline, reminder: Reminder) -> str:
+    if reminder.kind not in ("exhaustion", "low-balance", "unused-credit"):
+        return ""
+    ct = next(c for c in timeline.credits if c.credit.id == reminder.credit_id)
+    fc = ct.forecast
+    if fc is None:
+        return ""
+    basis = (f"your recorded balance of USD {fc.reference_balance_usd:.2f}"
+             if fc.basis == "observations" else "your usage profile")
+    return (f"\n\nAssumes spending USD {fc.rate.low:.2f}-{fc.rate.high:.2f} a day "
+            f"(expected {fc.rate.expected:.2f}), from {basis}. "
+            "Record the balance you see with `reminderd balance AMOUNT` and re-export.")
+
+
+def build_calendar(timeline: Timeline, known: Mapping[str, Any], now: datetime) -> tuple[bytes, dict[str, Any]]:
+    """The .ics bytes and the updated record of published events (for the state file)."""
+    import icalendar
+
+    current = events(timeline)
+    record: dict[str, Any] = {}
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add("name", CALENDAR_NAME)
+    calendar.add("x-wr-calname", CALENDAR_NAME)
+    for event in current:
+        fingerprint = event.fingerprint()
+        previous = known.get(event.uid)
+        sequence = 0
+        if previous is not None:
+            sequence = int(previous["sequence"])
+            if previous["fingerprint"] != fingerprint or previous.get("cancelled"):
+                sequence += 1
+        record[event.uid] = {"sequence": sequence, "fingerprint": fingerprint,
+                             "start": event.start.isoformat(), "summary": event.summary}
+        calendar.add_component(_vevent(icalendar, event, sequence, now))
+    for uid in sorted(set(known) - set(record)):
+        previous = known[uid]
+        sequence = int(previous["sequence"]) + (0 if previous.get("cancelled") else 1)
+        record[uid] = {**previous, "sequence": sequence, "cancelled": True}
+        gone = CalendarEvent(uid, datetime.fromisoformat(previous["start"]), previous["summary"],
+                             "No longer applies.", ())
+        component = _vevent(icalendar, gone, sequence, now)
+        component.add("status", "CANCELLED")
+        calendar.add_component(component)
+    return calendar.to_ical(), record
+
+
+def _utc(instant: datetime) -> datetime:
+    return instant.astimezone(UTC).replace(microsecond=0)
+
+
+def _vevent(icalendar: Any, event: CalendarEvent, sequence: int, now: datetime) -> Any:
+    component = icalendar.Event()
+    component.add("uid", event.uid)
+    component.add("dtstamp", _utc(now))
+    component.add("dtstart", _utc(event.start))
+    component.add("dtend", _utc(event.start + EVENT_LENGTH))
+    component.add("summary", event.summary)
+    component.add("description", event.description)
+    component.add("sequence", sequence)
+    component.add("transp", "TRANSPARENT")
+    for trigger, text in event.alarms:
+        alarm = icalendar.Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", text)
+        # an absolute trigger must say VALUE=DATE-TIME (icalendar omits it; ical.js rejects that)
+        alarm.add("trigger", _utc(trigger), parameters={"VALUE": "DATE-TIME"})
+        component.add_component(alarm)
+    return component

@@ -1,0 +1,244 @@
+"""The .ics export, read back by parsers and calendar programs we did not write."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import vobject
+from click.testing import Result
+from conftest import LA, ROOT, assert_golden, make_config
+from integration import require, require_env
+
+from reminderd.ics import build_calendar, events
+from reminderd.state import State
+from reminderd.timeline import plan
+
+EXAMPLE = str(ROOT / "config.example.toml")
+NOW = datetime(2026, 3, 1, 17, 0, tzinfo=UTC)
+Cli = Callable[..., Result]
+
+CLAIMED = """
+[[credit]]
+id = "c"
+plan = "pro"
+subscribed_at = 2025-09-01
+claimed_at = 2026-02-10T12:00:00
+[credit.usage.per_day]
+chat_rounds = 20
+claude_code_sessions = 1
+"""
+UNCLAIMED = '[[credit]]\nid = "c"\nplan = "pro"\nsubscribed_at = 2025-09-01\n'
+
+
+def export(credit: str = CLAIMED, known: dict | None = None, now: datetime = NOW) -> tuple[bytes, dict]:  # type: ignore[type-arg]
+    config = make_config(credit=credit)
+    return build_calendar(plan(config, State(), now), known or {}, now)
+
+
+def test_calendar_header_lines_and_folding() -> None:
+    data, _ = export()
+    assert data.startswith(b"BEGIN:VCALENDAR\r\n") and data.endswith(b"END:VCALENDAR\r\n")
+    lines = data.split(b"\r\n")
+    assert b"\n" not in b"".join(lines)  # every line ends in CRLF
+    assert max(len(line) for line in lines) <= 75
+    for wanted in (b"VERSION:2.0", b"METHOD:PUBLISH", b"NAME:reminderd: usage credit reminders",
+                   b"X-WR-CALNAME:reminderd: usage credit reminders"):
+        assert wanted in lines
+    assert any(line.startswith(b"PRODID:-//reminderd//") for line in lines)
+    assert b"VTIMEZONE" not in data and b"TZID" not in data  # everything in UTC
+
+
+def test_absolute_triggers_say_value_date_time_in_utc() -> None:
+    data, _ = export()
+    triggers = [line for line in data.split(b"\r\n") if line.startswith(b"TRIGGER")]
+    assert triggers and all(t.startswith(b"TRIGGER;VALUE=DATE-TIME:") and t.endswith(b"Z") for t in triggers)
+
+
+def test_one_event_per_key_moment_with_alarms_at_the_lead_times() -> None:
+    config = make_config(credit=CLAIMED)
+    by_uid = {e.uid: e for e in events(plan(config, State(), NOW))}
+    expiry = by_uid["c/expiry@reminderd"]
+    expires = datetime(2026, 4, 11, 19, 0, tzinfo=UTC)  # 12:00 PDT
+    assert expiry.start == expires
+    assert [t for t, _ in expiry.alarms] == [
+        datetime(2026, 4, 4, 19, 0, tzinfo=UTC), datetime(2026, 4, 10, 19, 0, tzinfo=UTC),
+        datetime(2026, 4, 11, 17, 0, tzinfo=UTC), expires]
+    assert set(by_uid) >= {"c/auto-reload@reminderd", "c/low-balance@reminderd", "c/exhaustion@reminderd",
+                           "c/check-usage/2026-02-17@reminderd", "c/check-usage/2026-04-07@reminderd"}
+    exhaustion = by_uid["c/exhaustion@reminderd"].description
+    assert "runs out between" in exhaustion and "Assumes spending USD 0.90-3.00 a day" in exhaustion
+    for event in by_uid.values():
+        assert "Settings > Usage" in event.description and " off" in event.description, event.uid
+
+
+def test_claim_deadline_and_unused_credit_events() -> None:
+    unclaimed = {e.uid: e for e in events(plan(make_config(credit=UNCLAIMED), State(), NOW))}
+    deadline = unclaimed["c/claim-deadline@reminderd"]
+    assert deadline.start.astimezone(UTC) == datetime(2026, 2, 17, 7, 59, 59, tzinfo=UTC)
+    assert len(deadline.alarms) == 3
+    slow = CLAIMED.replace("claude_code_sessions = 1", "").replace("chat_rounds = 20", "chat_rounds = 10")
+    unused = {e.uid: e for e in events(plan(make_config(credit=slow), State(), NOW))}["c/unused-credit@reminderd"]
+    assert unused.start == datetime(2026, 3, 28, 19, 0, tzinfo=UTC)  # 14 days before expiry
+    assert "not refunded" in unused.description
+
+
+def test_same_input_same_bytes_and_stable_uids() -> None:
+    first, record = export()
+    again, _ = export()
+    assert first == again
+    # exporting again with the record of the first export changes nothing either
+    third, record3 = export(known=record)
+    assert third == first and record3 == record
+
+
+def test_reexport_after_claim_bumps_sequence_and_cancels_the_deadline() -> None:
+    before, record = export(credit=UNCLAIMED)
+    after, record2 = export(credit=CLAIMED, known=record)
+    cal = vobject.readOne(after.decode())
+    by_uid = {e.uid.value: e for e in cal.vevent_list}
+    cancelled = by_uid["c/claim-deadline@reminderd"]
+    assert cancelled.status.value == "CANCELLED" and cancelled.sequence.value == "1"
+    assert by_uid["c/expiry@reminderd"].sequence.value == "0"
+    # a balance observation moves the forecast: changed events get SEQUENCE 1, same UIDs
+    config = make_config(credit=CLAIMED)
+    from reminderd.forecast import Observation
+    state = State().with_observation("c", Observation(datetime(2026, 2, 20, tzinfo=UTC), 45.0))
+    moved, record3 = build_calendar(plan(config, state, NOW), record2, NOW)
+    seqs = {e.uid.value: e.sequence.value for e in vobject.readOne(moved.decode()).vevent_list}
+    assert set(seqs) >= set(record2) - {"c/low-balance@reminderd", "c/exhaustion@reminderd"}
+    assert seqs["c/check-usage/2026-03-03@reminderd"] == "1"  # its expected balance changed
+    assert seqs["c/expiry@reminderd"] == "0"  # untouched
+    assert seqs["c/claim-deadline@reminderd"] == "1"  # still cancelled, not bumped again
+    assert record3["c/claim-deadline@reminderd"]["cancelled"] is True
+
+
+def test_vobject_reads_summer_times_right() -> None:
+    data, _ = export()
+    cal = vobject.readOne(data.decode())
+    by_uid = {e.uid.value: e for e in cal.vevent_list}
+    expiry = by_uid["c/expiry@reminderd"].dtstart.value.astimezone(LA)
+    assert expiry.strftime("%Y-%m-%d %H:%M %Z") == "2026-04-11 12:00 PDT"
+    checks = sorted(e.dtstart.value.astimezone(LA).strftime("%m-%d %H:%M %Z")
+                    for uid, e in by_uid.items() if "check-usage" in uid)
+    assert checks[2:5] == ["03-03 10:00 PST", "03-10 10:00 PDT", "03-17 10:00 PDT"]
+    alarm = by_uid["c/expiry@reminderd"].valarm_list[0]
+    assert alarm.trigger.value == datetime(2026, 4, 4, 19, 0, tzinfo=UTC)
+
+
+def test_icaljs_reads_it_like_thunderbird() -> None:
+    node = require("node")
+    module = require_env("ICALJS_MODULE", "ical.js's dist/ical.es5.cjs")
+    data, _ = export()
+    out = subprocess.run([node, str(ROOT / "tests/tools/icaljs_dump.cjs")], input=data, capture_output=True,
+                         env={**os.environ, "ICALJS_MODULE": module}, check=True, timeout=30)
+    parsed = json.loads(out.stdout)
+    assert parsed["name"] == "reminderd: usage credit reminders"
+    by_uid = {e["uid"]: e for e in parsed["events"]}
+    expiry = by_uid["c/expiry@reminderd"]
+    assert expiry["start"] == "2026-04-11T19:00:00.000Z"  # 12:00 PDT
+    assert [a["type"] for a in expiry["alarms"]] == ["date-time"] * 4
+    assert expiry["alarms"][0]["at"] == "2026-04-04T19:00:00.000Z"
+    assert by_uid["c/check-usage/2026-03-10@reminderd"]["start"] == "2026-03-10T17:00:00.000Z"  # 10:00 PDT
+
+
+def test_golden(cli: Cli) -> None:
+    data, _ = export()
+    assert_golden("calendar.ics", data.decode())
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+def test_export_to_stdout_and_file(cli: Cli, tmp_path: Path) -> None:
+    result = cli("--config", EXAMPLE, "export-ics")
+    assert result.exit_code == 0 and result.stdout.startswith("BEGIN:VCALENDAR")
+    out = tmp_path / "r.ics"
+    result = cli("--config", EXAMPLE, "export-ics", "-o", str(out))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "Wrote 12 events" in result.stderr
+    assert out.read_bytes().startswith(b"BEGIN:VCALENDAR\r\n")
+
+
+def test_unwritable_output_is_one_line_and_leaves_nothing(cli: Cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    result = cli("--config", EXAMPLE, "export-ics", "-o", str(blocker / "r.ics"))
+    assert result.exit_code == 73
+    assert result.stderr.count("\n") == 1 and "cannot write" in result.stderr
+    assert blocker.read_text() == ""
+
+
+def test_config_error_reported_as_in_status(cli: Cli, write_config: Callable[[str], Path]) -> None:
+    path = write_config('timezone = "Nowhere/Land"\n[[credit]]\n')
+    result = cli("--config", str(path), "export-ics")
+    assert result.exit_code == 78 and "timezone: expected an IANA time zone name" in result.stderr
+
+
+# -- real calendar programs ------------------------------------------------------------------
+
+
+def _claim_then_export(cli: Cli, write_config: Callable[[str], Path], tmp_path: Path) -> tuple[Path, Path]:
+    config = write_config(f'timezone = "America/Los_Angeles"\n{UNCLAIMED}'
+                          "[credit.usage.per_day]\nchat_rounds = 20\nclaude_code_sessions = 1\n")
+    first = tmp_path / "first.ics"
+    assert cli("--config", str(config), "export-ics", "-o", str(first)).exit_code == 0
+    assert cli("--config", str(config), "claim", "--at", "2026-02-10T12:00").exit_code == 0
+    second = tmp_path / "second.ics"
+    assert cli("--config", str(config), "export-ics", "-o", str(second)).exit_code == 0
+    return first, second
+
+
+def test_khal_imports_events_at_local_times_and_updates_on_reexport(
+        cli: Cli, write_config: Callable[[str], Path], tmp_path: Path) -> None:
+    khal = require("khal")
+    first, second = _claim_then_export(cli, write_config, tmp_path)
+    (tmp_path / "cal").mkdir()
+    conf = tmp_path / "khal.conf"
+    conf.write_text(
+        f"[calendars]\n[[reminderd]]\npath = {tmp_path / 'cal'}/\ntype = calendar\n"
+        "[locale]\ntimeformat = %H:%M\ndateformat = %Y-%m-%d\nlongdateformat = %Y-%m-%d\n"
+        "datetimeformat = %Y-%m-%d %H:%M\nlongdatetimeformat = %Y-%m-%d %H:%M\n"
+        "local_timezone = America/Los_Angeles\ndefault_timezone = America/Los_Angeles\n"
+        f"[sqlite]\npath = {tmp_path / 'khal.db'}\n")
+    env = {**os.environ, "TZ": "UTC", "HOME": str(tmp_path)}
+
+    def khal_run(*args: str) -> str:
+        return subprocess.run([khal, "-c", str(conf), *args], capture_output=True, text=True, env=env,
+                              check=True, timeout=60).stdout
+
+    khal_run("import", "--batch", "-a", "reminderd", str(first))
+    khal_run("import", "--batch", "-a", "reminderd", str(second))
+    listing = khal_run("list", "--format", "{start} {title}", "2026-02-01", "100d")
+    assert "2026-04-11 12:00 Extra Usage credit expired: turn Extra Usage off" in listing
+    assert "2026-03-10 10:00 Check your Extra Usage balance on the web" in listing  # PDT
+    assert "2026-03-03 10:00 Check your Extra Usage balance on the web" in listing  # PST
+    assert "2026-02-10 12:00 Credit claimed: check that Auto-Reload is off" in listing
+    # one file per UID: the second import replaced, not duplicated
+    assert len(list((tmp_path / "cal").iterdir())) == len(set(
+        e.uid.value for e in vobject.readOne(second.read_text()).vevent_list))
+    assert listing.count("Extra Usage credit expired") == 1
+
+
+def test_calcurse_imports_events_at_local_times_with_alarms(
+        cli: Cli, write_config: Callable[[str], Path], tmp_path: Path) -> None:
+    calcurse = require("calcurse")
+    _, second = _claim_then_export(cli, write_config, tmp_path)
+    data_dir = tmp_path / "calcurse"
+    env = {**os.environ, "TZ": "America/Los_Angeles", "HOME": str(tmp_path)}
+    subprocess.run([calcurse, "-D", str(data_dir), "-i", str(second)], capture_output=True, env=env,
+                   check=True, timeout=60)
+    out = subprocess.run([calcurse, "-D", str(data_dir), "--input-datefmt", "4", "-Q", "--from", "2026-03-09",
+                          "--days", "35", "--format-apt", "%S %m\n"],
+                         capture_output=True, text=True, env=env, check=True, timeout=60).stdout
+    assert "10:00 Check your Extra Usage balance on the web" in out  # 2026-03-10, PDT
+    assert "12:00 Extra Usage credit expired: turn Extra Usage off" in out
+    apts = (data_dir / "apts").read_text()
+    assert "04/11/2026 @ 12:00" in apts
+    expiry_line = next(line for line in apts.splitlines() if "expired" in line)
+    assert " !Extra Usage" in expiry_line  # "!" = calcurse's alarm flag from VALARM
+
