@@ -110,16 +110,18 @@ def status(obj: Context, as_json: bool, at: str | None) -> None:
     """
     import json
 
+    from reminderd.instance import daemon_info
     from reminderd.report import status_json, status_text
     from reminderd.timeline import plan
 
     config = obj.config()
     state = obj.state()
     timeline = plan(config, state, parse_at(at, config))
+    daemon = daemon_info(paths.lock_file())
     if as_json:
-        click.echo(json.dumps(status_json(timeline, state), indent=2, sort_keys=True))
+        click.echo(json.dumps(status_json(timeline, state, daemon), indent=2, sort_keys=True))
     else:
-        click.echo(status_text(timeline, state), nl=False)
+        click.echo(status_text(timeline, state, daemon), nl=False)
 
 
 @main.command()
@@ -235,3 +237,47 @@ def export_ics(obj: Context, output: Path | None) -> None:
     if output is not None:
         events = sum(1 for v in record.values() if not v.get("cancelled"))
         click.echo(f"Wrote {events} events to {output}.", err=True)
+
+
+@main.command()
+@click.pass_obj
+def run(obj: Context) -> None:
+    """Run in the foreground and send each reminder as a desktop notification, once.
+
+    Meant for systemd or launchd; SIGHUP reloads the config, SIGTERM stops.
+
+    \b
+    Example:
+      reminderd run
+    """
+    import os
+
+    from reminderd.daemon import WAKE_SECONDS, configure_logging
+    from reminderd.daemon import run as run_daemon
+
+    configure_logging(obj.verbose)
+    wake = float(os.environ.get("REMINDERD_WAKE_SECONDS", WAKE_SECONDS))
+    sys.exit(run_daemon(obj.config_path, obj.state_path, paths.lock_file(), now_utc, min(wake, WAKE_SECONDS)))
+
+
+@main.command("notify-test")
+@click.pass_obj
+def notify_test(obj: Context) -> None:
+    """Send one notification now and say which backend delivered it.
+
+    \b
+    Example:
+      reminderd notify-test
+    """
+    import logging
+
+    from reminderd.notify import make_notifier
+
+    logging.basicConfig(level=logging.DEBUG if obj.verbose else logging.WARNING, format="%(message)s")
+    config = obj.config()
+    notifier = make_notifier(config.notifications.backend, config.notifications.command)
+    where = config.credits[0].offer.switch_location if config.credits else "the web app"
+    notifier.send("reminderd: test notification",
+                  f"Reminders will look like this. Extra Usage and Auto-Reload are switched in {where}.")
+    click.echo(f"Delivered through {notifier.used} (backend setting: {config.notifications.backend}); "
+               "the notification server accepted it.")

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from reminderd.forecast import SpendRate
+from reminderd.instance import DaemonInfo
 from reminderd.state import State, delivery_key
 from reminderd.timeline import (
     ACTIVE,
@@ -42,7 +43,7 @@ def reminder_state(reminder: Reminder, state: State, now: datetime) -> str:
 # -- JSON ---------------------------------------------------------------------------------------
 
 
-def status_json(timeline: Timeline, state: State, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def status_json(timeline: Timeline, state: State, daemon: DaemonInfo) -> dict[str, Any]:
     zone = timeline.zone
 
     def iso(instant: datetime | None) -> str | None:
@@ -90,7 +91,7 @@ def status_json(timeline: Timeline, state: State, extra: dict[str, Any] | None =
         "timezone": zone.key,
         "credits": [credit(ct) for ct in timeline.credits],
         "reminders": [reminder(r) for r in timeline.reminders],
-        **(extra or {}),
+        "daemon": {"running": daemon.running, "pid": daemon.pid, "last_wake": iso(daemon.last_wake)},
     }
 
 
@@ -102,8 +103,13 @@ def gauge(fraction: float) -> str:
     return "[" + "#" * filled + "." * (GAUGE_WIDTH - filled) + "]"
 
 
-def status_text(timeline: Timeline, state: State) -> str:
+def status_text(timeline: Timeline, state: State, daemon: DaemonInfo) -> str:
     lines = [f"As of {format_local(timeline.now, timeline.zone)} ({timeline.zone.key})"]
+    if daemon.running:
+        woke = f", last woke {format_local(daemon.last_wake, timeline.zone)}" if daemon.last_wake else ""
+        lines.append(f"Daemon: running (pid {daemon.pid}{woke})")
+    else:
+        lines.append("Daemon: not running (start it with `reminderd run`, or as a service)")
     for ct in timeline.credits:
         lines += [""] + _credit_lines(ct, timeline)
     lines += [""] + _reminder_lines(timeline, state)

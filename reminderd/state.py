@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -56,7 +56,8 @@ class State(NamedTuple):
 
 
 def delivery_key(reminder_id: str, due: datetime) -> str:
-    return f"{reminder_id}@{due.isoformat()}"
+    """The same instant gives the same key, whatever its tzinfo."""
+    return f"{reminder_id}@{due.astimezone(UTC).isoformat()}"
 
 
 def to_json(state: State) -> dict[str, Any]:

@@ -1,0 +1,166 @@
+"""The daemon's own logic in-process: APScheduler jobs (paused), ticks, reloads, the instance lock."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import config_text
+
+from reminderd.daemon import Daemon
+from reminderd.errors import AlreadyRunning, ConfigError
+from reminderd.instance import acquire_instance_lock, daemon_info
+from reminderd.notify import FallbackNotifier, NotifyError
+from reminderd.state import load_state
+
+CREDIT = '[[credit]]\nid = "c"\nplan = "pro"\nclaimed_at = 2026-02-10T12:00:00\nauto_reload = false\n'
+EXPIRES = datetime(2026, 4, 11, 19, 0, tzinfo=UTC)
+
+
+class Recorder:
+    name = "recorder"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[str] = []
+        self.fail = fail
+
+    def send(self, title: str, body: str) -> None:
+        if self.fail:
+            raise NotifyError("recorder: refused")
+        self.sent.append(title)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def make_daemon(tmp_path: Path):  # type: ignore[no-untyped-def]
+    def make(now: datetime, recorder: Recorder, body: str = "[reminders]\nusage_check_every_days = 0\n"):  # type: ignore[no-untyped-def]
+        config = tmp_path / "config.toml"
+        config.write_text(config_text(body, credit=CREDIT))
+        clock = Clock(now)
+        daemon = Daemon(config, tmp_path / "state.json", tmp_path / "lock", clock,
+                        notifier_factory=lambda c: FallbackNotifier([recorder]))
+        return daemon, clock, config
+    return make
+
+
+def test_jobs_are_armed_per_upcoming_reminder_with_no_grace_limit(make_daemon) -> None:  # type: ignore[no-untyped-def]
+    daemon, _, _ = make_daemon(EXPIRES - timedelta(days=10), Recorder())
+    daemon.start(paused=True)
+    try:
+        daemon.tick("test")
+        jobs = {job.id: job for job in daemon.scheduler.get_jobs()}
+        assert set(jobs) == {"wake", "start", "due:c/expiry/-7d@2026-04-04T19:00:00+00:00",
+                             "due:c/expiry/-1d@2026-04-10T19:00:00+00:00",
+                             "due:c/expiry/-2h@2026-04-11T17:00:00+00:00",
+                             "due:c/expiry/at@2026-04-11T19:00:00+00:00"}
+        due = jobs["due:c/expiry/-7d@2026-04-04T19:00:00+00:00"]
+        assert due.misfire_grace_time is None  # a late (post-suspend) run is never dropped
+        assert due.trigger.run_date == EXPIRES - timedelta(days=7)
+        assert jobs["wake"].trigger.interval == timedelta(seconds=60)
+    finally:
+        daemon.scheduler.shutdown(wait=False)
+
+
+def test_jobs_follow_the_plan_when_it_changes(make_daemon) -> None:  # type: ignore[no-untyped-def]
+    daemon, clock, config = make_daemon(EXPIRES - timedelta(days=10), Recorder())
+    daemon.start(paused=True)
+    try:
+        daemon.tick("test")
+        config.write_text(config.read_text().replace("2026-02-10T12:00:00", "2026-02-11T12:00:00"))
+        daemon.tick("test")
+        ids = {job.id for job in daemon.scheduler.get_jobs() if job.id.startswith("due:")}
+        assert "due:c/expiry/-7d@2026-04-05T19:00:00+00:00" in ids
+        assert "due:c/expiry/-7d@2026-04-04T19:00:00+00:00" not in ids
+    finally:
+        daemon.scheduler.shutdown(wait=False)
+
+
+def test_tick_delivers_once_and_records_it(make_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    recorder = Recorder()
+    daemon, clock, _ = make_daemon(EXPIRES - timedelta(days=7), recorder)
+    daemon.tick("test")
+    daemon.tick("test")
+    clock.now += timedelta(hours=1)
+    daemon.tick("test")
+    assert recorder.sent == ["Extra Usage credit expires in 7 days: turn Extra Usage off"]
+    assert list(load_state(tmp_path / "state.json").delivered) == ["c/expiry/-7d@2026-04-04T19:00:00+00:00"]
+
+
+def test_failed_delivery_is_not_recorded_and_is_retried(make_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    recorder = Recorder(fail=True)
+    daemon, _, _ = make_daemon(EXPIRES - timedelta(days=7), recorder)
+    daemon.tick("test")
+    assert load_state(tmp_path / "state.json").delivered == {}
+    recorder.fail = False
+    daemon.tick("test")
+    assert len(recorder.sent) == 1
+
+
+def test_broken_config_on_reload_keeps_the_old_schedule(make_daemon, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    recorder = Recorder()
+    daemon, clock, config = make_daemon(EXPIRES - timedelta(days=8), recorder)
+    daemon.tick("test")
+    config.write_text("this is [not toml")
+    daemon.request_reload = lambda: None  # type: ignore[method-assign]
+    daemon.reload_requested = True
+    clock.now = EXPIRES - timedelta(days=7)
+    daemon.tick("reload")
+    assert "keeping the previous schedule" in caplog.text
+    assert recorder.sent == ["Extra Usage credit expires in 7 days: turn Extra Usage off"]
+
+
+def test_bad_config_at_start_is_fatal(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('timezone = "Nowhere"\n[[credit]]\n')
+    with pytest.raises(ConfigError):
+        Daemon(config, tmp_path / "s.json", tmp_path / "lock", Clock(EXPIRES))
+
+
+def test_corrupt_state_is_moved_aside_and_the_daemon_carries_on(make_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    recorder = Recorder()
+    daemon, _, _ = make_daemon(EXPIRES - timedelta(days=7), recorder)
+    (tmp_path / "state.json").write_text("{ garbage")
+    daemon.tick("test")
+    assert len(recorder.sent) == 1
+    assert list(tmp_path.glob("state.json.corrupt-*"))
+
+
+def test_instance_lock_and_daemon_info(tmp_path: Path) -> None:
+    lock = tmp_path / "reminderd.lock"
+    assert daemon_info(lock).running is False
+    fd = acquire_instance_lock(lock)
+    try:
+        info = daemon_info(lock)
+        assert info.running and info.pid == os.getpid() and info.last_wake is not None
+        with pytest.raises(AlreadyRunning, match=f"pid {os.getpid()}"):
+            acquire_instance_lock(lock)
+    finally:
+        os.close(fd)
+    assert daemon_info(lock).running is False
+
+
+def test_live_calendar_is_rewritten_only_when_the_timeline_changes(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    ics = tmp_path / "live.ics"
+    config.write_text(config_text(f'ics_path = "{ics}"\n', credit=CREDIT).replace(
+        f'ics_path = "{ics}"\n', "").replace('timezone', f'ics_path = "{ics}"\ntimezone', 1))
+    clock = Clock(EXPIRES - timedelta(days=10))
+    daemon = Daemon(config, tmp_path / "state.json", tmp_path / "lock", clock,
+                    notifier_factory=lambda c: FallbackNotifier([Recorder()]))
+    daemon.tick("test")
+    first = ics.stat().st_mtime_ns
+    clock.now += timedelta(minutes=5)
+    daemon.tick("test")
+    assert ics.stat().st_mtime_ns == first  # nothing changed: not rewritten
+    config.write_text(config.read_text().replace("2026-02-10T12:00:00", "2026-02-11T12:00:00"))
+    daemon.tick("test")
+    assert b"SEQUENCE:1" in ics.read_bytes()
