@@ -68,7 +68,8 @@ class DBusNotifier:
         except ImportError as exc:
             raise NotifyError("dbus: jeepney is not installed") from exc
         address, how = session_bus_address()
-        log.debug("dbus: %s", how)
+        if how != "DBUS_SESSION_BUS_ADDRESS":
+            log.info("dbus: %s", how)
         if address is None:
             raise NotifyError(f"dbus: {how}")
         server = DBusAddress("/org/freedesktop/Notifications", bus_name="org.freedesktop.Notifications",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 from jeepney import HeaderFields, MessageType, new_error, new_method_return
 from jeepney.bus_messages import message_bus
@@ -41,7 +42,7 @@ def main() -> None:
                 continue
             with open(record, "a", encoding="utf-8") as out:
                 out.write(json.dumps({"summary": summary, "body": body, "app_name": app_name,
-                                      "timeout": timeout}) + "\n")
+                                      "timeout": timeout, "received_at": time.time()}) + "\n")
             connection.send(new_method_return(message, "u", (next_id,)))
             next_id += 1
         else:

@@ -1,0 +1,295 @@
+"""`reminderd run` as a real process, on a private session bus, talking to real servers.
+
+A small recording server (tools/notify_server.py) stands in for the desktop's notification
+daemon in most cases; one test proves arrival at a real one (dunst on Xvfb).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from integration import require
+
+from reminderd.notify import DBusNotifier, notify_send
+from reminderd.state import load_state
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = Path(__file__).resolve().parent / "tools"
+WAKE = "1"
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def soon_config(close_in: int, leads: list[str]) -> str:
+    """An offer whose claim deadline is `close_in` s away: a reminder with lead L is due at close - L."""
+    close = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=close_in)
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return (f'timezone = "UTC"\n[offers.soon]\nname = "Test credit"\namount_usd = 10\neligible_plans = ["pro"]\n'
+            f"claim_opens = {(close - timedelta(days=1)).strftime(stamp)}\n"
+            f"claim_closes = {close.strftime(stamp)}\nvalidity_days = 30\n"
+            f'switch_location = "the test console"\n[[credit]]\nid = "t"\noffer = "soon"\nplan = "pro"\n'
+            f"[reminders]\nclaim_deadline = {json.dumps(leads)}\n")
+
+
+@pytest.fixture
+def session_bus(tmp_path: Path) -> Iterator[str]:
+    dbus_daemon = require("dbus-daemon")
+    socket_path = tmp_path / "run" / "bus"
+    socket_path.parent.mkdir()
+    proc = subprocess.Popen([dbus_daemon, "--session", "--nofork", "--print-address=1",
+                             f"--address=unix:path={socket_path}"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    address = proc.stdout.readline().strip()
+    yield address
+    proc.terminate()
+    proc.wait(5)
+    proc.stdout.close()
+
+
+@pytest.fixture
+def recorder(session_bus: str, tmp_path: Path) -> Iterator[Path]:
+    record = tmp_path / "received.jsonl"
+    record.touch()
+    proc = subprocess.Popen([sys.executable, str(TOOLS / "notify_server.py"), str(record)],
+                            env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus},
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    yield record
+    proc.kill()
+    proc.wait(5)
+    proc.stdout.close()
+
+
+def received(record: Path) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in record.read_text().splitlines()]
+
+
+RUNNING: list[subprocess.Popen] = []  # type: ignore[type-arg]
+
+
+@pytest.fixture(autouse=True)
+def no_daemon_left_behind() -> Iterator[None]:
+    yield
+    while RUNNING:
+        proc = RUNNING.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+class Daemon:
+    """A `reminderd run` subprocess with its own state dir and log."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str], name: str = "run") -> None:
+        self.log = tmp_path / f"{name}.log"
+        self.config = tmp_path / "config.toml"
+        self.env = {**env, "REMINDERD_STATE_DIR": str(tmp_path / "state"), "REMINDERD_WAKE_SECONDS": WAKE,
+                    "PYTHONUNBUFFERED": "1"}
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "reminderd", "-v", "--config", str(self.config),
+                                          "run"], env=self.env, stderr=log, stdout=log, cwd=ROOT)
+        RUNNING.append(self.proc)
+        wait_for(lambda: "reminderd running" in self.text() or self.proc.poll() is not None, what="start")
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def ticks(self) -> int:
+        return self.text().count("DEBUG tick (")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(2)  # the contract: exit within 2 s
+
+
+@pytest.fixture
+def env(session_bus: str) -> dict[str, str]:
+    return {**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus}
+
+
+def test_due_in_a_few_seconds_is_delivered_once(recorder: Path, env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(soon_config(63, ["1m"]))
+    daemon = Daemon(tmp_path, env)
+    wait_for(lambda: received(recorder), what="the notification")
+    ticks = daemon.ticks()
+    wait_for(lambda: daemon.ticks() >= ticks + 3, what="three more wake-ups")
+    assert [n["summary"] for n in received(recorder)] == ["Claim your USD 10 Extra Usage credit: 1 minute left"]
+    assert received(recorder)[0]["app_name"] == "reminderd"
+    assert daemon.stop() == 0
+
+
+def test_kill_9_then_restart_delivers_nothing_again(recorder: Path, env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(soon_config(62, ["1m"]))
+    first = Daemon(tmp_path, env)
+    wait_for(lambda: received(recorder), what="the notification")
+    first.proc.kill()
+    first.proc.wait(5)
+    second = Daemon(tmp_path, env, name="second")
+    wait_for(lambda: second.ticks() >= 3, what="three ticks after the restart")
+    assert len(received(recorder)) == 1
+    assert second.stop() == 0
+
+
+def test_started_after_the_due_times_catches_up_once(recorder: Path, env: dict[str, str], tmp_path: Path) -> None:
+    # due 150 s, 90 s and 30 s ago; all still worth sending until the deadline in 30 s
+    (tmp_path / "config.toml").write_text(soon_config(30, ["3m", "2m", "1m"]))
+    daemon = Daemon(tmp_path, env)
+    wait_for(lambda: received(recorder), what="the catch-up")
+    wait_for(lambda: daemon.ticks() >= 3, what="three ticks")
+    assert [n["summary"] for n in received(recorder)] == ["Claim your USD 10 Extra Usage credit: 1 minute left"]
+    assert daemon.stop() == 0
+
+
+def test_wall_clock_jump_during_a_wait_is_caught_within_the_wake_interval(
+        recorder: Path, env: dict[str, str], tmp_path: Path) -> None:
+    libs = glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1") + glob.glob("/usr/lib/faketime/libfaketimeMT.so.1")
+    if not libs:
+        require("faketime")  # skips, or fails in CI where it must be installed
+        pytest.fail("faketime is installed but libfaketimeMT.so.1 was not found")
+    offset = tmp_path / "faketime"
+    offset.write_text("+0\n")
+    (tmp_path / "config.toml").write_text(soon_config(60 + 120, ["1m"]))  # due in 120 s
+    faked = {**env, "LD_PRELOAD": libs[0], "FAKETIME_TIMESTAMP_FILE": str(offset), "FAKETIME_NO_CACHE": "1",
+             "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    daemon = Daemon(tmp_path, faked)
+    wait_for(lambda: daemon.ticks() >= 2, what="two ticks")
+    assert received(recorder) == []
+    # "suspend": the wall clock moves 150 s on while the monotonic clock (APScheduler's wait) does not
+    offset.write_text("+150\n")
+    jumped = time.time()
+    wait_for(lambda: received(recorder), timeout=10, what="delivery after the jump")
+    assert received(recorder)[0]["received_at"] - jumped < 10  # not the 120 s a monotonic wait would take
+    assert daemon.stop() == 0
+
+
+def test_sighup_with_a_broken_config_keeps_the_old_schedule(
+        recorder: Path, env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(soon_config(66, ["1m"]))  # due in 6 s
+    daemon = Daemon(tmp_path, env)
+    wait_for(lambda: daemon.ticks() >= 1, what="the first tick")
+    (tmp_path / "config.toml").write_text("timezone = [broken\n")
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "keeping the previous schedule" in daemon.text(), what="the reload error")
+    assert "config.toml: timezone (line 1): expected a valid TOML value, got [broken" in daemon.text()
+    wait_for(lambda: received(recorder), what="the reminder from the old schedule")
+    assert daemon.proc.poll() is None
+    assert daemon.stop() == 0
+
+
+def test_missing_bus_address_falls_back_to_xdg_runtime_dir(
+        recorder: Path, session_bus: str, tmp_path: Path) -> None:
+    bus_dir = session_bus.removeprefix("unix:path=").rsplit("/", 1)[0]
+    no_address = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    (tmp_path / "config.toml").write_text(soon_config(61, ["1m"]))
+    daemon = Daemon(tmp_path, {**no_address, "XDG_RUNTIME_DIR": bus_dir})
+    wait_for(lambda: received(recorder), what="delivery through $XDG_RUNTIME_DIR/bus")
+    assert "DBUS_SESSION_BUS_ADDRESS is not set; using" in daemon.text()
+    assert daemon.stop() == 0
+
+
+def test_no_session_bus_at_all_logs_retries_and_exits_cleanly(tmp_path: Path) -> None:
+    no_address = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    empty = tmp_path / "empty-run"
+    empty.mkdir()
+    (tmp_path / "config.toml").write_text(soon_config(30, ["1m"]))
+    daemon = Daemon(tmp_path, {**no_address, "XDG_RUNTIME_DIR": str(empty)})
+    wait_for(lambda: daemon.text().count("not delivered, will retry") >= 2, what="two failed attempts")
+    assert "no bus at" in daemon.text()
+    assert daemon.proc.poll() is None
+    assert daemon.stop() == 0
+    assert load_state(tmp_path / "state" / "state.json").delivered == {}  # never recorded as delivered
+
+
+def test_second_instance_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(soon_config(3600, ["1m"]))
+    daemon = Daemon(tmp_path, env)
+    second = subprocess.run([sys.executable, "-m", "reminderd", "--config", str(tmp_path / "config.toml"), "run"],
+                            env=daemon.env, capture_output=True, text=True, timeout=20, cwd=ROOT)
+    assert second.returncode == 75
+    assert f"already running (pid {daemon.proc.pid}" in second.stderr
+    status = subprocess.run([sys.executable, "-m", "reminderd", "--config", str(tmp_path / "config.toml"), "status",
+                             "--json"], env=daemon.env, capture_output=True, text=True, timeout=20, cwd=ROOT)
+    assert json.loads(status.stdout)["daemon"]["running"] is True
+    assert daemon.stop() == 0
+
+
+def test_text_arrives_as_written(recorder: Path, session_bus: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    require("notify-send")
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus)
+    title = "-w \"quoted\" 'single' $(touch /tmp/reminderd-pwned) <b>bold</b> & done"
+    body = "Settings > Usage; `backticks` $HOME <i>x</i> & more"
+    DBusNotifier().send(title, body)
+    notify_send().send(title, body)
+    got = received(recorder)
+    assert [n["summary"] for n in got] == [title, title]
+    # the server advertises body-markup, so the body is escaped and shows exactly as written
+    assert got[0]["body"] == body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert not os.path.exists("/tmp/reminderd-pwned")
+
+
+def test_refused_notification_raises(session_bus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    record = tmp_path / "r.jsonl"
+    proc = subprocess.Popen([sys.executable, str(TOOLS / "notify_server.py"), str(record), "--refuse"],
+                            env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus}, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus)
+        from reminderd.notify import NotifyError
+        with pytest.raises(NotifyError, match="refused"):
+            DBusNotifier().send("t", "b")
+    finally:
+        proc.kill()
+        proc.wait(5)
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def test_real_notification_server_dunst_on_xvfb(session_bus: str, tmp_path: Path) -> None:
+    xvfb, dunst, dunstctl = require("Xvfb"), require("dunst"), require("dunstctl")
+    display = f":{90 + os.getpid() % 9}"
+    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus, "DISPLAY": display,
+           "REMINDERD_STATE_DIR": str(tmp_path / "state"), "HOME": str(tmp_path)}
+    x = subprocess.Popen([xvfb, display, "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = None
+    try:
+        wait_for(lambda: Path(f"/tmp/.X11-unix/X{display[1:]}").exists(), what="Xvfb")
+        server = subprocess.Popen([dunst], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def dunst_owns_the_name() -> bool:
+            out = subprocess.run([dunstctl, "count", "displayed"], env=env, capture_output=True, text=True)
+            return out.returncode == 0
+        wait_for(dunst_owns_the_name, what="dunst on the bus")
+        result = subprocess.run([sys.executable, "-m", "reminderd", "--config", str(ROOT / "config.example.toml"),
+                                 "notify-test"], env=env, capture_output=True, text=True, timeout=30, cwd=ROOT)
+        assert result.returncode == 0, result.stderr
+        assert "Delivered through dbus" in result.stdout
+        count = subprocess.run([dunstctl, "count", "displayed"], env=env, capture_output=True, text=True).stdout
+        assert count.strip() == "1"
+        subprocess.run([dunstctl, "close-all"], env=env, check=True)
+        wait_for(lambda: "reminderd: test notification" in subprocess.run(
+            [dunstctl, "history"], env=env, capture_output=True, text=True).stdout, what="dunst history")
+    finally:
+        if server:
+            server.terminate()
+            server.wait(5)
+        x.terminate()
+        x.wait(5)
