@@ -281,3 +281,100 @@ def notify_test(obj: Context) -> None:
                   f"Reminders will look like this. Extra Usage and Auto-Reload are switched in {where}.")
     click.echo(f"Delivered through {notifier.used} (backend setting: {config.notifications.backend}); "
                "the notification server accepted it.")
+
+
+def _service_for(obj: Context, kind: str | None) -> Any:
+    import os
+
+    from reminderd.service import command_line, default_kind, service_file
+
+    explicit = obj.config_path if obj.config_path != paths.default_config_path() else None
+    home = Path(os.path.expanduser("~"))
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")  # where systemd looks
+    return service_file(kind or default_kind(), command_line(config=explicit), home, config_home)
+
+
+SERVICE_SECTION = "service"  # state extra: service file path -> sha256 of what we wrote
+
+
+@main.command("install-service")
+@click.option("--for", "kind", type=click.Choice(["systemd", "launchd"]),
+              help="Which service manager (default: this OS's).")
+@click.option("--dry-run", is_flag=True, help="Print what would be written, and where; write nothing.")
+@click.option("--force", is_flag=True, help="Replace a service file you changed.")
+@click.pass_obj
+def install_service(obj: Context, kind: str | None, dry_run: bool, force: bool) -> None:
+    """Install reminderd as a user service that starts with your desktop session.
+
+    \b
+    Example:
+      reminderd install-service --dry-run
+    """
+    from reminderd.service import digest, install
+    from reminderd.state import update_state
+
+    service = _service_for(obj, kind)
+    if dry_run:
+        click.echo(f"Would write {service.path}:\n")
+        click.echo(service.content.decode(), nl=False)
+        click.echo("\nThen start it with:\n" + "\n".join(f"  {c}" for c in service.enable))
+        return
+    recorded = obj.state().extra.get(SERVICE_SECTION, {}).get(str(service.path))
+    changed = install(service, recorded, force)
+    update_state(obj.state_path, lambda s: s.with_extra(
+        SERVICE_SECTION, {**s.extra.get(SERVICE_SECTION, {}), str(service.path): digest(service.content)}))
+    click.echo(f"{'Wrote' if changed else 'Already up to date:'} {service.path}")
+    click.echo("Start it now and at every login with:\n" + "\n".join(f"  {c}" for c in service.enable))
+
+
+@main.command("uninstall-service")
+@click.option("--for", "kind", type=click.Choice(["systemd", "launchd"]),
+              help="Which service manager (default: this OS's).")
+@click.option("--force", is_flag=True, help="Remove it even if you changed it or it is still enabled.")
+@click.pass_obj
+def uninstall_service(obj: Context, kind: str | None, force: bool) -> None:
+    """Remove the user service that install-service wrote.
+
+    \b
+    Example:
+      reminderd uninstall-service
+    """
+    from reminderd.service import uninstall
+    from reminderd.state import update_state
+
+    service = _service_for(obj, kind)
+    recorded = obj.state().extra.get(SERVICE_SECTION, {}).get(str(service.path))
+    if service.kind == "launchd":
+        click.echo("Stop it first if it runs:\n" + "\n".join(f"  {c}" for c in service.disable))
+    if not uninstall(service, recorded, force):
+        click.echo(f"Nothing to remove: {service.path} does not exist.")
+        return
+    update_state(obj.state_path, lambda s: s.with_extra(
+        SERVICE_SECTION, {k: v for k, v in s.extra.get(SERVICE_SECTION, {}).items() if k != str(service.path)}))
+    click.echo(f"Removed {service.path}")
+
+
+@main.command()
+@click.pass_obj
+def init(obj: Context) -> None:
+    """Write a starter config (never overwrites one that exists).
+
+    \b
+    Example:
+      reminderd init && reminderd status
+    """
+    from importlib.resources import files
+
+    from reminderd.config import system_timezone
+    from reminderd.errors import OutputError
+    from reminderd.state import write_atomically
+
+    target = obj.config_path
+    if target.exists():
+        raise OutputError(f"{target}: a config already exists; left unchanged")
+    text = files("reminderd").joinpath("config.example.toml").read_text(encoding="utf-8")
+    text = text.replace('timezone = "America/Los_Angeles"', f'timezone = "{system_timezone().key}"', 1)
+    text = text.replace("\nclaimed_at = ", "\n# claimed_at = ", 1)
+    write_atomically(target, text.encode("utf-8"), mode=0o600, error=OutputError)
+    click.echo(f"Wrote {target}. Edit plan, subscribed_at and [credit.usage], then run `reminderd status`;\n"
+               "after claiming, run `reminderd claim`.")

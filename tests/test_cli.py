@@ -151,3 +151,19 @@ def test_done_stops_the_reminders_and_shows_in_status(cli: Cli) -> None:
 def test_done_rejects_unknown_action(cli: Cli) -> None:
     result = cli("--config", EXAMPLE, "done", "everything")
     assert result.exit_code == 2
+
+
+def test_every_command_appears_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in main.commands:
+        assert f"`reminderd {name}" in readme, f"reminderd {name} is not documented in the README"
+    for code in (0, 1, 2, 69, 73, 74, 75, 78):
+        assert f"| {code} |" in readme
+
+
+def test_readme_starts_with_exactly_the_two_setup_commands() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert lines[0] == "```sh" and lines[3] == "```"
+    assert "reminderd --config config.example.toml status" in lines[1]
+    assert "pytest" in lines[2]
+    assert "test_command=$(sed -n '3p' README.md)" in (ROOT / ".ci/run").read_text()  # CI runs that very line
