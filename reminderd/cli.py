@@ -51,6 +51,12 @@ class Group(click.Group):
             return super().invoke(ctx)
         except ReminderdError as error:
             fail(error)
+        except BrokenPipeError:
+            # the reader went away (`| head`): stop quietly, as shell tools do on SIGPIPE
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except OSError as error:  # a last resort: never a traceback
             fail(StateError(f"{getattr(error, 'filename', '') or 'I/O'}: {error.strerror or error}"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -167,3 +168,14 @@ def test_readme_starts_with_exactly_the_two_setup_commands() -> None:
     assert "reminderd --config config.example.toml status" in lines[1]
     assert "pytest" in lines[2]
     assert "test_command=$(sed -n '3p' README.md)" in (ROOT / ".ci/run").read_text()  # CI runs that very line
+
+
+def test_closed_output_pipe_exits_quietly(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before reminderd writes a byte, as with `| head` done early
+    result = subprocess.run([sys.executable, "-m", "reminderd", "--config", EXAMPLE, "export-ics"],
+                            stdout=write_end, stderr=subprocess.PIPE, cwd=ROOT, timeout=30,
+                            env={**os.environ, "REMINDERD_STATE_DIR": str(tmp_path / "state")})
+    os.close(write_end)
+    assert result.returncode == 141
+    assert result.stderr == b""
