@@ -12,7 +12,7 @@ import click
 from reminderd import __version__, paths
 from reminderd.config import Config, load_config
 from reminderd.errors import OutputError, ReminderdError, StateError, UsageError
-from reminderd.state import State, load_state
+from reminderd.state import ACTIONS, State, load_state
 from reminderd.timeutil import format_local, parse_instant
 
 
@@ -191,7 +191,7 @@ def balance(obj: Context, amount: float, at: str | None, credit_id: str | None) 
 
 
 @main.command()
-@click.argument("action", type=click.Choice(["extra-usage-off", "auto-reload-off"]))
+@click.argument("action", type=click.Choice(ACTIONS))
 @click.option("--at", "at", metavar="DATETIME", help="When you did it (default: now).")
 @click.option("--credit", "credit_id", metavar="ID", help="Which credit, if the config has several.")
 @click.pass_obj
@@ -225,23 +225,18 @@ def export_ics(obj: Context, output: Path | None) -> None:
     Example:
       reminderd export-ics -o ~/reminderd.ics
     """
-    from reminderd.ics import build_calendar
-    from reminderd.state import ICS_SECTION, load_state, locked, save_state, write_atomically
-    from reminderd.timeline import plan
+    from reminderd.ics import publish
+    from reminderd.state import write_atomically
 
-    config = obj.config()
-    now = now_utc()
-    with locked(obj.state_path):
-        state = load_state(obj.state_path)
-        data, record = build_calendar(plan(config, state, now), state.extra.get(ICS_SECTION, {}), now)
+    def write(data: bytes) -> None:
         if output is None:
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
         else:
             write_atomically(output.expanduser(), data, mode=0o644, error=OutputError)
-        save_state(obj.state_path, state.with_extra(ICS_SECTION, record))
+
+    events = publish(obj.config(), obj.state_path, now_utc(), write)
     if output is not None:
-        events = sum(1 for v in record.values() if not v.get("cancelled"))
         click.echo(f"Wrote {events} events to {output}.", err=True)
 
 

@@ -29,15 +29,7 @@ from reminderd.config import Config, load_config
 from reminderd.errors import ConfigError, ReminderdError
 from reminderd.instance import acquire_instance_lock
 from reminderd.notify import FallbackNotifier, NotifyError, make_notifier
-from reminderd.state import (
-    ICS_SECTION,
-    delivery_key,
-    load_state,
-    locked,
-    save_state,
-    update_state,
-    write_atomically,
-)
+from reminderd.state import delivery_key, load_state, update_state, write_atomically
 from reminderd.timeline import Reminder, Timeline, plan
 
 log = logging.getLogger("reminderd")
@@ -187,21 +179,18 @@ class Daemon:
 
     def _write_live_calendar(self, path: Path, now: datetime) -> None:
         from reminderd.errors import OutputError
-        from reminderd.ics import build_calendar
+        from reminderd.ics import publish
 
-        with locked(self.state_path):
-            state = load_state(self.state_path)
-            known = state.extra.get(ICS_SECTION, {})
-            data, record = build_calendar(plan(self.config, state, now), known, now)
-            if record == known and path.exists():
-                return
-            try:
-                write_atomically(path.expanduser(), data, error=OutputError)
-            except OutputError as exc:
-                log.error("%s", exc)
-                return
-            save_state(self.state_path, state.with_extra(ICS_SECTION, record))
-        log.info("calendar %s updated", path)
+        target = path.expanduser()
+        try:
+            events = publish(self.config, self.state_path, now,
+                             lambda data: write_atomically(target, data, error=OutputError),
+                             only_if_changed=target.exists())
+        except OutputError as exc:
+            log.error("%s", exc)
+            return
+        if events is not None:
+            log.info("calendar %s updated (%d events)", target, events)
 
 
 def run(config_path: Path, state_path: Path, lock_path: Path, clock: Callable[[], datetime],

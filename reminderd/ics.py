@@ -1,4 +1,5 @@
-"""build_calendar(timeline, known, now): the Timeline as an .ics calendar. Pure.
+"""The Timeline as an .ics calendar: build_calendar(timeline, known, now) is pure; publish()
+runs it against the state file for `export-ics` and the daemon's live calendar.
 
 One event per key moment: the reminders of one series become one event (the expiry, with an
 alarm for each of its reminders); each weekly usage check is its own event. Every alarm is an
@@ -16,11 +17,13 @@ deadline once claimed) is published as CANCELLED so subscribed calendars drop it
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from reminderd import __version__
+from reminderd.config import Config
 from reminderd.timeline import Reminder, Timeline
 
 PRODID = f"-//reminderd//reminderd {__version__}//EN"
@@ -83,6 +86,28 @@ def _assumptions(timeline: Timeline, reminder: Reminder) -> str:
     return (f"\n\nAssumes spending USD {fc.rate.low:.2f}-{fc.rate.high:.2f} a day "
             f"(expected {fc.rate.expected:.2f}), from {basis}. "
             "Record the balance you see with `reminderd balance AMOUNT` and re-export.")
+
+
+def publish(config: Config, state_path: Path, now: datetime, write: Callable[[bytes], None],
+            only_if_changed: bool = False) -> int | None:
+    """Plan, build the calendar, hand the bytes to `write`, then record what was published.
+
+    Under the state lock, so `export-ics` and the daemon's live calendar keep one consistent
+    SEQUENCE record. Returns the number of live events, or None if `only_if_changed` and nothing
+    changed. If `write` raises, the record is left as it was.
+    """
+    from reminderd.state import ICS_SECTION, load_state, locked, save_state
+    from reminderd.timeline import plan
+
+    with locked(state_path):
+        state = load_state(state_path)
+        known = state.extra.get(ICS_SECTION, {})
+        data, record = build_calendar(plan(config, state, now), known, now)
+        if only_if_changed and record == known:
+            return None
+        write(data)
+        save_state(state_path, state.with_extra(ICS_SECTION, record))
+    return sum(1 for entry in record.values() if not entry.get("cancelled"))
 
 
 def build_calendar(timeline: Timeline, known: Mapping[str, Any], now: datetime) -> tuple[bytes, dict[str, Any]]:

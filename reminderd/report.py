@@ -11,7 +11,7 @@ from typing import Any
 
 from reminderd.forecast import SpendRate
 from reminderd.instance import DaemonInfo
-from reminderd.state import State, delivery_key
+from reminderd.state import EXTRA_USAGE_OFF, State, delivery_key
 from reminderd.timeline import (
     ACTIVE,
     CLAIMABLE,
@@ -184,7 +184,7 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
 
 def _advice(ct: CreditTimeline) -> list[str]:
     where = ct.credit.offer.switch_location
-    done = "extra-usage-off" in ct.acknowledged
+    done = EXTRA_USAGE_OFF in ct.acknowledged
     if ct.phase == NOT_ELIGIBLE_PHASE:
         return ["Not eligible for this offer: nothing to claim, nothing to switch off."]
     if ct.phase == NOT_OPEN_YET:

@@ -21,7 +21,10 @@ from reminderd.forecast import Observation
 from reminderd.offers import EMPTY_MAPPING
 
 FORMAT_VERSION = 1
-ACTIONS = ("extra-usage-off", "auto-reload-off")
+# What the user can acknowledge with `reminderd done`; reminders name the ones that stop them.
+EXTRA_USAGE_OFF = "extra-usage-off"
+AUTO_RELOAD_OFF = "auto-reload-off"
+ACTIONS = (EXTRA_USAGE_OFF, AUTO_RELOAD_OFF)
 ICS_SECTION = "ics"  # extra section: what export-ics published (uid -> sequence, fingerprint)
 
 

@@ -19,7 +19,7 @@ from reminderd.config import Config, Credit
 from reminderd.forecast import Forecast, forecast
 from reminderd.quiet import move_out_of_quiet
 from reminderd.rules import ELIGIBLE, NOT_ELIGIBLE, Eligibility, claim_in_window, eligibility, expiry
-from reminderd.state import State
+from reminderd.state import AUTO_RELOAD_OFF, EXTRA_USAGE_OFF, State
 from reminderd.timeutil import at_wall_time, duration_label, format_local, format_span
 
 # Phases of a credit, as `status` and --json name them.
@@ -30,8 +30,6 @@ NOT_ELIGIBLE_PHASE = "not-eligible"
 ACTIVE = "active"
 EXPIRED = "expired"
 
-EXTRA_USAGE_OFF = "extra-usage-off"
-AUTO_RELOAD_OFF = "auto-reload-off"
 
 
 class Reminder(NamedTuple):
@@ -142,11 +140,7 @@ def _reminders(config: Config, ct: CreditTimeline) -> Iterable[Reminder]:
         raw += _after_claim(config, ct, texts)
     for reminder in raw:
         due = move_out_of_quiet(reminder.due, reminder.event_at, config.quiet_hours, config.timezone)
-        yield reminder if due == reminder.due else _moved(reminder, due)
-
-
-def _moved(reminder: Reminder, due: datetime) -> Reminder:
-    return reminder._replace(due=due)
+        yield reminder._replace(due=due)
 
 
 def _make(ct: CreditTimeline, kind: str, label: str, due: datetime, until: datetime | None,
