@@ -74,6 +74,20 @@ def parse_at(value: str | None, config: Config, option: str = "--at") -> datetim
     return instant
 
 
+def nudge_daemon() -> None:
+    """Tell a running daemon to replan now rather than at its next wake-up (within a minute)."""
+    import contextlib
+    import os
+    import signal
+
+    from reminderd.instance import daemon_info
+
+    info = daemon_info(paths.lock_file())
+    if info.running and info.pid:  # the pid is trusted only while its process holds the lock
+        with contextlib.suppress(OSError):
+            os.kill(info.pid, signal.SIGHUP)
+
+
 def pick_credit(config: Config, credit_id: str | None) -> str:
     if credit_id is None:
         if len(config.credits) > 1:
@@ -150,6 +164,7 @@ def claim(obj: Context, at: str | None, credit_id: str | None) -> None:
     updated = load_config(obj.config_path)
     timeline = plan(updated, obj.state(), max(instant, now_utc()))
     ct = next(c for c in timeline.credits if c.credit.id == chosen)
+    nudge_daemon()
     click.echo(f"Recorded claim of {chosen} at {format_local(instant, config.timezone)} in {obj.config_path}.")
     if ct.expires_at is not None:
         click.echo(f"It expires {format_local(ct.expires_at, config.timezone)}.")
@@ -178,6 +193,7 @@ def balance(obj: Context, amount: float, at: str | None, credit_id: str | None) 
     chosen = pick_credit(config, credit_id)
     instant = parse_at(at, config)
     update_state(obj.state_path, lambda s: s.with_observation(chosen, Observation(instant, amount)))
+    nudge_daemon()
     click.echo(f"Recorded a balance of USD {amount:.2f} for {chosen} at "
                f"{format_local(instant, config.timezone)} in {obj.state_path}.")
     credit = config.credit(chosen)
@@ -208,6 +224,7 @@ def done(obj: Context, action: str, at: str | None, credit_id: str | None) -> No
     chosen = pick_credit(config, credit_id)
     instant = parse_at(at, config)
     update_state(obj.state_path, lambda s: s.with_acknowledged(chosen, action, instant))
+    nudge_daemon()
     click.echo(f"Recorded {action} for {chosen} at {format_local(instant, config.timezone)}; "
                "reminders asking for it will stop.")
 

@@ -217,6 +217,17 @@ def test_no_session_bus_at_all_logs_retries_and_exits_cleanly(tmp_path: Path) ->
     assert load_state(tmp_path / "state" / "state.json").delivered == {}  # never recorded as delivered
 
 
+def test_done_nudges_the_running_daemon_to_replan(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(soon_config(3600, ["1m"]))
+    daemon = Daemon(tmp_path, env)
+    done = subprocess.run([sys.executable, "-m", "reminderd", "--config", str(tmp_path / "config.toml"), "done",
+                           "extra-usage-off", "--credit", "t"], env=daemon.env, capture_output=True, text=True,
+                          timeout=20, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: "reloading on SIGHUP" in daemon.text(), timeout=5, what="the nudge")
+    assert daemon.stop() == 0
+
+
 def test_second_instance_is_refused(env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text(soon_config(3600, ["1m"]))
     daemon = Daemon(tmp_path, env)
