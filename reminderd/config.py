@@ -7,6 +7,7 @@ Unknown keys are warnings, not errors.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -118,13 +119,13 @@ def load_config(path: Path) -> Config:
     return parse_config(text, str(path))
 
 
-def parse_config(text: str, source: str, default_zone: ZoneInfo | None = None) -> Config:
+def parse_config(text: str, source: str) -> Config:
     """Parse TOML text into a Config; raise ConfigError listing every problem found."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([_describe_syntax_error(exc, text, source)]) from None
-    return _Parser(source, default_zone).config(raw)
+    return _Parser(source).config(raw)
 
 
 def _describe_syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> str:
@@ -159,9 +160,8 @@ def _show(value: Any) -> str:
 class _Parser:
     """Walks the raw TOML dict, collecting problems instead of stopping at the first."""
 
-    def __init__(self, source: str, default_zone: ZoneInfo | None) -> None:
+    def __init__(self, source: str) -> None:
         self.source = source
-        self.default_zone = default_zone
         self.problems: list[str] = []
         self.warnings: list[str] = []
 
@@ -209,17 +209,13 @@ class _Parser:
 
     def zone(self, value: Any, path: str, default: ZoneInfo | None) -> ZoneInfo:
         """`default` None means the system's zone, looked up only when needed (tzlocal is slow)."""
-        if value is None or not isinstance(value, str) or not value:
-            fallback = default or self.default_zone or system_timezone()
-            if value is None:
-                return fallback
-            self.problem(path, 'an IANA time zone name such as "America/Los_Angeles"', value)
-            return fallback
-        try:
-            return ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            self.problem(path, 'an IANA time zone name such as "America/Los_Angeles"', value)
-            return default or ZoneInfo("UTC")
+        if value is None:
+            return default or system_timezone()
+        if isinstance(value, str) and value:
+            with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+                return ZoneInfo(value)
+        self.problem(path, 'an IANA time zone name such as "America/Los_Angeles"', value)
+        return ZoneInfo("UTC")  # only to go on collecting problems: this config is rejected
 
     def instant(self, value: Any, path: str, zone: ZoneInfo) -> datetime | None:
         if value is None:

@@ -60,6 +60,12 @@ def test_unknown_zone() -> None:
         'bad.toml: timezone: expected an IANA time zone name such as "America/Los_Angeles", got "Mars/Olympus"']
 
 
+@pytest.mark.parametrize(("value", "shown"), [("5", "5"), ('""', '""'), ('"../etc/passwd"', '"../etc/passwd"')])
+def test_zone_that_is_not_a_zone_name(value: str, shown: str) -> None:
+    assert problems(f"timezone = {value}\n[[credit]]\n") == [
+        f'bad.toml: timezone: expected an IANA time zone name such as "America/Los_Angeles", got {shown}']
+
+
 def test_invalid_date_in_toml_syntax_names_the_key() -> None:
     assert problems('timezone = "UTC"\n[[credit]]\nclaimed_at = 2026-02-30T10:00:00\n') == [
         "bad.toml: claimed_at (line 3): expected a valid TOML value, got 2026-02-30T10:00:00 "
