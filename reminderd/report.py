@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from reminderd.catchup import to_deliver
 from reminderd.forecast import SpendRate
 from reminderd.instance import DaemonInfo
 from reminderd.state import EXTRA_USAGE_OFF, State, delivery_key
@@ -32,12 +33,20 @@ GAUGE_WIDTH = 20
 UPCOMING, LIVE, DELIVERED, STALE = "upcoming", "live", "delivered", "stale"
 
 
-def reminder_state(reminder: Reminder, state: State, now: datetime) -> str:
-    if delivery_key(reminder.id, reminder.due) in state.delivered:
-        return DELIVERED
-    if reminder.due > now:
-        return UPCOMING
-    return LIVE if reminder.is_live(now) else STALE
+def reminder_states(timeline: Timeline, state: State) -> dict[str, str]:
+    """Each reminder's state as the daemon sees it: `live` ones are exactly what it sends now
+    (catchup.to_deliver); a due one it will never send (past its `until`, or superseded by a
+    later reminder of its series) is `stale`."""
+    sendable = {r.id for r in to_deliver(timeline, state)}
+    states = {}
+    for r in timeline.reminders:
+        if delivery_key(r.id, r.due) in state.delivered:
+            states[r.id] = DELIVERED
+        elif r.due > timeline.now:
+            states[r.id] = UPCOMING
+        else:
+            states[r.id] = LIVE if r.id in sendable else STALE
+    return states
 
 
 # -- JSON ---------------------------------------------------------------------------------------
@@ -80,10 +89,12 @@ def status_json(timeline: Timeline, state: State, daemon: DaemonInfo) -> dict[st
             "warnings": list(ct.warnings),
         }
 
+    states = reminder_states(timeline, state)
+
     def reminder(r: Reminder) -> dict[str, Any]:
         return {"id": r.id, "credit": r.credit_id, "kind": r.kind, "due": iso(r.due),
                 "until": iso(r.until), "event_at": iso(r.event_at), "title": r.title, "body": r.body,
-                "state": reminder_state(r, state, timeline.now)}
+                "state": states[r.id]}
 
     return {
         "schema_version": SCHEMA_VERSION,
@@ -204,8 +215,9 @@ def _advice(ct: CreditTimeline) -> list[str]:
 
 
 def _reminder_lines(timeline: Timeline, state: State) -> list[str]:
-    zone, now = timeline.zone, timeline.now
-    live = [r for r in timeline.live() if reminder_state(r, state, now) == LIVE]
+    zone = timeline.zone
+    states = reminder_states(timeline, state)
+    live = [r for r in timeline.reminders if states[r.id] == LIVE]
     upcoming = timeline.upcoming()
     out = []
     if live:

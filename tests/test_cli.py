@@ -179,3 +179,13 @@ def test_closed_output_pipe_exits_quietly(tmp_path: Path) -> None:
     os.close(write_end)
     assert result.returncode == 141
     assert result.stderr == b""
+
+
+def test_status_due_now_agrees_with_what_the_daemon_will_send(cli: Cli) -> None:
+    # an hour before expiry, after downtime: the daemon sends only "2 hours", the latest of the series
+    data = json.loads(cli("--config", EXAMPLE, "status", "--json", "--at", "2026-04-07T08:30").stdout)
+    states = {r["id"].split("/", 1)[1]: r["state"] for r in data["reminders"] if "/expiry/" in r["id"]}
+    assert states == {"expiry/-7d": "stale", "expiry/-1d": "stale", "expiry/-2h": "live", "expiry/at": "upcoming"}
+    text = cli("--config", EXAMPLE, "status", "--at", "2026-04-07T08:30").stdout
+    due_now = text.split("Due now (not yet delivered):")[1].split("Upcoming reminders")[0]
+    assert "expiry/-2h" in due_now and "expiry/-7d" not in due_now and "expiry/-1d" not in due_now
