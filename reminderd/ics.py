@@ -94,7 +94,7 @@ def publish(config: Config, state_path: Path, now: datetime, write: Callable[[by
 
     Under the state lock, so `export-ics` and the daemon's live calendar keep one consistent
     SEQUENCE record. Returns the number of live events, or None if `only_if_changed` and nothing
-    changed. If `write` raises, the record is left as it was.
+    changed (then icalendar is not even imported). If `write` raises, the record is left as it was.
     """
     from reminderd.state import ICS_SECTION, load_state, locked, save_state
     from reminderd.timeline import plan
@@ -102,26 +102,27 @@ def publish(config: Config, state_path: Path, now: datetime, write: Callable[[by
     with locked(state_path):
         state = load_state(state_path)
         known = state.extra.get(ICS_SECTION, {})
-        data, record = build_calendar(plan(config, state, now), known, now)
+        current = events(plan(config, state, now))
+        record = published_record(current, known)
         if only_if_changed and record == known:
             return None
-        write(data)
+        write(render(current, record, now))
         save_state(state_path, state.with_extra(ICS_SECTION, record))
     return sum(1 for entry in record.values() if not entry.get("cancelled"))
 
 
 def build_calendar(timeline: Timeline, known: Mapping[str, Any], now: datetime) -> tuple[bytes, dict[str, Any]]:
     """The .ics bytes and the updated record of published events (for the state file)."""
-    import icalendar
-
     current = events(timeline)
+    record = published_record(current, known)
+    return render(current, record, now), record
+
+
+def published_record(current: list[CalendarEvent], known: Mapping[str, Any]) -> dict[str, Any]:
+    """What this export publishes, per UID: SEQUENCE (raised when an event changed or comes
+    back), a fingerprint, and, for events that no longer apply, `cancelled` with their last
+    start and summary so the cancellation can still be written."""
     record: dict[str, Any] = {}
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
-    calendar.add("name", CALENDAR_NAME)
-    calendar.add("x-wr-calname", CALENDAR_NAME)
     for event in current:
         fingerprint = event.fingerprint()
         previous = known.get(event.uid)
@@ -132,17 +133,34 @@ def build_calendar(timeline: Timeline, known: Mapping[str, Any], now: datetime) 
                 sequence += 1
         record[event.uid] = {"sequence": sequence, "fingerprint": fingerprint,
                              "start": event.start.isoformat(), "summary": event.summary}
-        calendar.add_component(_vevent(icalendar, event, sequence, now))
     for uid in sorted(set(known) - set(record)):
         previous = known[uid]
         sequence = int(previous["sequence"]) + (0 if previous.get("cancelled") else 1)
         record[uid] = {**previous, "sequence": sequence, "cancelled": True}
-        gone = CalendarEvent(uid, datetime.fromisoformat(previous["start"]), previous["summary"],
-                             "No longer applies.", ())
-        component = _vevent(icalendar, gone, sequence, now)
+    return record
+
+
+def render(current: list[CalendarEvent], record: Mapping[str, Any], now: datetime) -> bytes:
+    """The VCALENDAR for `current`, plus a CANCELLED event for each cancelled UID in `record`."""
+    import icalendar
+
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add("name", CALENDAR_NAME)
+    calendar.add("x-wr-calname", CALENDAR_NAME)
+    for event in current:
+        calendar.add_component(_vevent(icalendar, event, record[event.uid]["sequence"], now))
+    for uid, entry in sorted(record.items()):
+        if not entry.get("cancelled"):
+            continue
+        gone = CalendarEvent(uid, datetime.fromisoformat(entry["start"]), entry["summary"], "No longer applies.", ())
+        component = _vevent(icalendar, gone, entry["sequence"], now)
         component.add("status", "CANCELLED")
         calendar.add_component(component)
-    return calendar.to_ical(), record
+    data: bytes = calendar.to_ical()
+    return data
 
 
 def _utc(instant: datetime) -> datetime:

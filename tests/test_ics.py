@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import vobject
 from click.testing import Result
 from conftest import LA, ROOT, assert_golden, make_config
@@ -242,3 +243,19 @@ def test_calcurse_imports_events_at_local_times_with_alarms(
     expiry_line = next(line for line in apts.splitlines() if "expired" in line)
     assert " !Extra Usage" in expiry_line  # "!" = calcurse's alarm flag from VALARM
 
+
+
+def test_publish_does_not_render_when_nothing_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import reminderd.ics as ics
+
+    config = make_config(credit=CLAIMED)
+    state_path = tmp_path / "state.json"
+    written: list[bytes] = []
+    assert ics.publish(config, state_path, NOW, written.append, only_if_changed=True) == 12
+    rendered: list[int] = []
+    real_render = ics.render
+    monkeypatch.setattr(ics, "render", lambda *a: rendered.append(1) or real_render(*a))
+    assert ics.publish(config, state_path, NOW, written.append, only_if_changed=True) is None
+    assert rendered == [] and len(written) == 1
+    assert ics.publish(config, state_path, NOW, written.append) == 12  # export-ics always writes
+    assert rendered == [1] and written[1] == written[0]
