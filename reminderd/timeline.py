@@ -56,14 +56,20 @@ class CreditTimeline(NamedTuple):
     credit: Credit
     eligibility: Eligibility
     phase: str
-    claim_opens: datetime
-    claim_deadline: datetime
-    claimed_at: datetime | None
+    claimed_at: datetime | None  # None also when the recorded claim is after `now`
     claim_in_window: bool | None
     expires_at: datetime | None
     forecast: Forecast | None
     acknowledged: Mapping[str, datetime]
     warnings: tuple[str, ...]
+
+    @property
+    def claim_opens(self) -> datetime:
+        return self.credit.offer.claim_opens
+
+    @property
+    def claim_deadline(self) -> datetime:
+        return self.credit.offer.claim_closes
 
 
 class Timeline(NamedTuple):
@@ -122,8 +128,7 @@ def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime
     else:
         phase = MISSED
     return CreditTimeline(
-        credit=credit, eligibility=verdict, phase=phase, claim_opens=offer.claim_opens,
-        claim_deadline=offer.claim_closes, claimed_at=claimed, claim_in_window=in_window,
+        credit=credit, eligibility=verdict, phase=phase, claimed_at=claimed, claim_in_window=in_window,
         expires_at=expires, forecast=fc,
         acknowledged=MappingProxyType(dict(state.acknowledged.get(credit.id, {}))),
         warnings=tuple(warnings),
