@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from reminderd.errors import ReminderdError
@@ -193,22 +193,17 @@ def auto_backends(platform: str = sys.platform) -> list[Notifier]:
     return backends
 
 
+SINGLE_BACKENDS: dict[str, Callable[[], Notifier]] = {
+    "dbus": DBusNotifier, "notify-send": notify_send, "osascript": osascript,
+    "plyer": PlyerNotifier, "log": LogNotifier,
+}
+
+
 def make_notifier(backend: str, command: Sequence[str] = ()) -> FallbackNotifier:
     """The notifier for a config's `notifications.backend` (always a FallbackNotifier, so callers
     can ask which backend delivered)."""
-    chosen: list[Notifier]
     if backend == "auto":
-        chosen = auto_backends()
-    elif backend == "dbus":
-        chosen = [DBusNotifier()]
-    elif backend == "notify-send":
-        chosen = [notify_send()]
-    elif backend == "osascript":
-        chosen = [osascript()]
-    elif backend == "plyer":
-        chosen = [PlyerNotifier()]
-    elif backend == "log":
-        chosen = [LogNotifier()]
-    else:
-        chosen = [CommandNotifier(command)]
-    return FallbackNotifier(chosen)
+        return FallbackNotifier(auto_backends())
+    if backend == "command":
+        return FallbackNotifier([CommandNotifier(command)])
+    return FallbackNotifier([SINGLE_BACKENDS[backend]()])

@@ -147,7 +147,7 @@ def test_icaljs_reads_it_like_thunderbird() -> None:
     assert by_uid["c/check-usage/2026-03-10@reminderd"]["start"] == "2026-03-10T17:00:00.000Z"  # 10:00 PDT
 
 
-def test_golden(cli: Cli) -> None:
+def test_golden() -> None:
     data, _ = export()
     assert_golden("calendar.ics", data.decode())
 
