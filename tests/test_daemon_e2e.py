@@ -139,6 +139,9 @@ def test_kill_9_then_restart_delivers_nothing_again(recorder: Path, env: dict[st
     (tmp_path / "config.toml").write_text(soon_config(62, ["1m"]))
     first = Daemon(tmp_path, env)
     wait_for(lambda: received(recorder), what="the notification")
+    # kill after the delivery is recorded: killing between the server's acceptance and that write
+    # is the one window where a repeat is allowed (and expected)
+    wait_for(lambda: load_state(tmp_path / "state" / "state.json").delivered, what="the delivery record")
     first.proc.kill()
     first.proc.wait(5)
     second = Daemon(tmp_path, env, name="second")
