@@ -1,18 +1,55 @@
 """Which reminders to deliver now: a pure function of (timeline, state).
 
-A reminder is sent when it is live (due, and its `until` has not passed) and was not delivered
-for its (id, due). Of one series only the latest live reminder counts: after a long downtime
-the user gets "expires in 2 hours", not also the stale "7 days" and "1 day" before it.
+A reminder is sent when it is live (due, and its `until` has not passed) and not yet delivered
+for the event it warns about. Of one series only the latest live reminder counts: after a long
+downtime the user gets "expires in 2 hours", not also the stale "7 days" and "1 day" before it.
+During quiet hours a due reminder waits for their end, unless it would be too late then.
 """
 
 from __future__ import annotations
 
-from reminderd.state import State, delivery_key
+from datetime import timedelta
+
+from reminderd.quiet import quiet_period
+from reminderd.state import Delivery, State
 from reminderd.timeline import Reminder, Timeline
 
+# A delivered reminder comes back only when the event it warned about moved by more than this
+# (a corrected claim date, a forecast that changed): not when an edit shifts only its due time.
+REARM_AFTER = timedelta(hours=1)
 
-def to_deliver(timeline: Timeline, state: State) -> list[Reminder]:
+
+def announced(record: Delivery | None, reminder: Reminder) -> bool:
+    """Whether `record` covers `reminder`: shown for the same event (give or take REARM_AFTER),
+    or for a reminder without an event (a weekly check, the Auto-Reload check), or recorded by
+    a version that did not keep the event."""
+    if record is None:
+        return False
+    if record.event_at is None or reminder.event_at is None:
+        return True
+    return abs(record.event_at - reminder.event_at) <= REARM_AFTER
+
+
+def held_by_quiet_hours(timeline: Timeline, reminder: Reminder) -> bool:
+    """Whether a due reminder waits for the end of the quiet hours `now` is in: yes, unless it
+    would no longer be worth sending then, or what it warns about comes before then."""
+    period = quiet_period(timeline.now, timeline.quiet_hours, timeline.zone)
+    if period is None:
+        return False
+    end = period[1]
+    if reminder.until is not None and reminder.until <= end:
+        return False
+    return not (reminder.event_at is not None and timeline.now < reminder.event_at <= end)
+
+
+def latest_live(timeline: Timeline) -> list[Reminder]:
+    """The latest live reminder of each series."""
     latest: dict[str, Reminder] = {}
     for reminder in timeline.live():  # ordered by due, so the last one per series wins
         latest[reminder.series] = reminder
-    return [r for r in latest.values() if delivery_key(r.id, r.due) not in state.delivered]
+    return list(latest.values())
+
+
+def to_deliver(timeline: Timeline, state: State) -> list[Reminder]:
+    return [r for r in latest_live(timeline)
+            if not announced(state.delivered.get(r.id), r) and not held_by_quiet_hours(timeline, r)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
@@ -12,8 +13,8 @@ import click
 from reminderd import __version__, paths
 from reminderd.config import Config, load_config
 from reminderd.errors import OutputError, ReminderdError, StateError, UsageError
-from reminderd.state import ACTIONS, State, load_state
-from reminderd.timeutil import format_local, parse_instant
+from reminderd.state import ACTIONS, MAX_BALANCE_USD, SERVICE_SECTION, State
+from reminderd.timeutil import RANGE_TEXT, OutOfRange, format_local, parse_instant
 
 
 def now_utc() -> datetime:
@@ -35,7 +36,22 @@ class Context(NamedTuple):
         return paths.state_file()
 
     def state(self) -> State:
-        return load_state(self.state_path)
+        """The state as read, for commands that only read it: damage is reported, not repaired."""
+        from reminderd.state import describe_damage, read_state
+
+        loaded = read_state(self.state_path)
+        if loaded.damaged:
+            warn(describe_damage(self.state_path, loaded))
+        return loaded.state
+
+    def update_state(self, change: Callable[[State], State]) -> State:
+        from reminderd.state import update_state
+
+        return update_state(self.state_path, change, report=warn)
+
+
+def warn(line: str) -> None:
+    click.echo(f"warning: {line}", err=True)
 
 
 def fail(error: ReminderdError) -> NoReturn:
@@ -66,6 +82,8 @@ def parse_at(value: str | None, config: Config, option: str = "--at") -> datetim
         return now_utc()
     try:
         instant, warning = parse_instant(value, config.timezone)
+    except OutOfRange:
+        raise UsageError(f"{option}: expected {RANGE_TEXT}, got {value!r}") from None
     except ValueError:
         raise UsageError(f"{option}: expected a date or date-time such as 2026-02-06T09:30 "
                          f"(in {config.timezone.key} unless it has an offset), got {value!r}") from None
@@ -83,7 +101,8 @@ def nudge_daemon() -> None:
     from reminderd.instance import daemon_info
 
     info = daemon_info(paths.lock_file())
-    if info.running and info.pid:  # the pid is trusted only while its process holds the lock
+    # the pid is trusted only while its process holds the lock, and only on the host it names
+    if info.running and info.pid and info.here:
         with contextlib.suppress(OSError):
             os.kill(info.pid, signal.SIGHUP)
 
@@ -101,7 +120,7 @@ def pick_credit(config: Config, credit_id: str | None) -> str:
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
               envvar=paths.CONFIG_ENV, help="Config file (default: the user config dir; "
               f"${paths.CONFIG_ENV} works too).")
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail to stderr.")
@@ -160,7 +179,8 @@ def claim(obj: Context, at: str | None, credit_id: str | None) -> None:
 
     config = obj.config()
     instant = parse_at(at, config)
-    chosen = set_claimed_at(obj.config_path, pick_credit(config, credit_id), instant, config.timezone)
+    chosen = pick_credit(config, credit_id)
+    set_claimed_at(obj.config_path, [c.id for c in config.credits].index(chosen), instant, config.timezone)
     updated = load_config(obj.config_path)
     timeline = plan(updated, obj.state(), max(instant, now_utc()))
     ct = next(c for c in timeline.credits if c.credit.id == chosen)
@@ -185,48 +205,66 @@ def balance(obj: Context, amount: float, at: str | None, credit_id: str | None) 
       reminderd balance 31.40
     """
     from reminderd.forecast import Observation
-    from reminderd.state import update_state
+    from reminderd.rules import expiry
 
     config = obj.config()
-    if not amount >= 0 or amount == float("inf"):
-        raise UsageError(f"AMOUNT: expected a remaining balance in USD >= 0, got {amount:g}")
+    if not 0 <= amount <= MAX_BALANCE_USD:  # also NaN
+        raise UsageError(f"AMOUNT: expected a remaining balance in USD from 0 to {MAX_BALANCE_USD:,.0f}, "
+                         f"got {amount:g}")
+    amount = abs(amount)  # -0.0 is 0
     chosen = pick_credit(config, credit_id)
     instant = parse_at(at, config)
-    update_state(obj.state_path, lambda s: s.with_observation(chosen, Observation(instant, amount)))
-    nudge_daemon()
-    click.echo(f"Recorded a balance of USD {amount:.2f} for {chosen} at "
-               f"{format_local(instant, config.timezone)} in {obj.state_path}.")
     credit = config.credit(chosen)
     assert credit is not None
+    zone = config.timezone
+    if credit.claimed_at is not None and instant <= credit.claimed_at:
+        raise UsageError(f"--at: expected a moment after the claim ({format_local(credit.claimed_at, zone)}), "
+                         f"got {format_local(instant, zone)}: before it the balance is the full credit")
+    if credit.claimed_at is not None and instant >= (expires := expiry(credit.offer, credit.claimed_at)):
+        raise UsageError(f"--at: expected a moment before the expiry ({format_local(expires, zone)}), "
+                         f"got {format_local(instant, zone)}: after it the credit is gone")
+    previous = [o for o in obj.state().observations.get(chosen, ()) if o.at < instant]
+    obj.update_state(lambda s: s.with_observation(chosen, Observation(instant, amount)))
+    nudge_daemon()
+    click.echo(f"Recorded a balance of USD {amount:.2f} for {chosen} at "
+               f"{format_local(instant, zone)} in {obj.state_path}.")
+    before = previous[-1].remaining_usd if previous else credit.offer.amount_usd
     if credit.claimed_at is None:
-        click.echo("warning: no claim is recorded yet; the forecast uses this once `reminderd claim` is run",
-                   err=True)
-    elif amount > credit.offer.amount_usd:
-        click.echo(f"warning: more than the USD {credit.offer.amount_usd:g} credit: did Auto-Reload top it up?",
-                   err=True)
+        warn("no claim is recorded yet; the forecast uses this once `reminderd claim` is run")
+    elif amount > before:
+        warn(f"more than the USD {before:.2f} before it: money was added (a top-up); did Auto-Reload charge "
+             f"your card? Turn it off in {credit.offer.switch_location} unless you meant to")
+    if instant > now_utc():
+        warn("--at is in the future: the reading counts from then")
 
 
 @main.command()
 @click.argument("action", type=click.Choice(ACTIONS))
 @click.option("--at", "at", metavar="DATETIME", help="When you did it (default: now).")
 @click.option("--credit", "credit_id", metavar="ID", help="Which credit, if the config has several.")
+@click.option("--undo", is_flag=True, help="Take it back (you switched it on again): its reminders return.")
 @click.pass_obj
-def done(obj: Context, action: str, at: str | None, credit_id: str | None) -> None:
+def done(obj: Context, action: str, at: str | None, credit_id: str | None, undo: bool) -> None:
     """Record that you switched something off; reminders asking for it stop.
 
     \b
     Example:
       reminderd done extra-usage-off
     """
-    from reminderd.state import update_state
-
     config = obj.config()
     chosen = pick_credit(config, credit_id)
+    if undo:
+        obj.update_state(lambda s: s.without_acknowledged(chosen, action))
+        nudge_daemon()
+        click.echo(f"Took back {action} for {chosen}; reminders asking for it are back.")
+        return
     instant = parse_at(at, config)
-    update_state(obj.state_path, lambda s: s.with_acknowledged(chosen, action, instant))
+    obj.update_state(lambda s: s.with_acknowledged(chosen, action, instant))
     nudge_daemon()
     click.echo(f"Recorded {action} for {chosen} at {format_local(instant, config.timezone)}; "
                "reminders asking for it will stop.")
+    if instant > now_utc():
+        warn("--at is in the future: it counts from then")
 
 
 @main.command("export-ics")
@@ -242,17 +280,17 @@ def export_ics(obj: Context, output: Path | None) -> None:
     Example:
       reminderd export-ics -o ~/reminderd.ics
     """
+    from reminderd.files import PRIVATE, write_atomically
     from reminderd.ics import publish
-    from reminderd.state import write_atomically
 
     def write(data: bytes) -> None:
         if output is None:
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
         else:
-            write_atomically(output.expanduser(), data, mode=0o644, error=OutputError)
+            write_atomically(output.expanduser(), data, mode=PRIVATE, error=OutputError)
 
-    events = publish(obj.config(), obj.state_path, now_utc(), write)
+    events = publish(obj.config(), obj.state_path, now_utc(), write, report=warn)
     if output is not None:
         click.echo(f"Wrote {events} events to {output}.", err=True)
 
@@ -270,12 +308,27 @@ def run(obj: Context) -> None:
     """
     import os
 
-    from reminderd.daemon import WAKE_SECONDS, configure_logging
+    from reminderd.daemon import configure_logging
     from reminderd.daemon import run as run_daemon
 
     configure_logging(obj.verbose)
-    wake = float(os.environ.get("REMINDERD_WAKE_SECONDS", WAKE_SECONDS))
-    sys.exit(run_daemon(obj.config_path, obj.state_path, paths.lock_file(), now_utc, min(wake, WAKE_SECONDS)))
+    sys.exit(run_daemon(obj.config_path, obj.state_path, paths.lock_file(), now_utc, wake_seconds(os.environ)))
+
+
+def wake_seconds(environ: Any) -> float:
+    """$REMINDERD_WAKE_SECONDS (a test hook): how often the daemon re-reads the clock, 0.1-60 s."""
+    from reminderd.daemon import WAKE_SECONDS
+
+    text = environ.get("REMINDERD_WAKE_SECONDS")
+    if text is None:
+        return WAKE_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.1 <= value <= WAKE_SECONDS:
+        raise UsageError(f"REMINDERD_WAKE_SECONDS: expected seconds from 0.1 to {WAKE_SECONDS}, got {text!r}")
+    return value
 
 
 @main.command("notify-test")
@@ -312,9 +365,6 @@ def _service_for(obj: Context, kind: str | None) -> Any:
     return service_file(kind or default_kind(), command_line(config=explicit), home, config_home)
 
 
-SERVICE_SECTION = "service"  # state extra: service file path -> sha256 of what we wrote
-
-
 @main.command("install-service")
 @click.option("--for", "kind", type=click.Choice(["systemd", "launchd"]),
               help="Which service manager (default: this OS's).")
@@ -329,7 +379,6 @@ def install_service(obj: Context, kind: str | None, dry_run: bool, force: bool) 
       reminderd install-service --dry-run
     """
     from reminderd.service import digest, install
-    from reminderd.state import update_state
 
     service = _service_for(obj, kind)
     if dry_run:
@@ -339,7 +388,7 @@ def install_service(obj: Context, kind: str | None, dry_run: bool, force: bool) 
         return
     recorded = obj.state().extra.get(SERVICE_SECTION, {}).get(str(service.path))
     changed = install(service, recorded, force)
-    update_state(obj.state_path, lambda s: s.with_extra(
+    obj.update_state(lambda s: s.with_extra(
         SERVICE_SECTION, {**s.extra.get(SERVICE_SECTION, {}), str(service.path): digest(service.content)}))
     click.echo(f"{'Wrote' if changed else 'Already up to date:'} {service.path}")
     click.echo("Start it now and at every login with:\n" + "\n".join(f"  {c}" for c in service.enable))
@@ -358,7 +407,6 @@ def uninstall_service(obj: Context, kind: str | None, force: bool) -> None:
       reminderd uninstall-service
     """
     from reminderd.service import uninstall
-    from reminderd.state import update_state
 
     service = _service_for(obj, kind)
     recorded = obj.state().extra.get(SERVICE_SECTION, {}).get(str(service.path))
@@ -367,7 +415,7 @@ def uninstall_service(obj: Context, kind: str | None, force: bool) -> None:
     if not uninstall(service, recorded, force):
         click.echo(f"Nothing to remove: {service.path} does not exist.")
         return
-    update_state(obj.state_path, lambda s: s.with_extra(
+    obj.update_state(lambda s: s.with_extra(
         SERVICE_SECTION, {k: v for k, v in s.extra.get(SERVICE_SECTION, {}).items() if k != str(service.path)}))
     click.echo(f"Removed {service.path}")
 
@@ -383,16 +431,20 @@ def init(obj: Context) -> None:
     """
     from importlib.resources import files
 
-    from reminderd.config import system_timezone
-    from reminderd.errors import OutputError
-    from reminderd.state import write_atomically
+    from reminderd.config import UnknownSystemZone, system_timezone
+    from reminderd.files import PRIVATE, write_atomically
 
     target = obj.config_path
     if target.exists():
         raise OutputError(f"{target}: a config already exists; left unchanged")
+    try:
+        zone = system_timezone().key
+    except UnknownSystemZone as exc:
+        zone = "UTC"
+        warn(f"{exc}: wrote timezone = \"UTC\"; edit it to your zone, e.g. \"Europe/Berlin\"")
     text = files("reminderd").joinpath("config.example.toml").read_text(encoding="utf-8")
-    text = text.replace('timezone = "America/Los_Angeles"', f'timezone = "{system_timezone().key}"', 1)
+    text = text.replace('timezone = "America/Los_Angeles"', f'timezone = "{zone}"', 1)
     text = text.replace("\nclaimed_at = ", "\n# claimed_at = ", 1)
-    write_atomically(target, text.encode("utf-8"), mode=0o600, error=OutputError)
+    write_atomically(target, text.encode("utf-8"), mode=PRIVATE, error=OutputError)
     click.echo(f"Wrote {target}. Edit plan, subscribed_at and [credit.usage], then run `reminderd status`;\n"
                "after claiming, run `reminderd claim`.")

@@ -8,6 +8,8 @@ Unknown keys are warnings, not errors.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -28,9 +30,14 @@ from reminderd.offers import (
     Offer,
     Price,
 )
-from reminderd.timeutil import parse_clock, parse_duration, to_instant
+from reminderd.timeutil import RANGE_TEXT, OutOfRange, parse_clock, parse_duration, parse_iso, to_instant
 
 NOTIFIER_BACKENDS = ("auto", "dbus", "notify-send", "osascript", "plyer", "log", "command")
+# Bounds that keep every date computation inside datetime's range (see timeutil.EARLIEST/LATEST).
+MAX_DAYS = 3650  # validity, lead times
+MAX_CHECK_EVERY_DAYS = 366
+MAX_USD = 1_000_000.0
+MAX_COUNT = 1e12  # activities or tokens a day
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -70,6 +77,7 @@ class Credit(NamedTuple):
     claimed_at: datetime | None
     auto_reload: bool | None
     usage: UsageProfile
+    claimed_on_date: bool = False  # claimed_at was a date without a time: the claim was that day
 
 
 class Notifications(NamedTuple):
@@ -91,14 +99,36 @@ class Config(NamedTuple):
         return next((c for c in self.credits if c.id == credit_id), None)
 
 
+class UnknownSystemZone(ValueError):
+    """The host's zone has no IANA name reminderd can use."""
+
+
 def system_timezone() -> ZoneInfo:
-    """The host's IANA zone ($TZ first), via tzlocal, which APScheduler installs anyway."""
+    """The host's IANA zone ($TZ first), via tzlocal, which APScheduler installs anyway.
+
+    Raises UnknownSystemZone when $TZ is not an IANA name (a POSIX rule such as "JST-9", a typo)
+    or the zone found does not keep the host's current UTC offset: guessing would shift every
+    time shown.
+    """
+    import time as _time
+
     import tzlocal
 
-    try:
-        return ZoneInfo(tzlocal.get_localzone_name() or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    tz_env = os.environ.get("TZ", "").removeprefix(":")
+    if tz_env:
+        try:
+            zone = ZoneInfo(tz_env)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UnknownSystemZone(f'TZ="{tz_env}" is not an IANA zone name') from None
+    else:
+        try:
+            zone = ZoneInfo(tzlocal.get_localzone_name() or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UnknownSystemZone("the system's zone has no IANA name") from None
+    host_offset = _time.localtime().tm_gmtoff
+    if datetime.now(zone).utcoffset() != timedelta(seconds=host_offset):
+        raise UnknownSystemZone(f"the system's zone ({zone.key}) does not match its clock's UTC offset")
+    return zone
 
 
 def load_config(path: Path) -> Config:
@@ -110,6 +140,8 @@ def load_config(path: Path) -> Config:
             [f"{path}: no config file here; create one with `reminderd init` "
              "or copy config.example.toml, or pass --config PATH"]
         ) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: expected a config file, got a directory"]) from None
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read the config file: {exc.strerror}"]) from None
     try:
@@ -125,16 +157,20 @@ def parse_config(text: str, source: str) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([_describe_syntax_error(exc, text, source)]) from None
+    except RecursionError:
+        raise ConfigError([f"{source}: expected a TOML document, got values nested too deeply to read"]) from None
     return _Parser(source).config(raw)
 
 
 def _describe_syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> str:
     message = str(exc)
-    where = re.search(r"\(at line (\d+), column (\d+)\)", message)
-    reason = re.sub(r"\s*\(at .*\)$", "", message)
-    if not where:
+    reason = re.sub(r"\s*\(at .*\)$", "", getattr(exc, "msg", None) or message)
+    line_no: int | None = getattr(exc, "lineno", None)  # Python 3.14+; older ones only say it in words
+    if line_no is None:
+        where = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        line_no = int(where.group(1)) if where else None
+    if line_no is None:
         return f"{source}: TOML syntax error: {reason} (at the end of the file)"
-    line_no = int(where.group(1))
     line = text.splitlines()[line_no - 1] if line_no <= len(text.splitlines()) else ""
     key = re.match(r"^\s*([A-Za-z0-9_.\"-]+)\s*=\s*(.*)$", line)
     if key:
@@ -142,6 +178,11 @@ def _describe_syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str)
         return (f"{source}: {key.group(1)} (line {line_no}): expected a valid TOML value, "
                 f"got {got} ({reason})")
     return f"{source}: line {line_no}: TOML syntax error: {reason}"
+
+
+def _figure(value: float) -> str:
+    """1000000.0 -> '1,000,000'; 0.01 -> '0.01'."""
+    return f"{int(value):,}" if value == int(value) else f"{value:g}"
 
 
 _TYPE_NAMES = {bool: "true or false", str: "a string", dict: "a table", list: "a list"}
@@ -195,22 +236,46 @@ class _Parser:
             return default
         return value
 
-    def number(self, value: Any, path: str, *, minimum: float = 0.0,
+    def number(self, value: Any, path: str, *, minimum: float = 0.0, maximum: float = MAX_USD,
                default: float | None = None) -> float | None:
+        expected = f"a number from {_figure(minimum)} to {_figure(maximum)}"
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.problem(path, f"a number >= {minimum:g}", value)
+            self.problem(path, expected, value)
             return default
-        if value < minimum or value != value or value == float("inf"):
-            self.problem(path, f"a number >= {minimum:g}", value)
+        if not math.isfinite(value) or not minimum <= value <= maximum:
+            self.problem(path, expected, value)
             return default
         return float(value)
 
+    def whole(self, value: Any, path: str, minimum: int, maximum: int, what: str, default: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            self.problem(path, f"a whole number of {what} from {minimum} to {maximum}", value)
+            return default
+        return value
+
+    def name(self, value: Any, path: str, default: str) -> str:
+        """A non-empty string (an id, an offer, a backend): absent gives the default, "" is an error."""
+        text = self.string(value, path)
+        if text is None:
+            return default
+        if not text.strip():
+            self.problem(path, "a non-empty name", text)
+            return default
+        return text
+
     def zone(self, value: Any, path: str, default: ZoneInfo | None) -> ZoneInfo:
         """`default` None means the system's zone, looked up only when needed (tzlocal is slow)."""
+        if value is None and default is not None:
+            return default
         if value is None:
-            return default or system_timezone()
+            try:
+                return system_timezone()
+            except UnknownSystemZone as exc:
+                self.problems.append(f"{self.source}: {path}: expected an IANA time zone name such as "
+                                     f'"America/Los_Angeles", got nothing, and {exc}: set it in the config')
+                return ZoneInfo("UTC")  # only to go on collecting problems: this config is rejected
         if isinstance(value, str) and value:
             with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
                 return ZoneInfo(value)
@@ -220,16 +285,21 @@ class _Parser:
     def instant(self, value: Any, path: str, zone: ZoneInfo) -> datetime | None:
         if value is None:
             return None
+        expected = "a date-time such as 2026-02-06T09:30:00"
         if isinstance(value, str):
             try:
-                value = datetime.fromisoformat(value.strip())
+                value = parse_iso(value)
             except ValueError:
-                self.problem(path, "a date-time such as 2026-02-06T09:30:00", value)
+                self.problem(path, expected, value)
                 return None
         if not isinstance(value, (datetime, date)):
-            self.problem(path, "a date-time such as 2026-02-06T09:30:00", value)
+            self.problem(path, expected, value)
             return None
-        instant, warning = to_instant(value, zone)
+        try:
+            instant, warning = to_instant(value, zone)
+        except OutOfRange:
+            self.problem(path, RANGE_TEXT, value)
+            return None
         if warning:
             self.warn(path, warning)
         return instant
@@ -246,6 +316,9 @@ class _Parser:
             lead = parse_duration(item) if isinstance(item, str) else None
             if lead is None:
                 self.problem(path, expected, item)
+                return default
+            if not timedelta(0) < lead <= timedelta(days=MAX_DAYS):
+                self.problem(path, f"lead times longer than 0 and at most {MAX_DAYS} days", item)
                 return default
             leads.append(lead)
         return tuple(sorted(set(leads), reverse=True))
@@ -307,9 +380,8 @@ class _Parser:
         closes = self.instant(raw.get("claim_closes"), f"{path}.claim_closes", zone)
         subscribed_by = self.instant(raw.get("subscribed_by"), f"{path}.subscribed_by", zone)
         validity = raw.get("validity_days")
-        if validity is not None and (isinstance(validity, bool) or not isinstance(validity, int)
-                                     or validity < 1):
-            self.problem(f"{path}.validity_days", "a whole number of days >= 1", validity)
+        if validity is not None:
+            validity = self.whole(validity, f"{path}.validity_days", 1, MAX_DAYS, "days", 0) or None
         plans = raw.get("eligible_plans", [])
         if not isinstance(plans, list) or not all(isinstance(p, str) for p in plans):
             self.problem(f"{path}.eligible_plans", "a list of plan names", plans)
@@ -318,7 +390,7 @@ class _Parser:
             self.problem(f"{path}.claim_closes", "an instant after claim_opens", raw.get("claim_closes"))
         prices = self.prices(raw.get("prices"), f"{path}.prices", {})
         activities = self.activity_costs(raw.get("activity_costs"), f"{path}.activity_costs", {})
-        if len(self.problems) > before or amount is None or opens is None or closes is None:
+        if len(self.problems) > before or amount is None or opens is None or closes is None or validity is None:
             return None
         assert isinstance(validity, int)
         return Offer(
@@ -351,7 +423,7 @@ class _Parser:
                 prices[model] = pair
         return prices
 
-    def price_pair(self, row: Any, path: str, unit: str) -> Price | None:
+    def price_pair(self, row: Any, path: str, unit: str, maximum: float = MAX_USD) -> Price | None:
         if not isinstance(row, dict):
             self.problem(path, f"a table {{ input = ..., output = ... }} in {unit}", row)
             return None
@@ -360,7 +432,7 @@ class _Parser:
         if missing:
             self.problems.append(f"{self.source}: {path}.{missing[0]}: expected a number in {unit}, got nothing")
             return None
-        values = [self.number(row.get(side), f"{path}.{side}") for side in ("input", "output")]
+        values = [self.number(row.get(side), f"{path}.{side}", maximum=maximum) for side in ("input", "output")]
         if values[0] is None or values[1] is None:
             return None
         return Price(values[0], values[1])
@@ -375,7 +447,8 @@ class _Parser:
         for name, pair in raw.items():
             expected = "[low, high] in USD per unit, low <= high"
             if (not isinstance(pair, list) or len(pair) != 2
-                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in pair)
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= MAX_USD
+                               for v in pair)
                     or pair[0] > pair[1]):
                 self.problem(f"{path}.{name}", expected, pair)
                 continue
@@ -405,12 +478,12 @@ class _Parser:
         path = f"credit[{index}]"
         self.unknown_keys(raw, {"id", "offer", "plan", "subscribed_at", "claimed_at", "auto_reload",
                                 "usage", "prices", "activity_costs"}, f"{path}.")
-        offer_key = self.string(raw.get("offer"), f"{path}.offer", DEFAULT_OFFER) or DEFAULT_OFFER
+        offer_key = self.name(raw.get("offer"), f"{path}.offer", DEFAULT_OFFER)
         offer = offers.get(offer_key)
         if offer is None:
             names = ", ".join(sorted(offers))
             self.problem(f"{path}.offer", f"one of {names} (or an [offers.{offer_key}] table)", offer_key)
-        credit_id = self.string(raw.get("id"), f"{path}.id", offer_key) or offer_key
+        credit_id = self.name(raw.get("id"), f"{path}.id", offer_key)
         if not _ID.match(credit_id):
             self.problem(f"{path}.id", "lower-case letters, digits, '.', '_' or '-'", credit_id)
         plan = self.string(raw.get("plan"), f"{path}.plan")
@@ -418,7 +491,9 @@ class _Parser:
             self.problem(f"{path}.plan", "one of " + ", ".join(PLAN_NAMES), plan)
             plan = None
         subscribed = self.instant(raw.get("subscribed_at"), f"{path}.subscribed_at", zone)
-        claimed = self.instant(raw.get("claimed_at"), f"{path}.claimed_at", zone)
+        claimed_raw = raw.get("claimed_at")
+        claimed = self.instant(claimed_raw, f"{path}.claimed_at", zone)
+        claimed_on_date = isinstance(claimed_raw, date) and not isinstance(claimed_raw, datetime)
         auto_reload_raw = raw.get("auto_reload", "unknown")
         auto_reload: bool | None = None
         if isinstance(auto_reload_raw, bool):
@@ -435,22 +510,19 @@ class _Parser:
         if offer is None:
             return None
         return Credit(id=credit_id, offer=offer, plan=plan, subscribed_at=subscribed,
-                      claimed_at=claimed, auto_reload=auto_reload, usage=usage)
+                      claimed_at=claimed, auto_reload=auto_reload, usage=usage, claimed_on_date=claimed_on_date)
 
     def usage(self, raw: dict[str, Any], path: str, offer: Offer | None) -> UsageProfile:
         self.unknown_keys(raw, {"daily_spend_usd", "per_day", "tokens_per_day", "uncertainty"}, f"{path}.")
         daily = self.number(raw.get("daily_spend_usd"), f"{path}.daily_spend_usd")
-        uncertainty = self.number(raw.get("uncertainty"), f"{path}.uncertainty", default=0.2)
-        if uncertainty is not None and uncertainty >= 1:
-            self.problem(f"{path}.uncertainty", "a fraction between 0 and 1", uncertainty)
-            uncertainty = 0.2
+        uncertainty = self.number(raw.get("uncertainty"), f"{path}.uncertainty", maximum=0.99, default=0.2)
         per_day: dict[str, float] = {}
         activities = offer.activities if offer else ACTIVITY_NAMES
         for name, count in self.table(raw, "per_day", f"{path}.per_day").items():
             if name not in activities:
                 self.problem(f"{path}.per_day.{name}", "one of " + ", ".join(activities), name)
                 continue
-            value = self.number(count, f"{path}.per_day.{name}")
+            value = self.number(count, f"{path}.per_day.{name}", maximum=MAX_COUNT)
             if value is not None:
                 per_day[name] = value
         tokens: dict[str, Price] = {}
@@ -459,7 +531,7 @@ class _Parser:
                 self.problem(f"{path}.tokens_per_day.{model}",
                              "a model with a price: " + ", ".join(offer.prices), model)
                 continue
-            pair = self.price_pair(row, f"{path}.tokens_per_day.{model}", "tokens per day")
+            pair = self.price_pair(row, f"{path}.tokens_per_day.{model}", "tokens per day", MAX_COUNT)
             if pair is not None:
                 tokens[model] = pair
         return UsageProfile(daily_spend_usd=daily, per_day=MappingProxyType(per_day),
@@ -470,10 +542,9 @@ class _Parser:
         known = {"claim_deadline", "expiry", "low_balance_usd", "unused_credit",
                  "unused_min_usd", "usage_check_every_days", "usage_check_time"}
         self.unknown_keys(raw, known, "reminders.")
-        every = raw.get("usage_check_every_days", default.usage_check_every_days)
-        if isinstance(every, bool) or not isinstance(every, int) or every < 0:
-            self.problem("reminders.usage_check_every_days", "a whole number of days >= 0 (0 = off)", every)
-            every = default.usage_check_every_days
+        every = self.whole(raw.get("usage_check_every_days", default.usage_check_every_days),
+                           "reminders.usage_check_every_days", 0, MAX_CHECK_EVERY_DAYS, "days (0 = off)",
+                           default.usage_check_every_days)
         return ReminderSettings(
             claim_deadline=self.durations(raw.get("claim_deadline"), "reminders.claim_deadline",
                                           default.claim_deadline),
@@ -508,7 +579,7 @@ class _Parser:
 
     def notifications(self, raw: dict[str, Any]) -> Notifications:
         self.unknown_keys(raw, {"backend", "command"}, "notifications.")
-        backend = self.string(raw.get("backend"), "notifications.backend", "auto") or "auto"
+        backend = self.name(raw.get("backend"), "notifications.backend", "auto")
         if backend not in NOTIFIER_BACKENDS:
             self.problem("notifications.backend", "one of " + ", ".join(NOTIFIER_BACKENDS), backend)
             backend = "auto"

@@ -1,15 +1,22 @@
 """How fast the credit is spent, and when it runs out. Pure functions.
 
-A spend rate is a range in USD per day (low / expected / high). It comes from balance
-observations when there are any (they are what really happened), else from the usage profile:
+A spend rate is a range in USD per day (low / expected / high). Two sources feed it, and the
+README ("How reminderd counts") states how they combine:
 
-- activity mix: low and high are the activities' low and high costs per unit times the counts
-  per day; expected is the midpoint. Token counts per model are priced exactly and added.
-- daily_spend_usd: the expected rate, widened by +/- `uncertainty`; with a mix too, the range
-  also covers the mix's low and high.
-- observations: expected is the average rate from the claim to the latest observation; low and
-  high are the slower and the faster of that and the rate between the last two points (the
-  claim counts as the first point), widened by +/- `uncertainty`.
+- the usage profile: an activity mix (low and high costs per unit times counts per day,
+  expected the midpoint; token counts priced exactly), and/or `daily_spend_usd` widened by
+  +/- `uncertainty`;
+- balance readings (`reminderd balance`): what was really spent. The claim is the first point
+  (the full amount). A drop is spend; a rise is a top-up (Auto-Reload, or a purchase), never
+  negative spend. A rate is measured over at least MIN_SPAN, so two readings an hour apart do
+  not make an hourly blip a daily rate.
+
+Combined:
+- high = the fastest of the profile's high and the readings' rates (widened): a reading never
+  lowers the high rate below the profile's, so it never removes a warning the profile gives;
+- expected = the readings' average since the claim, once they cover MIN_SPAN and show spend
+  (readings are the authority); before that, the profile's expected rate;
+- low = the slower of the readings' rates (widened) once they show spend; else the profile's.
 
 The high rate gives the earliest exhaustion: reminders use it, so they err early.
 """
@@ -24,6 +31,7 @@ from reminderd.config import UsageProfile
 from reminderd.offers import Offer
 
 DAY = timedelta(days=1)
+MIN_SPAN = DAY
 PROFILE = "profile"
 OBSERVATIONS = "observations"
 
@@ -41,20 +49,47 @@ class SpendRate(NamedTuple):
     high: float
 
 
+class TopUp(NamedTuple):
+    """A reading higher than the one before it: money was added."""
+
+    at: datetime
+    from_usd: float
+    to_usd: float
+
+
+class Readings(NamedTuple):
+    """The balance readings that count for a credit, and what they show."""
+
+    used: tuple[Observation, ...]  # after the claim, before expiry, known by `now`; by time
+    ignored: tuple[Observation, ...]  # before the claim or at/after the expiry
+    spent_usd: float  # the sum of the drops since the claim
+    overall: float  # USD a day since the claim (over at least MIN_SPAN)
+    recent: float  # USD a day over the last MIN_SPAN or more before the latest reading
+    covers_min_span: bool  # the latest reading is at least MIN_SPAN after the claim
+    top_ups: tuple[TopUp, ...]
+
+    @property
+    def latest(self) -> Observation:
+        return self.used[-1]
+
+
 class Forecast(NamedTuple):
-    """Where the balance stands and goes, from a reference point (the claim or an observation).
+    """Where the balance stands and goes, from a reference point (the claim or the latest reading).
 
     An exhaustion instant is None when, at that rate, the credit lasts until it expires.
     """
 
-    basis: str  # PROFILE or OBSERVATIONS
+    basis: str  # where the expected rate comes from: PROFILE or OBSERVATIONS
+    sources: tuple[str, ...]  # every source used, e.g. ("profile", "observations")
     rate: SpendRate
     reference_at: datetime
     reference_balance_usd: float
+    amount_usd: float
     expires_at: datetime
     earliest_exhaustion: datetime | None
     expected_exhaustion: datetime | None
     latest_exhaustion: datetime | None
+    top_ups: tuple[TopUp, ...] = ()
 
     def balance_at(self, instant: datetime, rate: float | None = None) -> float:
         """Estimated balance at `instant` (expected rate unless given); 0 once expired."""
@@ -65,10 +100,14 @@ class Forecast(NamedTuple):
         return max(0.0, self.reference_balance_usd - spent)
 
     def unused_at_expiry(self) -> SpendRate:
-        """USD left unspent when the credit expires: low (at the high rate) to high."""
+        """Credit left unspent when it expires: low (at the high rate) to high (at the low rate).
+
+        Never more than the credit's amount: money a top-up added is not the credit.
+        """
+        days = max(0.0, (self.expires_at - self.reference_at) / DAY)
+
         def left(rate: float) -> float:
-            days = max(0.0, (self.expires_at - self.reference_at) / DAY)
-            return max(0.0, self.reference_balance_usd - rate * days)
+            return min(self.amount_usd, max(0.0, self.reference_balance_usd - rate * days))
 
         return SpendRate(low=left(self.rate.high), expected=left(self.rate.expected), high=left(self.rate.low))
 
@@ -78,8 +117,10 @@ class Forecast(NamedTuple):
             return self.reference_at
         if rate <= 0:
             return None
-        instant = self.reference_at + DAY * ((self.reference_balance_usd - amount_usd) / rate)
-        return instant if instant < self.expires_at else None
+        days = (self.reference_balance_usd - amount_usd) / rate
+        if days >= (self.expires_at - self.reference_at) / DAY:  # checked first: a tiny rate overflows
+            return None
+        return self.reference_at + DAY * days
 
 
 def profile_rate(usage: UsageProfile, offer: Offer) -> SpendRate | None:
@@ -105,36 +146,80 @@ def profile_rate(usage: UsageProfile, offer: Offer) -> SpendRate | None:
     return SpendRate(mix_low, (mix_low + mix_high) / 2, mix_high)
 
 
-def observed_rate(claimed_at: datetime, amount_usd: float, observations: Sequence[Observation],
-                  uncertainty: float) -> SpendRate | None:
-    """The spend rate the balance observations show; None without a usable observation."""
-    points = [(claimed_at, amount_usd)] + [(o.at, o.remaining_usd) for o in observations
-                                          if o.at > claimed_at]
-    if len(points) < 2:
+def readings(claimed_at: datetime, amount_usd: float, expires_at: datetime,
+             observations: Sequence[Observation], now: datetime) -> Readings | None:
+    """The readings known at `now` that count, and the spend they show; None if none counts.
+
+    Two readings of the same instant are one: the one recorded last wins.
+    """
+    by_instant = {o.at: o for o in observations if o.at <= now}
+    known = sorted(by_instant.values(), key=lambda o: o.at)
+    used = tuple(o for o in known if claimed_at < o.at < expires_at)
+    ignored = tuple(o for o in known if not claimed_at < o.at < expires_at)
+    if not used:
         return None
+    points = [Observation(claimed_at, amount_usd), *used]
+    drops = [max(0.0, a.remaining_usd - b.remaining_usd) for a, b in zip(points, points[1:], strict=False)]
+    top_ups = tuple(TopUp(b.at, a.remaining_usd, b.remaining_usd)
+                    for a, b in zip(points, points[1:], strict=False) if b.remaining_usd > a.remaining_usd)
+    last = points[-1]
+    # the recent window reaches back to the latest point at least MIN_SPAN before the last one
+    start = max((i for i, p in enumerate(points) if last.at - p.at >= MIN_SPAN), default=0)
+    return Readings(
+        used=used,
+        ignored=ignored,
+        spent_usd=sum(drops),
+        overall=sum(drops) / _days_at_least_min_span(claimed_at, last.at),
+        recent=sum(drops[start:]) / _days_at_least_min_span(points[start].at, last.at),
+        covers_min_span=last.at - claimed_at >= MIN_SPAN,
+        top_ups=top_ups,
+    )
 
-    def rate(a: tuple[datetime, float], b: tuple[datetime, float]) -> float:
-        return max(0.0, (a[1] - b[1]) / ((b[0] - a[0]) / DAY))
 
-    overall, recent = rate(points[0], points[-1]), rate(points[-2], points[-1])
-    return SpendRate(min(overall, recent) * (1 - uncertainty), overall, max(overall, recent) * (1 + uncertainty))
+def _days_at_least_min_span(start: datetime, end: datetime) -> float:
+    return max(end - start, MIN_SPAN) / DAY
+
+
+def combined_rate(profile: SpendRate | None, seen: Readings | None, uncertainty: float) -> tuple[SpendRate, str] | None:
+    """The spend rate and the source of its expected value; None when nothing tells a pace."""
+    spend_seen = seen is not None and seen.spent_usd > 0
+    if profile is None and not spend_seen:
+        return None
+    highs = [profile.high] if profile is not None else []
+    if seen is not None and spend_seen:
+        slow, fast = min(seen.overall, seen.recent), max(seen.overall, seen.recent)
+        highs.append(fast * (1 + uncertainty))
+        low = slow * (1 - uncertainty)
+        if seen.covers_min_span or profile is None:
+            expected, basis = seen.overall, OBSERVATIONS
+        else:
+            expected, basis = profile.expected, PROFILE
+    else:
+        assert profile is not None
+        low, expected, basis = profile.low, profile.expected, PROFILE
+    high = max(highs)
+    low = min(low, high)
+    return SpendRate(low, min(max(expected, low), high), high), basis
 
 
 def forecast(offer: Offer, usage: UsageProfile, claimed_at: datetime, expires_at: datetime,
              observations: Sequence[Observation], now: datetime) -> Forecast | None:
-    """The forecast as known at `now` (observations after `now` are not yet known)."""
-    known = sorted((o for o in observations if claimed_at < o.at <= now), key=lambda o: o.at)
-    rate = observed_rate(claimed_at, offer.amount_usd, known, usage.uncertainty)
-    if rate is not None:
-        basis, reference_at, balance = OBSERVATIONS, known[-1].at, known[-1].remaining_usd
+    """The forecast as known at `now` (readings after `now` are not yet known)."""
+    seen = readings(claimed_at, offer.amount_usd, expires_at, observations, now)
+    profile = profile_rate(usage, offer)
+    combined = combined_rate(profile, seen, usage.uncertainty)
+    if combined is None:
+        return None
+    rate, basis = combined
+    sources = tuple(name for name, used in ((PROFILE, profile is not None), (OBSERVATIONS, seen is not None))
+                    if used)
+    if seen is not None:
+        reference_at, balance = seen.latest.at, seen.latest.remaining_usd
     else:
-        rate = profile_rate(usage, offer)
-        if rate is None:
-            return None
-        basis, reference_at, balance = PROFILE, claimed_at, offer.amount_usd
-    partial = Forecast(basis, rate, reference_at, balance, expires_at, None, None, None)
-    return Forecast(
-        basis, rate, reference_at, balance, expires_at,
+        reference_at, balance = claimed_at, offer.amount_usd
+    partial = Forecast(basis, sources, rate, reference_at, balance, offer.amount_usd, expires_at,
+                       None, None, None, seen.top_ups if seen else ())
+    return partial._replace(
         earliest_exhaustion=partial.when_balance_reaches(0.0, rate.high),
         expected_exhaustion=partial.when_balance_reaches(0.0, rate.expected),
         latest_exhaustion=partial.when_balance_reaches(0.0, rate.low),

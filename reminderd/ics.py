@@ -89,26 +89,55 @@ def _assumptions(timeline: Timeline, reminder: Reminder) -> str:
 
 
 def publish(config: Config, state_path: Path, now: datetime, write: Callable[[bytes], None],
-            only_if_changed: bool = False) -> int | None:
+            destination: Path | None = None, report: Callable[[str], None] | None = None) -> int | None:
     """Plan, build the calendar, hand the bytes to `write`, then record what was published.
 
-    Under the state lock, so `export-ics` and the daemon's live calendar keep one consistent
-    SEQUENCE record. Returns the number of live events, or None if `only_if_changed` and nothing
-    changed (then icalendar is not even imported). If `write` raises, the record is left as it was.
+    The SEQUENCE record in the state is shared by every export, so it only ever rises. For a
+    `destination` the daemon keeps current (ics_path), the state also remembers what that file
+    holds: when nothing changed for it (and it exists), nothing is rendered (icalendar is not
+    even imported) and None is returned. The state lock is not held while `write` runs, so a
+    slow reader of stdout blocks no one; if `write` raises, nothing is recorded.
+    Returns the number of live events.
     """
-    from reminderd.state import ICS_SECTION, load_state, locked, save_state
+    from reminderd.state import ICS_SECTION, ICS_WRITTEN_SECTION, read_state, update_state
     from reminderd.timeline import plan
 
-    with locked(state_path):
-        state = load_state(state_path)
-        known = state.extra.get(ICS_SECTION, {})
-        current = events(plan(config, state, now))
-        record = published_record(current, known)
-        if only_if_changed and record == known:
-            return None
-        write(render(current, record, now))
-        save_state(state_path, state.with_extra(ICS_SECTION, record))
+    state = read_state(state_path).state
+    known = state.extra.get(ICS_SECTION, {})
+    current = events(plan(config, state, now))
+    record = published_record(current, known)
+    digest = record_digest(record)
+    key = str(destination) if destination is not None else None
+    if key is not None and destination is not None and destination.exists() \
+            and record == known and state.extra.get(ICS_WRITTEN_SECTION, {}).get(key) == digest:
+        return None
+    write(render(current, record, now))
+
+    def remember(latest: Any) -> Any:
+        merged = merge_records(latest.extra.get(ICS_SECTION, {}), record)
+        latest = latest.with_extra(ICS_SECTION, merged)
+        if key is not None:
+            latest = latest.with_extra(ICS_WRITTEN_SECTION, {**latest.extra.get(ICS_WRITTEN_SECTION, {}),
+                                                             key: record_digest(merged)})
+        return latest
+
+    update_state(state_path, remember, report)
     return sum(1 for entry in record.values() if not entry.get("cancelled"))
+
+
+def record_digest(record: Mapping[str, Any]) -> str:
+    import json
+
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def merge_records(stored: Mapping[str, Any], published: Mapping[str, Any]) -> dict[str, Any]:
+    """What was just published, unless another export stored a higher SEQUENCE meanwhile."""
+    merged = dict(stored)
+    for uid, entry in published.items():
+        if uid not in merged or int(merged[uid]["sequence"]) <= int(entry["sequence"]):
+            merged[uid] = entry
+    return merged
 
 
 def build_calendar(timeline: Timeline, known: Mapping[str, Any], now: datetime) -> tuple[bytes, dict[str, Any]]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from reminderd.catchup import to_deliver
+from reminderd.catchup import announced, latest_live, to_deliver
 from reminderd.forecast import SpendRate
 from reminderd.instance import DaemonInfo
-from reminderd.state import EXTRA_USAGE_OFF, State, delivery_key
+from reminderd.state import EXTRA_USAGE_OFF, State
 from reminderd.timeline import (
     ACTIVE,
     CLAIMABLE,
@@ -30,22 +30,27 @@ SCHEMA_VERSION = 1
 GAUGE_WIDTH = 20
 
 # Reminder states in the JSON and text output.
-UPCOMING, LIVE, DELIVERED, STALE = "upcoming", "live", "delivered", "stale"
+UPCOMING, LIVE, HELD, DELIVERED, STALE = "upcoming", "live", "held", "delivered", "stale"
 
 
 def reminder_states(timeline: Timeline, state: State) -> dict[str, str]:
-    """Each reminder's state as the daemon sees it: `live` ones are exactly what it sends now
-    (catchup.to_deliver); a due one it will never send (past its `until`, or superseded by a
-    later reminder of its series) is `stale`."""
-    sendable = {r.id for r in to_deliver(timeline, state)}
+    """Each reminder's state as the daemon sees it at the timeline's `now`: `live` ones are
+    exactly what it sends now (catchup.to_deliver); `held` ones wait for quiet hours to end; a
+    due one it will never send (past its `until`, or superseded by a later reminder of its
+    series) is `stale`. Deliveries recorded after `now` are not known yet."""
+    known = state.as_of(timeline.now)
+    sendable = {r.id for r in to_deliver(timeline, known)}
+    latest = {r.id for r in latest_live(timeline)}
     states = {}
     for r in timeline.reminders:
-        if delivery_key(r.id, r.due) in state.delivered:
+        if announced(known.delivered.get(r.id), r):
             states[r.id] = DELIVERED
         elif r.due > timeline.now:
             states[r.id] = UPCOMING
+        elif r.id in sendable:
+            states[r.id] = LIVE
         else:
-            states[r.id] = LIVE if r.id in sendable else STALE
+            states[r.id] = HELD if r.id in latest else STALE
     return states
 
 
@@ -78,6 +83,7 @@ def status_json(timeline: Timeline, state: State, daemon: DaemonInfo) -> dict[st
             "expires_at": iso(ct.expires_at),
             "forecast": None if fc is None else {
                 "basis": fc.basis,
+                "sources": list(fc.sources),
                 "spend_usd_per_day": rng(fc.rate),
                 "balance_now_usd": usd(fc.balance_at(timeline.now)),
                 "exhaustion": {"earliest": iso(fc.earliest_exhaustion),
@@ -165,7 +171,8 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
         out.append(row("Time left", f"{gauge(left / total)} {int(left // 86400)} of {offer.validity_days} days"))
     if fc is not None:
         balance = fc.balance_at(now)
-        basis = "your balance observations" if fc.basis == "observations" else "your usage profile"
+        names = {"observations": "your balance observations", "profile": "your usage profile"}
+        basis = " and ".join(names[source] for source in sorted(fc.sources))
         out.append(row("Credit left", f"{gauge(balance / offer.amount_usd)} about USD {balance:.2f} of "
                                       f"{offer.amount_usd:g} (estimated from {basis})"))
         out.append(row("Spend", f"USD {fc.rate.low:.2f}-{fc.rate.high:.2f} a day "
@@ -218,11 +225,15 @@ def _reminder_lines(timeline: Timeline, state: State) -> list[str]:
     zone = timeline.zone
     states = reminder_states(timeline, state)
     live = [r for r in timeline.reminders if states[r.id] == LIVE]
+    held = [r for r in timeline.reminders if states[r.id] == HELD]
     upcoming = timeline.upcoming()
     out = []
     if live:
         out.append("Due now (not yet delivered):")
-        out += [f"  {format_local(r.due, zone)}  {r.id}: {r.title}" for r in live]
+        out += [f"  {format_local(r.due, zone)}  {r.id}: {r.title_at(timeline.now)}" for r in live]
+    if held:
+        out.append("Due, held until quiet hours end:")
+        out += [f"  {format_local(r.due, zone)}  {r.id}: {r.title}" for r in held]
     if upcoming:
         out.append("Upcoming reminders:")
         out += [f"  {format_local(r.due, zone)}  {r.id}: {r.title}" for r in upcoming]

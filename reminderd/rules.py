@@ -37,8 +37,14 @@ def eligibility(credit: Credit) -> Eligibility:
     return Eligibility(ELIGIBLE, f"{plan_name} plan, subscribed before the cut-off")
 
 
-def claim_in_window(offer: Offer, instant: datetime) -> bool:
-    """Both ends are inclusive (claim_closes is the last second of the announced minute)."""
+def claim_in_window(offer: Offer, instant: datetime, day_end: datetime | None = None) -> bool:
+    """Both ends are inclusive (claim_closes is the last second of the announced minute).
+
+    A claim given as a date only (`instant` its first moment, `day_end` the next day's) is in the
+    window when any moment of that day is: the window opens at 10:00 on its first day.
+    """
+    if day_end is not None:
+        return instant <= offer.claim_closes and day_end > offer.claim_opens
     return offer.claim_opens <= instant <= offer.claim_closes
 
 

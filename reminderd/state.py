@@ -1,14 +1,19 @@
 """The machine-owned state file: what was delivered, what the user acknowledged, what they saw.
 
-State is an immutable value; changes return a new State. Files are written atomically
-(temp file in the same directory, fsync, rename, fsync of the directory) with mode 0600, and
-read-modify-write cycles hold an fcntl lock so `reminderd balance` and the daemon cannot lose
-each other's updates. A corrupt file is moved aside with a warning, never silently discarded.
+State is an immutable value; changes return a new State. The file is written atomically with
+mode 0600, and read-modify-write cycles hold an fcntl lock so `reminderd balance` and the
+daemon cannot lose each other's updates.
+
+Reading never loses a record that is still valid. A damaged file is salvaged entry by entry:
+what is valid is kept, what is not is named. Read-only commands only say so; the next write
+first copies the whole damaged file aside, then writes the salvaged state. A file of an older
+format is migrated; one of a newer format is refused (exit 74) and left untouched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -16,30 +21,42 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from reminderd.errors import ReminderdError, StateError
+from reminderd.errors import StateError
+from reminderd.files import PRIVATE, write_atomically
 from reminderd.forecast import Observation
 from reminderd.offers import EMPTY_MAPPING
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+MAX_BALANCE_USD = 1_000_000.0
 # What the user can acknowledge with `reminderd done`; reminders name the ones that stop them.
 EXTRA_USAGE_OFF = "extra-usage-off"
 AUTO_RELOAD_OFF = "auto-reload-off"
 ACTIONS = (EXTRA_USAGE_OFF, AUTO_RELOAD_OFF)
-ICS_SECTION = "ics"  # extra section: what export-ics published (uid -> sequence, fingerprint)
+ICS_SECTION = "ics"  # extra section: what export-ics published (uid -> sequence, fingerprint, ...)
+ICS_WRITTEN_SECTION = "ics_written"  # extra section: live calendar path -> digest of what it holds
+SERVICE_SECTION = "service"  # extra section: service file path -> sha256 of what we wrote
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
 
+class Delivery(NamedTuple):
+    """A reminder shown to the user."""
+
+    due: datetime
+    event_at: datetime | None  # what it warned about; None: unknown (migrated from format 1)
+    at: datetime  # when it was shown
+
+
 class State(NamedTuple):
-    # "<reminder id>@<due, ISO UTC>" -> when it was delivered
-    delivered: Mapping[str, datetime] = EMPTY_MAPPING
+    # reminder id -> its latest delivery
+    delivered: Mapping[str, Delivery] = EMPTY_MAPPING
     # credit id -> action (see ACTIONS) -> when the user said they did it
     acknowledged: Mapping[str, Mapping[str, datetime]] = EMPTY_MAPPING
     # credit id -> balance observations, oldest first
     observations: Mapping[str, tuple[Observation, ...]] = EMPTY_MAPPING
-    # free-form sections owned by one module each (e.g. "ics" for SEQUENCE numbers)
+    # sections owned by one module each (e.g. "ics" for SEQUENCE numbers)
     extra: Mapping[str, Any] = EMPTY_MAPPING
 
     def with_observation(self, credit_id: str, observation: Observation) -> State:
@@ -51,22 +68,38 @@ class State(NamedTuple):
         actions = {**self.acknowledged.get(credit_id, {}), action: at}
         return self._replace(acknowledged=_frozen({**self.acknowledged, credit_id: _frozen(actions)}))
 
-    def with_delivered(self, key: str, at: datetime) -> State:
-        return self._replace(delivered=_frozen({**self.delivered, key: at}))
+    def without_acknowledged(self, credit_id: str, action: str) -> State:
+        actions = {a: t for a, t in self.acknowledged.get(credit_id, {}).items() if a != action}
+        return self._replace(acknowledged=_frozen({**self.acknowledged, credit_id: _frozen(actions)}))
+
+    def with_delivered(self, reminder_id: str, delivery: Delivery) -> State:
+        return self._replace(delivered=_frozen({**self.delivered, reminder_id: delivery}))
 
     def with_extra(self, section: str, value: Any) -> State:
         return self._replace(extra=_frozen({**self.extra, section: value}))
 
+    def as_of(self, now: datetime) -> State:
+        """What was known at `now`: records made later are not yet (status --at an earlier time)."""
+        return self._replace(
+            delivered=_frozen({k: d for k, d in self.delivered.items() if d.at <= now}),
+            acknowledged=_frozen({c: _frozen({a: t for a, t in acts.items() if t <= now})
+                                  for c, acts in self.acknowledged.items()}),
+            observations=_frozen({c: tuple(o for o in obs if o.at <= now) for c, obs in self.observations.items()}),
+        )
 
-def delivery_key(reminder_id: str, due: datetime) -> str:
-    """The same instant gives the same key, whatever its tzinfo."""
-    return f"{reminder_id}@{due.astimezone(UTC).isoformat()}"
+
+# -- to and from JSON ----------------------------------------------------------------------------
+
+
+def _iso(instant: datetime | None) -> str | None:
+    return None if instant is None else instant.isoformat()
 
 
 def to_json(state: State) -> dict[str, Any]:
     return {
         "version": FORMAT_VERSION,
-        "delivered": {k: v.isoformat() for k, v in sorted(state.delivered.items())},
+        "delivered": {k: {"due": _iso(d.due), "event_at": _iso(d.event_at), "at": _iso(d.at)}
+                      for k, d in sorted(state.delivered.items())},
         "acknowledged": {c: {a: t.isoformat() for a, t in sorted(acts.items())}
                          for c, acts in sorted(state.acknowledged.items())},
         "observations": {c: [{"at": o.at.isoformat(), "remaining_usd": o.remaining_usd} for o in obs]
@@ -75,50 +108,220 @@ def to_json(state: State) -> dict[str, Any]:
     }
 
 
-def from_json(data: Any) -> State:
-    """Raise ValueError/TypeError/KeyError on anything that is not a state document."""
-    if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
-        raise ValueError("not a reminderd state document of version 1")
+class Loaded(NamedTuple):
+    """A state file as read: the state, and what could not be kept."""
 
-    def instant(text: Any) -> datetime:
-        value = datetime.fromisoformat(text)
-        if value.tzinfo is None:
-            raise ValueError("naive time in state")
+    state: State
+    damaged: tuple[str, ...] = ()  # one line per entry that was not valid, naming it
+    migrated_from: int | None = None
+
+    def summary(self) -> str:
+        s = self.state
+        acks = sum(len(a) for a in s.acknowledged.values())
+        readings = sum(len(o) for o in s.observations.values())
+        return (f"kept {len(s.delivered)} deliveries, {acks} acknowledgements, {readings} balance readings")
+
+
+class _Invalid(ValueError):
+    pass
+
+
+def _instant(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise _Invalid("expected an ISO-8601 time")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _Invalid("expected an ISO-8601 time") from None
+    if parsed.tzinfo is None:
+        raise _Invalid("expected a time with an offset")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise _Invalid("expected a time within the years 1-9999") from None
+
+
+def _balance(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not 0 <= value <= MAX_BALANCE_USD:
+        raise _Invalid(f"expected a number of USD between 0 and {MAX_BALANCE_USD:g}")
+    return float(value)
+
+
+def _ics_entry(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise _Invalid("expected a table")
+    sequence = value.get("sequence")
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or not 0 <= sequence < 2**31:
+        raise _Invalid("sequence: expected a whole number >= 0")
+    for key in ("fingerprint", "summary"):
+        if not isinstance(value.get(key), str):
+            raise _Invalid(f"{key}: expected a string")
+    _instant(value.get("start"))
+    if not isinstance(value.get("cancelled", False), bool):
+        raise _Invalid("cancelled: expected true or false")
+    return value
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid("expected a string")
+    return value
+
+
+def _delivery(value: Any) -> Delivery:
+    event = value.get("event_at")
+    return Delivery(_instant(value["due"]), None if event is None else _instant(event), _instant(value["at"]))
+
+
+def _delivery_v1(key_and_value: tuple[str, Any]) -> Delivery:
+    due, at = key_and_value
+    return Delivery(_instant(due), None, _instant(at))
+
+
+def _observation(value: Any) -> Observation:
+    return Observation(_instant(value["at"]), _balance(value["remaining_usd"]))
+
+
+# The sections other modules own: each entry is checked on its own, so one bad entry costs only itself.
+_EXTRA_ENTRIES: dict[str, Callable[[Any], Any]] = {
+    ICS_SECTION: _ics_entry, ICS_WRITTEN_SECTION: _string, SERVICE_SECTION: _string,
+}
+
+
+class _Salvage:
+    """Reads a state document entry by entry, keeping what is valid and naming what is not."""
+
+    def __init__(self) -> None:
+        self.damaged: list[str] = []
+
+    def table(self, value: Any, where: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.damaged.append(f"{where}: expected a table")
+            return {}
         return value
 
-    return State(
-        delivered=_frozen({str(k): instant(v) for k, v in data.get("delivered", {}).items()}),
-        acknowledged=_frozen({str(c): _frozen({str(a): instant(t) for a, t in acts.items()})
-                              for c, acts in data.get("acknowledged", {}).items()}),
-        observations=_frozen({str(c): tuple(Observation(instant(o["at"]), float(o["remaining_usd"]))
-                                            for o in obs)
-                              for c, obs in data.get("observations", {}).items()}),
-        extra=_frozen({k: v for k, v in data.items()
-                       if k not in ("version", "delivered", "acknowledged", "observations")}),
-    )
+    def entry(self, where: str, read: Callable[[Any], Any], value: Any) -> Any:
+        """read(value), or None (and `where` named as damaged) when it is not valid."""
+        try:
+            return read(value)
+        except (_Invalid, KeyError, TypeError, ValueError) as exc:
+            self.damaged.append(f"{where}: {exc}" if isinstance(exc, _Invalid) else f"{where}: not valid")
+            return None
+
+    def delivered(self, raw: Any, version: int) -> dict[str, Delivery]:
+        out: dict[str, Delivery] = {}
+        for key, value in self.table(raw, "delivered").items():
+            where = f"delivered.{key}"
+            if version == 1:  # "<id>@<due>" -> when; the event it warned about was not recorded
+                reminder_id, _, due_text = key.rpartition("@")
+                delivery = self.entry(where, _delivery_v1, (due_text, value))
+            else:
+                reminder_id = key
+                delivery = self.entry(where, _delivery, value)
+            if delivery is not None and reminder_id:
+                previous = out.get(reminder_id)
+                if previous is None or previous.at <= delivery.at:
+                    out[reminder_id] = delivery
+        return out
+
+    def acknowledged(self, raw: Any) -> dict[str, Mapping[str, datetime]]:
+        out: dict[str, Mapping[str, datetime]] = {}
+        for credit, actions in self.table(raw, "acknowledged").items():
+            kept = {}
+            for action, when in self.table(actions, f"acknowledged.{credit}").items():
+                instant = self.entry(f"acknowledged.{credit}.{action}", _instant, when)
+                if instant is not None:
+                    kept[action] = instant
+            out[credit] = _frozen(kept)
+        return out
+
+    def observations(self, raw: Any) -> dict[str, tuple[Observation, ...]]:
+        out: dict[str, tuple[Observation, ...]] = {}
+        for credit, items in self.table(raw, "observations").items():
+            if not isinstance(items, list):
+                self.damaged.append(f"observations.{credit}: expected a list")
+                continue
+            kept = [self.entry(f"observations.{credit}[{i}]", _observation, item) for i, item in enumerate(items)]
+            by_instant = {o.at: o for o in kept if o is not None}  # one reading per instant
+            out[credit] = tuple(sorted(by_instant.values(), key=lambda o: o.at))
+        return out
+
+    def extra(self, data: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for section, value in data.items():
+            if section in ("version", "delivered", "acknowledged", "observations"):
+                continue
+            check = _EXTRA_ENTRIES.get(section)
+            if check is None:
+                out[section] = value  # a section this version does not know: kept as it is
+                continue
+            entries = {}
+            for key, entry in self.table(value, section).items():
+                if self.entry(f"{section}.{key}", check, entry) is not None:
+                    entries[key] = entry
+            out[section] = entries
+        return out
 
 
-def load_state(path: Path) -> State:
-    """Read the state; a missing file is an empty state, a corrupt one is moved aside."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return State()
-    except OSError as exc:
-        raise StateError(f"{path}: cannot read the state file: {exc.strerror}") from None
+class NewerStateError(StateError):
+    """The state file was written by a newer reminderd."""
+
+
+def parse_state(text: str, source: str) -> Loaded:
+    """Salvage a state document. Raise NewerStateError for a format this version cannot read."""
     import json
 
+    salvage = _Salvage()
     try:
-        return from_json(json.loads(text))
-    except (ValueError, TypeError, KeyError, AttributeError):
-        aside = path.with_name(f"{path.name}.corrupt-{os.getpid()}")
-        with contextlib.suppress(OSError):
-            os.replace(path, aside)
-        import logging
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return Loaded(State(), ("the whole file: not a JSON document",))
+    if not isinstance(data, dict):
+        return Loaded(State(), ("the whole file: expected a JSON object",))
+    version = data.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        raise NewerStateError(f"{source}: written by a newer reminderd (state format {version}; this one reads "
+                              f"1 to {FORMAT_VERSION}): upgrade reminderd; the file was left as it is")
+    if version not in (1, FORMAT_VERSION) or isinstance(version, bool):
+        salvage.damaged.append(f"version: expected 1 or {FORMAT_VERSION}")
+        version = FORMAT_VERSION
+    state = State(
+        delivered=_frozen(salvage.delivered(data.get("delivered"), version)),
+        acknowledged=_frozen(salvage.acknowledged(data.get("acknowledged"))),
+        observations=_frozen(salvage.observations(data.get("observations"))),
+        extra=_frozen(salvage.extra(data)),
+    )
+    return Loaded(state, tuple(salvage.damaged), 1 if version == 1 else None)
 
-        logging.getLogger(__name__).warning("%s: state file was corrupt; moved aside to %s and starting afresh "
-                    "(a reminder may repeat once)", path, aside.name)
-        return State()
+
+# -- files ----------------------------------------------------------------------------------------
+
+
+def read_state(path: Path) -> Loaded:
+    """Read and salvage the state file without changing anything; a missing file is empty."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Loaded(State())
+    except OSError as exc:
+        raise StateError(f"{path}: cannot read the state file: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return Loaded(State(), ("the whole file: not UTF-8 text",))
+    return parse_state(text, str(path))
+
+
+def describe_damage(path: Path, loaded: Loaded, moved_to: Path | None = None) -> str:
+    """One line: what was wrong in the state file, what was kept, and where the rest went."""
+    first = loaded.damaged[0]
+    more = f" (and {len(loaded.damaged) - 1} more)" if len(loaded.damaged) > 1 else ""
+    where = (f"the damaged file was copied to {moved_to.name}" if moved_to is not None
+             else "nothing was changed; the next command that records something keeps a copy and repairs it")
+    return f"{path}: damaged entry ignored: {first}{more}; {loaded.summary()}; {where}"
 
 
 def save_state(path: Path, state: State) -> None:
@@ -126,38 +329,19 @@ def save_state(path: Path, state: State) -> None:
     import json
 
     text = json.dumps(to_json(state), indent=2, sort_keys=False) + "\n"
-    write_atomically(path, text.encode("utf-8"), mode=0o600)
+    write_atomically(path, text.encode("utf-8"), mode=PRIVATE)
 
 
-def write_atomically(path: Path, data: bytes, mode: int = 0o644,
-                     error: type[ReminderdError] = StateError) -> None:
-    """Temp file beside `path`, fsync, rename over it, fsync the directory.
-
-    On failure nothing is left behind and `error` is raised with a one-line reason.
-    """
-    import tempfile
-
+def keep_damaged_copy(path: Path) -> Path:
+    """Copy a damaged state file aside before it is repaired; return the copy's path."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}-{os.getpid()}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        data = path.read_bytes()
     except OSError as exc:
-        raise error(f"{path}: cannot write: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise error(f"{path}: cannot write: {exc.strerror}") from None
+        raise StateError(f"{path}: cannot read the state file: {exc.strerror}") from None
+    write_atomically(aside, data, mode=PRIVATE)
+    return aside
 
 
 @contextlib.contextmanager
@@ -168,7 +352,7 @@ def locked(path: Path) -> Iterator[None]:
     lock_path = path.with_name(path.name + ".lock")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE)
     except OSError as exc:
         raise StateError(f"{lock_path}: cannot open the lock file: {exc.strerror}") from None
     try:
@@ -178,9 +362,19 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def update_state(path: Path, change: Callable[[State], State]) -> State:
-    """Apply `change(State) -> State` under the lock and save; return the new state."""
+def update_state(path: Path, change: Callable[[State], State],
+                 report: Callable[[str], None] | None = None) -> State:
+    """Apply `change(State) -> State` under the lock and save; return the new state.
+
+    A damaged file is copied aside first (so nothing is lost), then the salvaged state is
+    changed and saved; `report` gets one line saying what was kept.
+    """
     with locked(path):
-        new = change(load_state(path))
+        loaded = read_state(path)
+        if loaded.damaged:
+            aside = keep_damaged_copy(path)
+            if report is not None:
+                report(describe_damage(path, loaded, aside))
+        new = change(loaded.state)
         save_state(path, new)
         return new

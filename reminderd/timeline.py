@@ -9,15 +9,16 @@ catch-up sends only the latest live reminder.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime, time, timedelta
 from types import MappingProxyType
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from reminderd.config import Config, Credit
-from reminderd.forecast import Forecast, forecast
-from reminderd.quiet import move_out_of_quiet
+from reminderd.config import Config, Credit, QuietHours
+from reminderd.forecast import Forecast, Observation, forecast, readings
+from reminderd.quiet import place
 from reminderd.rules import ELIGIBLE, NOT_ELIGIBLE, Eligibility, claim_in_window, eligibility, expiry
 from reminderd.state import AUTO_RELOAD_OFF, EXTRA_USAGE_OFF, State
 from reminderd.timeutil import at_wall_time, duration_label, format_local, format_span
@@ -42,6 +43,7 @@ class Reminder(NamedTuple):
     title: str
     body: str
     stops_on: frozenset[str]
+    lead_title: str = ""  # a lead reminder's title with "{left}" for the time left before its event
 
     @property
     def series(self) -> str:
@@ -50,6 +52,18 @@ class Reminder(NamedTuple):
     def is_live(self, now: datetime) -> bool:
         """Due, and still worth sending."""
         return self.due <= now and (self.until is None or now < self.until)
+
+    def title_at(self, now: datetime) -> str:
+        """The title as shown at `now`: a lead reminder sent late (after a suspend, a catch-up)
+        says the time really left, to the nearest minute."""
+        if not self.lead_title or self.event_at is None or now <= self.due:
+            return self.title
+        left = self.event_at - now
+        return self.lead_title.replace(LEFT, format_span(timedelta(minutes=round(left / timedelta(minutes=1))),
+                                                         units=2))
+
+
+LEFT = "{left}"
 
 
 class CreditTimeline(NamedTuple):
@@ -77,6 +91,7 @@ class Timeline(NamedTuple):
     zone: ZoneInfo
     credits: tuple[CreditTimeline, ...]
     reminders: tuple[Reminder, ...]  # ordered by due, then id
+    quiet_hours: QuietHours | None = None
 
     def upcoming(self) -> tuple[Reminder, ...]:
         return tuple(r for r in self.reminders if r.due > self.now)
@@ -86,8 +101,13 @@ class Timeline(NamedTuple):
 
 
 def plan(config: Config, state: State, now: datetime) -> Timeline:
-    """Everything reminderd knows and will say, as of `now`."""
-    credits = tuple(_credit_timeline(config, credit, state, now) for credit in config.credits)
+    """Everything reminderd knows and will say, as of `now`.
+
+    Acknowledgements and balance readings count from the moment they were made: one recorded
+    for a later time is not known yet.
+    """
+    known = state.as_of(now)
+    credits = tuple(_credit_timeline(config, credit, known, now) for credit in config.credits)
     reminders = [
         reminder
         for ct in credits
@@ -95,7 +115,8 @@ def plan(config: Config, state: State, now: datetime) -> Timeline:
         if not (reminder.stops_on & ct.acknowledged.keys())
     ]
     reminders.sort(key=lambda r: (r.due, r.id))
-    return Timeline(now=now, zone=config.timezone, credits=credits, reminders=tuple(reminders))
+    return Timeline(now=now, zone=config.timezone, credits=credits, reminders=tuple(reminders),
+                    quiet_hours=config.quiet_hours)
 
 
 def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime) -> CreditTimeline:
@@ -106,17 +127,18 @@ def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime
     if claimed is not None and claimed > now:
         claimed = None  # as of `now` the claim has not happened yet (status --at an earlier time)
     if claimed is not None:
-        in_window = claim_in_window(offer, claimed)
+        day_end = at_wall_time(claimed.astimezone(zone).date() + timedelta(days=1), time(0), zone) \
+            if credit.claimed_on_date else None
+        in_window = claim_in_window(offer, claimed, day_end)
         if not in_window:
             warnings.append(
                 f"claimed_at {format_local(claimed, zone)} is outside the claim window "
                 f"({format_local(offer.claim_opens, zone)} to {format_local(offer.claim_closes, zone)}); "
                 "check the date: reminders use it as given")
         expires = expiry(offer, claimed)
-        fc = forecast(offer, credit.usage, claimed, expires, state.observations.get(credit.id, ()), now)
-        if fc is None:
-            warnings.append("no usage profile and no balance observation: no exhaustion forecast "
-                            "(set [credit.usage] or run `reminderd balance AMOUNT`)")
+        observations = state.observations.get(credit.id, ())
+        fc = forecast(offer, credit.usage, claimed, expires, observations, now)
+        warnings += _reading_warnings(config, credit, claimed, expires, observations, now, fc)
     if claimed is not None and expires is not None:
         phase = ACTIVE if now < expires else EXPIRED
     elif verdict.status == NOT_ELIGIBLE:
@@ -135,75 +157,146 @@ def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime
     )
 
 
-def _reminders(config: Config, ct: CreditTimeline) -> Iterable[Reminder]:
+def _reading_warnings(config: Config, credit: Credit, claimed: datetime, expires: datetime,
+                      observations: tuple[Observation, ...], now: datetime, fc: Forecast | None) -> list[str]:
+    zone, where = config.timezone, credit.offer.switch_location
+    seen = readings(claimed, credit.offer.amount_usd, expires, observations, now)
+    out = []
+    if seen is not None and seen.ignored:
+        out.append(f"{len(seen.ignored)} balance reading(s) ignored: before the claim or after the expiry "
+                   f"(first: {format_local(seen.ignored[0].at, zone)})")
+    for top_up in seen.top_ups if seen else ():
+        out.append(f"the balance rose from USD {top_up.from_usd:.2f} to USD {top_up.to_usd:.2f} by "
+                   f"{format_local(top_up.at, zone)}: money was added, perhaps by Auto-Reload charging your "
+                   f"card; turn Auto-Reload off in {where} unless you meant to")
+    if fc is None:
+        out.append("no usage profile, and no balance reading that shows spend: no exhaustion forecast "
+                   "(set [credit.usage], or run `reminderd balance AMOUNT` again once you have used some)"
+                   if seen is not None else
+                   "no usage profile and no balance observation: no exhaustion forecast "
+                   "(set [credit.usage] or run `reminderd balance AMOUNT`)")
+    return out
+
+
+class _Draft(NamedTuple):
+    """A reminder before quiet hours place it and its title says the time left."""
+
+    kind: str
+    label: str
+    due: datetime
+    until: datetime | None  # for a series whose `until` is its next reminder: NEXT_IN_SERIES
+    event_at: datetime | None
+    announces: bool  # it says the event happened ("expired", "may be spent"): never before it
+    title: str  # with LEFT where the time left before the event goes
+    body: str
+    stops_on: frozenset[str]
+
+
+NEXT_IN_SERIES = datetime.max.replace(tzinfo=UTC)  # a marker: until the series' next reminder
+
+
+def _reminders(config: Config, ct: CreditTimeline) -> list[Reminder]:
     texts = _Texts(ct, config.timezone)
-    raw: list[Reminder] = []
     if ct.claimed_at is None:
-        if ct.eligibility.status != NOT_ELIGIBLE:
-            raw += _claim_deadline(config, ct, texts)
+        if ct.eligibility.status == NOT_ELIGIBLE:
+            return []
+        drafts, floor = _claim_deadline(config, ct, texts), ct.claim_opens
     elif ct.expires_at is not None:
-        raw += _after_claim(config, ct, texts)
-    for reminder in raw:
-        due = move_out_of_quiet(reminder.due, reminder.event_at, config.quiet_hours, config.timezone)
-        yield reminder._replace(due=due)
+        drafts, floor = _after_claim(config, ct, texts), ct.claimed_at
+    else:
+        return []
+    series: dict[str, list[_Draft]] = {}
+    for draft in drafts:
+        series.setdefault(draft.kind, []).append(draft)
+    out = []
+    for members in series.values():
+        out += _place_series(ct, members, floor, config)
+    return out
 
 
-def _make(ct: CreditTimeline, kind: str, label: str, due: datetime, until: datetime | None,
-          event_at: datetime | None, title: str, body: str, stops_on: Iterable[str]) -> Reminder:
-    return Reminder(f"{ct.credit.id}/{kind}/{label}", ct.credit.id, kind, due, until, event_at,
-                    title, body, frozenset(stops_on))
+def _place_series(ct: CreditTimeline, drafts: list[_Draft], floor: datetime, config: Config) -> list[Reminder]:
+    """Place a series' reminders out of quiet hours, keeping their order.
+
+    A reminder that lands on or before the one placed before it supersedes it (it speaks
+    closer to the event), so a series never has two reminders at one moment, nor one out of
+    order. Its title is then written for the time left at its placed due time.
+    """
+    placed: list[tuple[_Draft, datetime]] = []
+    for draft in sorted(drafts, key=lambda d: d.due):
+        due = place(draft.due, draft.event_at, draft.announces, floor, config.quiet_hours, config.timezone)
+        while placed and placed[-1][1] >= due:
+            placed.pop()
+        placed.append((draft, due))
+    out = []
+    for index, (draft, due) in enumerate(placed):
+        until = draft.until
+        if until == NEXT_IN_SERIES:
+            until = placed[index + 1][1] if index + 1 < len(placed) else ct.expires_at
+        if until is not None and due >= until:
+            continue  # placed where it is no longer worth sending
+        title = draft.title
+        if LEFT in title and draft.event_at is not None:
+            title = title.replace(LEFT, format_span(draft.event_at - due, units=2))
+        out.append(Reminder(f"{ct.credit.id}/{draft.kind}/{draft.label}", ct.credit.id, draft.kind, due, until,
+                            draft.event_at, title, draft.body, draft.stops_on,
+                            draft.title if LEFT in draft.title else ""))
+    return out
 
 
-def _claim_deadline(config: Config, ct: CreditTimeline, texts: _Texts) -> list[Reminder]:
+def _claim_deadline(config: Config, ct: CreditTimeline, texts: _Texts) -> list[_Draft]:
     deadline = ct.claim_deadline
     return [
-        _make(ct, "claim-deadline", f"-{duration_label(lead)}", due, deadline, deadline,
-              texts.claim_title(lead), texts.claim_body(), ())
+        _Draft("claim-deadline", f"-{duration_label(lead)}", due, deadline, deadline, False,
+               texts.claim_title(), texts.claim_body(), frozenset())
         for lead in config.reminders.claim_deadline
         if (due := deadline - lead) >= ct.claim_opens
     ]
 
 
-def _after_claim(config: Config, ct: CreditTimeline, texts: _Texts) -> list[Reminder]:
+def _after_claim(config: Config, ct: CreditTimeline, texts: _Texts) -> list[_Draft]:
     assert ct.claimed_at is not None and ct.expires_at is not None
     settings, claimed, expires, fc = config.reminders, ct.claimed_at, ct.expires_at, ct.forecast
-    stop = (EXTRA_USAGE_OFF,)
-    out: list[Reminder] = []
+    stop = frozenset({EXTRA_USAGE_OFF})
+    out: list[_Draft] = []
     if ct.credit.auto_reload is not False:
-        out.append(_make(ct, "auto-reload", "after-claim", claimed, expires, None,
-                         texts.auto_reload_title(), texts.auto_reload_body(),
-                         (AUTO_RELOAD_OFF, EXTRA_USAGE_OFF)))
+        out.append(_Draft("auto-reload", "after-claim", claimed, expires, None, True,
+                          texts.auto_reload_title(), texts.auto_reload_body(),
+                          frozenset({AUTO_RELOAD_OFF, EXTRA_USAGE_OFF})))
     out += _usage_checks(config, ct, texts)
     if fc is not None and fc.earliest_exhaustion is not None:
         earliest = fc.earliest_exhaustion
         low_point = fc.when_balance_reaches(settings.low_balance_usd, fc.rate.high)
         if low_point is not None and low_point < earliest and settings.low_balance_usd > 0:
-            out.append(_make(ct, "low-balance", f"usd{settings.low_balance_usd:g}", low_point, earliest,
-                             earliest, texts.low_balance_title(settings.low_balance_usd),
-                             texts.low_balance_body(), stop))
-        out.append(_make(ct, "exhaustion", "at", earliest, expires, earliest,
-                         texts.exhaustion_title(), texts.exhaustion_body(), stop))
+            out.append(_Draft("low-balance", f"usd{settings.low_balance_usd:g}", low_point, earliest, earliest,
+                              False, texts.low_balance_title(settings.low_balance_usd), texts.low_balance_body(),
+                              stop))
+        out.append(_Draft("exhaustion", "at", earliest, expires, earliest, True,
+                          texts.exhaustion_title(), texts.exhaustion_body(), stop))
     if fc is not None:
         unused = fc.unused_at_expiry()
-        if unused.expected >= settings.unused_min_usd:
+        if unused.expected >= max(settings.unused_min_usd, UNUSED_SHOWN_FROM):
             out += [
-                _make(ct, "unused-credit", f"-{duration_label(lead)}", due, expires, expires,
-                      texts.unused_title(unused.expected), texts.unused_body(unused.low, unused.high), stop)
+                _Draft("unused-credit", f"-{duration_label(lead)}", due, expires, expires, False,
+                       texts.unused_title(unused.expected), texts.unused_body(unused.low, unused.high), stop)
                 for lead in settings.unused_credit
                 if (due := expires - lead) > claimed
             ]
     out += [
-        _make(ct, "expiry", f"-{duration_label(lead)}", due, expires, expires,
-              texts.expiry_title(lead), texts.expiry_body(), stop)
+        _Draft("expiry", f"-{duration_label(lead)}", due, expires, expires, False,
+               texts.expiry_title(), texts.expiry_body(), stop)
         for lead in settings.expiry
         if (due := expires - lead) > claimed
     ]
-    out.append(_make(ct, "expiry", "at", expires, None, expires,
-                     texts.expired_title(), texts.expired_body(), stop))
+    out.append(_Draft("expiry", "at", expires, None, expires, True,
+                      texts.expired_title(), texts.expired_body(), stop))
     return out
 
 
-def _usage_checks(config: Config, ct: CreditTimeline, texts: _Texts) -> list[Reminder]:
+# The unused-credit reminder names a whole number of dollars: below this it would say "USD 0".
+UNUSED_SHOWN_FROM = 0.5
+
+
+def _usage_checks(config: Config, ct: CreditTimeline, texts: _Texts) -> list[_Draft]:
     """A periodic "check your usage on the web" at a fixed local time while the credit is valid."""
     every = config.reminders.usage_check_every_days
     assert ct.claimed_at is not None and ct.expires_at is not None
@@ -218,10 +311,9 @@ def _usage_checks(config: Config, ct: CreditTimeline, texts: _Texts) -> list[Rem
         dues.append(due)
         n += 1
     return [
-        _make(ct, "check-usage", f"{due.astimezone(zone):%Y-%m-%d}", due,
-              dues[i + 1] if i + 1 < len(dues) else ct.expires_at, None,
-              texts.check_title(), texts.check_body(due), (EXTRA_USAGE_OFF,))
-        for i, due in enumerate(dues)
+        _Draft("check-usage", f"{due.astimezone(zone):%Y-%m-%d}", due, NEXT_IN_SERIES, None, False,
+               texts.check_title(), texts.check_body(due), frozenset({EXTRA_USAGE_OFF}))
+        for due in dues
     ]
 
 
@@ -237,8 +329,8 @@ class _Texts:
     def at(self, instant: datetime | None) -> str:
         return format_local(instant, self.zone) if instant else "after the credit expires"
 
-    def claim_title(self, lead: timedelta) -> str:
-        return f"Claim your {self.amount} Extra Usage credit: {format_span(lead)} left"
+    def claim_title(self) -> str:
+        return f"Claim your {self.amount} Extra Usage credit: {LEFT} left"
 
     def claim_body(self) -> str:
         who = "You are eligible" if self.ct.eligibility.status == ELIGIBLE else "You may be eligible"
@@ -288,15 +380,15 @@ class _Texts:
                 f"your card at API rates. Turn Extra Usage and Auto-Reload off in {self.where}.")
 
     def unused_title(self, expected_usd: float) -> str:
-        return f"About USD {expected_usd:.0f} of your credit will go unused"
+        return f"About USD {math.floor(expected_usd + 0.5)} of your credit will go unused"
 
     def unused_body(self, low: float, high: float) -> str:
         return (f"At your pace USD {low:.0f}-{high:.0f} of the {self.amount} credit will be left when "
                 f"it expires {self.at(self.ct.expires_at)}; unused credit is not refunded. Use it "
                 f"before then. When you are done, turn Extra Usage off in {self.where}.")
 
-    def expiry_title(self, lead: timedelta) -> str:
-        return f"Extra Usage credit expires in {format_span(lead)}: turn Extra Usage off"
+    def expiry_title(self) -> str:
+        return f"Extra Usage credit expires in {LEFT}: turn Extra Usage off"
 
     def expiry_body(self) -> str:
         return (f"Your {self.amount} credit expires {self.at(self.ct.expires_at)}. Extra Usage stays on "

@@ -6,7 +6,18 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+_DURATION = re.compile(r"^(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?$")
+
+# Every instant reminderd accepts (config, --at, state) lies in this range, and every span it
+# adds (validity, lead times, check intervals) is bounded in config.py, so no date arithmetic
+# below can leave datetime's range (years 1..9999) or a zone's tables.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+RANGE_TEXT = "a moment between 1970 and 2199"
+
+
+class OutOfRange(ValueError):
+    """An instant outside [EARLIEST, LATEST)."""
 
 
 def localize(naive: datetime, zone: ZoneInfo) -> tuple[datetime, str | None]:
@@ -28,25 +39,48 @@ def localize(naive: datetime, zone: ZoneInfo) -> tuple[datetime, str | None]:
 
 
 def to_instant(value: datetime | date, zone: ZoneInfo) -> tuple[datetime, str | None]:
-    """A TOML date or date-time as an aware UTC instant; naive values are wall time in `zone`."""
+    """A TOML date or date-time as an aware UTC instant; naive values are wall time in `zone`.
+
+    Raises OutOfRange for a moment outside [EARLIEST, LATEST), checked before any conversion
+    that could overflow.
+    """
     if not isinstance(value, datetime):
         value = datetime.combine(value, time(0, 0))
+    if not 1 < value.year < 9999:  # far from datetime's limits before any offset is applied
+        raise OutOfRange(f"expected {RANGE_TEXT}")
     if value.tzinfo is None:
         aware, warning = localize(value, zone)
-        return aware.astimezone(UTC), warning
-    return value.astimezone(UTC), None
+        return _in_range(aware.astimezone(UTC)), warning
+    return _in_range(value.astimezone(UTC)), None
+
+
+def _in_range(instant: datetime) -> datetime:
+    if not EARLIEST <= instant < LATEST:
+        raise OutOfRange(f"expected {RANGE_TEXT}")
+    return instant
+
+
+def parse_iso(text: str) -> date | datetime:
+    """An ISO-8601 date ('2026-02-06') or date-time string; raise ValueError otherwise."""
+    stripped = text.strip()
+    if "T" not in stripped and " " not in stripped and len(stripped) == 10:
+        return date.fromisoformat(stripped)
+    return datetime.fromisoformat(stripped)
 
 
 def parse_instant(text: str, zone: ZoneInfo) -> tuple[datetime, str | None]:
-    """An ISO-8601 date or date-time string (e.g. from --at) as an aware UTC instant."""
-    stripped = text.strip()
-    if "T" not in stripped and " " not in stripped and len(stripped) == 10:
-        return to_instant(date.fromisoformat(stripped), zone)
-    return to_instant(datetime.fromisoformat(stripped), zone)
+    """An ISO-8601 date or date-time string (e.g. from --at) as an aware UTC instant.
+
+    Raises ValueError (OutOfRange for a moment outside the range reminderd handles).
+    """
+    return to_instant(parse_iso(text), zone)
 
 
 def parse_duration(text: str) -> timedelta | None:
-    """'7d', '2h', '1d12h', '30m' -> timedelta; None when the text is not of that form."""
+    """'7d', '2h', '1d12h', '30m' -> timedelta; None when the text is not of that form.
+
+    At most six digits per unit, so the result always fits a timedelta; callers bound it further.
+    """
     match = _DURATION.match(text.strip())
     if not match or not any(match.groups()):
         return None
@@ -88,11 +122,21 @@ def format_local(instant: datetime, zone: ZoneInfo) -> str:
     return instant.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
-def format_span(delta: timedelta) -> str:
-    """A positive span in words: '3 days', '5 hours', '12 minutes'."""
-    seconds = abs(delta.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
+
+
+def format_span(delta: timedelta, units: int = 1) -> str:
+    """A span in words, rounded down: '3 days', '5 hours'; with units=2 also the next unit when
+    it is not zero: '6 days 23 hours', '9 hours 1 minute'. Rounding down never overstates the
+    time left."""
+    seconds = int(abs(delta.total_seconds()))
+    for index, (_, size) in enumerate(_UNITS):
         if seconds >= size:
-            count = int(seconds // size)
-            return f"{count} {unit}{'s' if count != 1 else ''}"
+            parts = []
+            for unit, unit_size in _UNITS[index:index + units]:
+                count = seconds // unit_size
+                seconds -= count * unit_size
+                if count:
+                    parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
+            return " ".join(parts)
     return "less than a minute"

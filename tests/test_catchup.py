@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from conftest import la, make_config
 
 from reminderd.catchup import to_deliver
-from reminderd.state import State, delivery_key
+from reminderd.state import Delivery, State
 from reminderd.timeline import plan
 
 CREDIT = '[[credit]]\nid = "c"\nplan = "pro"\nclaimed_at = 2026-02-10T12:00:00\nauto_reload = false\n'
@@ -37,14 +37,22 @@ def test_after_downtime_only_the_latest_of_a_series() -> None:
 
 def test_delivered_is_not_sent_again_and_earlier_ones_stay_silent() -> None:
     now = EXPIRES - timedelta(hours=1)
-    state = State().with_delivered(delivery_key("c/expiry/-2h", EXPIRES - timedelta(hours=2)), now)
+    state = State().with_delivered("c/expiry/-2h", Delivery(EXPIRES - timedelta(hours=2), EXPIRES, now))
     assert ids(now, state) == []
 
 
-def test_a_changed_due_time_rearms_the_reminder() -> None:
+def test_a_moved_event_rearms_the_reminder() -> None:
     now = EXPIRES - timedelta(days=6)
-    stale_key = delivery_key("c/expiry/-7d", EXPIRES - timedelta(days=8))  # from an older claim date
-    assert ids(now, State().with_delivered(stale_key, now)) == ["c/expiry/-7d"]
+    older_claim = EXPIRES - timedelta(days=1)  # delivered for an expiry a day earlier (an older claim date)
+    record = Delivery(older_claim - timedelta(days=7), older_claim, now - timedelta(days=1))
+    assert ids(now, State().with_delivered("c/expiry/-7d", record)) == ["c/expiry/-7d"]
+
+
+def test_a_shifted_due_time_alone_does_not_rearm_it() -> None:
+    # delivered for this very expiry, at a due time an edit has since moved (quiet hours, a zone)
+    now = EXPIRES - timedelta(days=6)
+    record = Delivery(EXPIRES - timedelta(days=7, hours=3), EXPIRES + timedelta(minutes=1), now)
+    assert ids(now, State().with_delivered("c/expiry/-7d", record)) == []
 
 
 def test_after_expiry_the_at_expiry_reminder_stays_live_until_acknowledged() -> None:

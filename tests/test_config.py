@@ -30,7 +30,7 @@ def problems(text: str) -> list[str]:
          'bad.toml: credit[0].offer: expected one of claude-extra-usage-2026-02 (or an [offers.nope] table), '
          'got "nope"'),
         ('[[credit]]\n[credit.usage]\ndaily_spend_usd = -1\n',
-         'bad.toml: credit[0].usage.daily_spend_usd: expected a number >= 0, got -1'),
+         'bad.toml: credit[0].usage.daily_spend_usd: expected a number from 0 to 1,000,000, got -1'),
         ('[[credit]]\nclaimed_at = "yesterday"\n',
          'bad.toml: credit[0].claimed_at: expected a date-time such as 2026-02-06T09:30:00, got "yesterday"'),
         ('[[credit]]\nclaimed_at = "2026-02-30T10:00:00"\n',
@@ -141,6 +141,6 @@ def test_bad_config_through_the_cli_exits_78_with_no_traceback(
     assert result.stderr.splitlines() == [
         f"reminderd: {path}: credit[0].plan: expected one of free, pro, max-5x, max-20x, team, enterprise, api, "
         'got "gold"',
-        f"reminderd: {path}: credit[0].usage.daily_spend_usd: expected a number >= 0, got -2",
+        f"reminderd: {path}: credit[0].usage.daily_spend_usd: expected a number from 0 to 1,000,000, got -2",
     ]
     assert "Traceback" not in result.output

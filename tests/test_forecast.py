@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import make_config
 
-from reminderd.forecast import Observation, forecast, observed_rate, profile_rate
+from reminderd.forecast import Observation, combined_rate, forecast, profile_rate, readings
 
 CLAIMED = datetime(2026, 2, 10, 20, 0, tzinfo=UTC)  # 12:00 PST
 EXPIRES = datetime(2026, 4, 11, 19, 0, tzinfo=UTC)
@@ -67,14 +67,14 @@ def test_tokens_priced_at_list_prices_and_overrides() -> None:
     assert profile_rate(cheaper.usage, cheaper.offer).expected == pytest.approx(0.2 + 0.2)  # type: ignore[union-attr]
 
 
-def test_observations_replace_the_profile() -> None:
+def test_observations_set_the_expected_rate_and_raise_the_high_one() -> None:
     c = credit_with("daily_spend_usd = 0.1\n")
     # 10 days after the claim 30 left (2/day); 5 days later 15 left (3/day recently);
     # overall from the claim: 35 spent in 15 days = 7/3 a day
     obs = (Observation(CLAIMED + timedelta(days=10), 30.0), Observation(CLAIMED + timedelta(days=15), 15.0))
     now = CLAIMED + timedelta(days=16)
     fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, obs, now)
-    assert fc is not None and fc.basis == "observations"
+    assert fc is not None and fc.basis == "observations" and fc.sources == ("profile", "observations")
     assert (fc.rate.low, fc.rate.expected, fc.rate.high) == pytest.approx((7 / 3 * 0.8, 7 / 3, 3 * 1.2))
     assert fc.reference_balance_usd == 15.0
     assert fc.expected_exhaustion == CLAIMED + timedelta(days=15 + 15 / (7 / 3))  # day 21.43
@@ -90,9 +90,67 @@ def test_observations_after_now_are_not_known_yet() -> None:
 
 
 def test_single_observation_rate() -> None:
-    rate = observed_rate(CLAIMED, 50.0, (Observation(CLAIMED + timedelta(days=4), 42.0),), 0.25)
-    assert rate is not None
+    seen = readings(CLAIMED, 50.0, EXPIRES, (Observation(CLAIMED + timedelta(days=4), 42.0),), EXPIRES)
+    combined = combined_rate(None, seen, 0.25)
+    assert combined is not None
+    rate, basis = combined
+    assert basis == "observations"
     assert (rate.low, rate.expected, rate.high) == pytest.approx((1.5, 2.0, 2.5))
+
+
+def test_a_reading_with_no_spend_yet_keeps_the_profile_rate() -> None:
+    # review C1: one reading of the full USD 50 set the rate to 0 and removed every warning
+    c = credit_with("daily_spend_usd = 2\n")  # 1.6-2.4 a day
+    reading = Observation(CLAIMED + timedelta(days=1), 50.0)
+    fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, (reading,), CLAIMED + timedelta(days=2))
+    assert fc is not None
+    assert (fc.rate.low, fc.rate.expected, fc.rate.high) == pytest.approx((1.6, 2.0, 2.4))
+    assert fc.basis == "profile" and fc.sources == ("profile", "observations")
+    # from the reading: 50 / 2.4 = 20.83 days
+    assert fc.earliest_exhaustion == reading.at + timedelta(days=50 / 2.4)
+
+
+def test_a_rise_is_a_top_up_not_negative_spend() -> None:
+    c = credit_with("daily_spend_usd = 2\n")
+    seen = (Observation(CLAIMED + timedelta(days=5), 40.0), Observation(CLAIMED + timedelta(days=10), 60.0))
+    fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, seen, CLAIMED + timedelta(days=10))
+    assert fc is not None
+    assert [(t.from_usd, t.to_usd) for t in fc.top_ups] == [(40.0, 60.0)]
+    assert fc.rate.high >= 2.4  # never below the profile's
+    assert fc.rate.expected == pytest.approx(1.0)  # 10 spent in 10 days: the rise is not counted
+    assert fc.unused_at_expiry().high <= 50.0  # the money added is not "credit going unused"
+
+
+def test_two_readings_of_one_instant_count_once() -> None:
+    # review m5: the same instant written with two offsets divided by zero
+    c = credit_with("daily_spend_usd = 1\n")
+    at = CLAIMED + timedelta(days=6)
+    seen = (Observation(at, 31.4), Observation(at.astimezone(UTC), 31.0))
+    fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, seen, at)
+    assert fc is not None and fc.reference_balance_usd == 31.0
+
+
+def test_readings_hours_apart_do_not_make_an_hourly_blip_a_daily_rate() -> None:
+    # review m6: 31.40 then 30.00 two hours later made the high rate USD 20 a day
+    c = credit_with("daily_spend_usd = 1.5\n")
+    first, second = CLAIMED + timedelta(days=10), CLAIMED + timedelta(days=10, hours=2)
+    fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES,
+                  (Observation(first, 31.4), Observation(second, 30.0)), second)
+    assert fc is not None
+    spent_per_day = 20 / ((second - CLAIMED) / timedelta(days=1))  # over the whole span: 2.0
+    assert fc.rate.high == pytest.approx(spent_per_day * 1.2)
+
+
+def test_readings_before_the_claim_or_after_expiry_do_not_count() -> None:
+    seen = readings(CLAIMED, 50.0, EXPIRES, (Observation(CLAIMED - timedelta(days=1), 5.0),
+                                             Observation(EXPIRES, 1.0)), EXPIRES + timedelta(days=1))
+    assert seen is None
+
+
+def test_a_tiny_rate_does_not_overflow() -> None:
+    c = credit_with("daily_spend_usd = 1e-300\n")
+    fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, (), CLAIMED)
+    assert fc is not None and fc.earliest_exhaustion is None
 
 
 def test_no_profile_no_forecast() -> None:

@@ -249,13 +249,33 @@ def test_publish_does_not_render_when_nothing_changed(tmp_path: Path, monkeypatc
     import reminderd.ics as ics
 
     config = make_config(credit=CLAIMED)
-    state_path = tmp_path / "state.json"
+    state_path, live = tmp_path / "state.json", tmp_path / "live.ics"
     written: list[bytes] = []
-    assert ics.publish(config, state_path, NOW, written.append, only_if_changed=True) == 12
+
+    def write_live(data: bytes) -> None:
+        written.append(data)
+        live.write_bytes(data)
+
+    assert ics.publish(config, state_path, NOW, write_live, destination=live) == 12
     rendered: list[int] = []
     real_render = ics.render
     monkeypatch.setattr(ics, "render", lambda *a: rendered.append(1) or real_render(*a))
-    assert ics.publish(config, state_path, NOW, written.append, only_if_changed=True) is None
+    assert ics.publish(config, state_path, NOW, write_live, destination=live) is None
     assert rendered == [] and len(written) == 1
     assert ics.publish(config, state_path, NOW, written.append) == 12  # export-ics always writes
     assert rendered == [1] and written[1] == written[0]
+
+
+def test_live_calendar_follows_a_change_that_another_export_published_first(tmp_path: Path) -> None:
+    # review M2: after `export-ics` recorded the new SEQUENCE, the daemon never rewrote ics_path
+    import reminderd.ics as ics
+
+    state_path, live = tmp_path / "state.json", tmp_path / "live.ics"
+    before = make_config(credit=CLAIMED)
+    after = make_config(credit=CLAIMED.replace("2026-02-10T12:00:00", "2026-02-05T12:00:00"))
+    ics.publish(before, state_path, NOW, live.write_bytes, destination=live)
+    ics.publish(after, state_path, NOW, lambda data: None)  # export-ics to stdout, after a claim change
+    assert ics.publish(after, state_path, NOW, live.write_bytes, destination=live) == 12
+    expiry = next(e for e in vobject.readOne(live.read_text()).vevent_list if "expiry" in e.uid.value)
+    assert expiry.dtstart.value == datetime(2026, 4, 6, 19, 0, tzinfo=UTC)  # 12:00 PDT, 60 days after 02-05
+    assert ics.publish(after, state_path, NOW, live.write_bytes, destination=live) is None

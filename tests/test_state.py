@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import multiprocessing
 import os
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ import pytest
 
 from reminderd.errors import StateError
 from reminderd.forecast import Observation
-from reminderd.state import State, delivery_key, from_json, load_state, save_state, to_json, update_state
+from reminderd.state import Delivery, State, parse_state, read_state, save_state, to_json, update_state
 
 T = datetime(2026, 2, 10, 20, 0, tzinfo=UTC)
 
@@ -21,12 +20,13 @@ T = datetime(2026, 2, 10, 20, 0, tzinfo=UTC)
 def test_round_trip_keeps_everything(tmp_path: Path) -> None:
     state = (State().with_observation("c", Observation(T, 40.0))
              .with_acknowledged("c", "extra-usage-off", T)
-             .with_delivered(delivery_key("c/expiry/-7d", T), T)
-             .with_extra("ics", {"uid": {"sequence": 2}}))
+             .with_delivered("c/expiry/-7d", Delivery(T, T + timedelta(days=7), T))
+             .with_extra("ics", {"uid": {"sequence": 2, "fingerprint": "f", "start": T.isoformat(),
+                                         "summary": "s"}}))
     path = tmp_path / "state.json"
     save_state(path, state)
-    assert load_state(path) == state
-    assert from_json(to_json(state)) == state
+    assert read_state(path).state == state
+    assert parse_state(json.dumps(to_json(state)), "s").state == state
 
 
 def test_written_private_and_without_temp_files_left(tmp_path: Path) -> None:
@@ -37,17 +37,7 @@ def test_written_private_and_without_temp_files_left(tmp_path: Path) -> None:
 
 
 def test_missing_is_empty(tmp_path: Path) -> None:
-    assert load_state(tmp_path / "none.json") == State()
-
-
-def test_corrupt_file_is_moved_aside_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    path = tmp_path / "state.json"
-    path.write_text('{"version": 1, "delivered": {"x": "not a date"}}')
-    with caplog.at_level(logging.WARNING):
-        assert load_state(path) == State()
-    aside = list(tmp_path.glob("state.json.corrupt-*"))
-    assert len(aside) == 1 and "not a date" in aside[0].read_text()
-    assert "moved aside" in caplog.text
+    assert read_state(tmp_path / "none.json").state == State()
 
 
 def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,5 +75,5 @@ def test_concurrent_updates_lose_nothing(tmp_path: Path) -> None:
         w.start()
     for w in workers:
         w.join(30)
-    state = load_state(path)
+    state = read_state(path).state
     assert {k: len(v) for k, v in state.observations.items()} == {"w0": 20, "w1": 20, "w2": 20}

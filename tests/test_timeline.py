@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from conftest import LA, la, make_config
 
-from reminderd.config import QuietHours
 from reminderd.forecast import Observation
-from reminderd.quiet import move_out_of_quiet
 from reminderd.state import State
 from reminderd.timeline import Reminder, Timeline, plan
 
@@ -100,7 +98,7 @@ def test_weekly_usage_check_keeps_local_time_across_dst() -> None:
 
 
 def test_acknowledging_extra_usage_off_stops_the_reminders_that_ask_for_it() -> None:
-    state = State().with_acknowledged("c", "extra-usage-off", la(2026, 3, 1))
+    state = State().with_acknowledged("c", "extra-usage-off", la(2026, 2, 15))
     assert planned(state=state).reminders == ()
     only_reload = State().with_acknowledged("c", "auto-reload-off", la(2026, 2, 11))
     kinds = {r.kind for r in planned(state=only_reload).reminders}
@@ -139,34 +137,7 @@ def test_reminder_instants_do_not_depend_on_the_display_zone(zone: str) -> None:
         r.id: r.due for r in la_plan.reminders if r.kind == "expiry"}
 
 
-# -- quiet hours ------------------------------------------------------------------------------
-
-QUIET = QuietHours(time(22, 0), time(8, 0))
-
-
-def test_quiet_hours_move_a_reminder_to_their_end() -> None:
-    due = la(2026, 3, 1, 23, 30)
-    assert move_out_of_quiet(due, la(2026, 3, 5), QUIET, LA) == la(2026, 3, 2, 8, 0)
-    assert move_out_of_quiet(la(2026, 3, 2, 7, 59), None, QUIET, LA) == la(2026, 3, 2, 8, 0)
-    assert move_out_of_quiet(la(2026, 3, 2, 8, 0), None, QUIET, LA) == la(2026, 3, 2, 8, 0)
-    assert move_out_of_quiet(la(2026, 3, 2, 21, 59), None, QUIET, LA) == la(2026, 3, 2, 21, 59)
-
-
-def test_quiet_hours_move_earlier_when_the_end_would_pass_the_event() -> None:
-    event = la(2026, 4, 11, 3, 0)
-    assert move_out_of_quiet(event - timedelta(hours=2), event, QUIET, LA) == la(2026, 4, 10, 21, 59)
-
-
-def test_quiet_hours_across_the_dst_night() -> None:
-    # the night of 2026-03-07/08 is one hour shorter; the end is still 08:00 local (PDT)
-    moved = move_out_of_quiet(la(2026, 3, 8, 3, 30), None, QUIET, LA)
-    assert moved == la(2026, 3, 8, 8, 0) and moved.astimezone(UTC).hour == 15
-
-
-def test_daytime_quiet_hours() -> None:
-    lunch = QuietHours(time(12, 0), time(13, 0))
-    assert move_out_of_quiet(la(2026, 3, 2, 12, 30), None, lunch, LA) == la(2026, 3, 2, 13, 0)
-    assert move_out_of_quiet(la(2026, 3, 2, 23, 0), None, lunch, LA) == la(2026, 3, 2, 23, 0)
+# -- quiet hours in plan() (quiet.py's own rules: tests/test_quiet.py) ---------------------------
 
 
 def test_plan_applies_quiet_hours() -> None:
@@ -175,4 +146,5 @@ def test_plan_applies_quiet_hours() -> None:
     reminders = by_id(plan(make_config(body, credit=credit), State(), NOW))
     assert reminders["auto-reload/after-claim"].due == la(2026, 2, 11, 8, 0)
     assert reminders["expiry/-2h"].due == la(2026, 4, 11, 21, 0)  # 21:00 PDT, before quiet hours
-    assert reminders["expiry/at"].due == la(2026, 4, 11, 21, 59)  # 23:00 is quiet; 08:00 is too late
+    # the expiry at 23:00 is in quiet hours: "expired" waits for their end, never comes before it
+    assert reminders["expiry/at"].due == la(2026, 4, 12, 8, 0)
