@@ -6,9 +6,15 @@ APScheduler date job per upcoming reminder. Besides those, a wake job runs every
 suspend APScheduler's monotonic wait comes back late, and the wake job re-reads the wall clock,
 so a reminder is at most a minute late and never dropped (jobs have misfire_grace_time=None).
 
+A delivery is remembered in memory the moment the notification is accepted, and written to the
+state file right after; while the file cannot be written (disk full, read-only) the record
+stays in memory, the write is retried at every tick, and the problem is logged once.
+
 Signals: SIGTERM/SIGINT stop, SIGHUP reloads. No Python code runs in a signal handler: the
 C-level handler writes the signal number to a socket (signal.set_wakeup_fd) and the main
-thread, which does nothing else, reads it.
+thread, which does nothing else, reads it. The handlers are in place before the pid is
+published in the lock file. A stop cancels a notification in progress and exits within
+STOP_WITHIN seconds whatever the notifier does.
 """
 
 from __future__ import annotations
@@ -19,22 +25,22 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from reminderd.catchup import to_deliver
 from reminderd.config import Config, load_config
-from reminderd.errors import ConfigError, ReminderdError
+from reminderd.errors import ConfigError, ReminderdError, StateError
 from reminderd.instance import acquire_instance_lock
 from reminderd.notify import FallbackNotifier, NotifyError, make_notifier
-from reminderd.state import delivery_key, load_state, update_state, write_atomically
+from reminderd.state import Delivery, State, read_state, update_state
 from reminderd.timeline import Reminder, Timeline, plan
 
 log = logging.getLogger("reminderd")
 WAKE_SECONDS = 60
-STOP_WITHIN = 1.5  # seconds to let a tick in progress finish on SIGTERM
+STOP_WITHIN = 1.5  # seconds a tick in progress gets to finish on SIGTERM; then the process exits
 WAKE_JOB = "wake"
 
 
@@ -46,15 +52,28 @@ def configure_logging(verbose: bool) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
-# -- the daemon ----------------------------------------------------------------------------------
-
-
 def _signature(path: Path) -> tuple[int, int, int] | None:
     try:
         st = path.stat()
     except OSError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class _Problems:
+    """Logs each ongoing problem once, and once more when it is over."""
+
+    def __init__(self) -> None:
+        self.active: dict[str, str] = {}
+
+    def report(self, key: str, message: str) -> None:
+        if self.active.get(key) != message:
+            self.active[key] = message
+            log.error("%s", message)
+
+    def resolved(self, key: str, message: str) -> None:
+        if self.active.pop(key, None) is not None:
+            log.info("%s", message)
 
 
 class Daemon:
@@ -70,6 +89,10 @@ class Daemon:
         self.config_signature = _signature(config_path)
         self.reload_requested = False
         self.tick_lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.sending: FallbackNotifier | None = None
+        self.pending: dict[str, Delivery] = {}  # delivered, not yet in the state file
+        self.problems = _Problems()
         self.scheduler = self._make_scheduler()
 
     @staticmethod
@@ -100,10 +123,18 @@ class Daemon:
         self.scheduler.start(paused=paused)
         log.info("reminderd running with %s; waking at least every %g s", self.config_path, self.wake_seconds)
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Stop scheduling, cancel a notification in progress, and wait up to STOP_WITHIN for the
+        tick to end; True if it did (then every record is written, or logged as not)."""
+        self.stopping.set()
         self.scheduler.shutdown(wait=False)
+        sending = self.sending
+        if sending is not None:
+            sending.cancel()
         if self.tick_lock.acquire(timeout=STOP_WITHIN):
             self.tick_lock.release()
+            return True
+        return False
 
     def request_reload(self) -> None:
         self.reload_requested = True
@@ -114,25 +145,47 @@ class Daemon:
     def tick(self, reason: str) -> None:
         """Never raises: a daemon that runs for months logs and carries on."""
         with self.tick_lock:
+            if self.stopping.is_set():
+                return
             try:
                 self._tick(reason)
             except ReminderdError as exc:
-                log.error("%s", exc)
+                self.problems.report("tick", str(exc))
             except Exception:
                 log.exception("unexpected error during %s; carrying on", reason)
 
     def _tick(self, reason: str) -> None:
         self._maybe_reload(forced=self.reload_requested)
         now = self.clock()
-        state = load_state(self.state_path)
+        self._write_pending()
+        state = self._read_state()
+        if state is None:
+            return  # without the record of what was sent, sending could repeat it
         timeline = plan(self.config, state, now)
         log.debug("tick (%s) at %s: %d upcoming", reason, now.isoformat(), len(timeline.upcoming()))
         for reminder in to_deliver(timeline, state):
-            self._deliver(reminder)
+            if self.stopping.is_set():
+                return
+            self._deliver(reminder, now)
         self.schedule(timeline)
         self._heartbeat()
         if self.config.ics_path is not None:
             self._write_live_calendar(self.config.ics_path, now)
+
+    def _read_state(self) -> State | None:
+        try:
+            loaded = read_state(self.state_path)
+            if loaded.damaged:  # the daemon writes: keep a copy of the damaged file, save what is valid
+                update_state(self.state_path, lambda s: s, report=lambda line: log.warning("%s", line))
+                loaded = read_state(self.state_path)
+        except StateError as exc:
+            self.problems.report("read", f"{exc}; delivering nothing until it can be read")
+            return None
+        self.problems.resolved("read", f"{self.state_path}: readable again")
+        state = loaded.state
+        for reminder_id, delivery in self.pending.items():
+            state = state.with_delivered(reminder_id, delivery)
+        return state
 
     def _maybe_reload(self, forced: bool) -> None:
         signature = _signature(self.config_path)
@@ -149,22 +202,44 @@ class Daemon:
             return
         log.info("config reloaded from %s", self.config_path)
 
-    def _deliver(self, reminder: Reminder) -> None:
-        notifier = self.notifier_factory(self.config)
+    def _deliver(self, reminder: Reminder, now: datetime) -> None:
+        notifier = self.sending = self.notifier_factory(self.config)
         try:
-            notifier.send(reminder.title, reminder.body)
+            notifier.send(reminder.title_at(now), reminder.body)
         except NotifyError as exc:
             log.warning("%s not delivered, will retry: %s", reminder.id, exc)
             return
-        key = delivery_key(reminder.id, reminder.due)
-        update_state(self.state_path, lambda s: s.with_delivered(key, self.clock()))
+        finally:
+            self.sending = None
+        self.pending[reminder.id] = Delivery(reminder.due, reminder.event_at, self.clock())
         log.info("delivered %s (due %s) via %s", reminder.id, reminder.due.isoformat(), notifier.used)
+        self._write_pending()
+
+    def _write_pending(self) -> None:
+        if not self.pending:
+            return
+        pending = dict(self.pending)
+
+        def record(state: State) -> State:
+            for reminder_id, delivery in pending.items():
+                state = state.with_delivered(reminder_id, delivery)
+            return state
+
+        try:
+            update_state(self.state_path, record, report=lambda line: log.warning("%s", line))
+        except StateError as exc:
+            self.problems.report("write", f"{exc}; keeping {len(self.pending)} delivery record(s) in memory "
+                                          "(nothing is sent twice) and retrying at every wake")
+            return
+        for reminder_id in pending:
+            self.pending.pop(reminder_id, None)
+        self.problems.resolved("write", f"{self.state_path}: delivery records written")
 
     def schedule(self, timeline: Timeline) -> None:
-        """One date job per upcoming reminder; jobs for reminders that went away are removed."""
+        """One date job per upcoming due time; jobs for times no longer wanted are removed."""
         from apscheduler.triggers.date import DateTrigger
 
-        wanted = {f"due:{delivery_key(r.id, r.due)}": r.due for r in timeline.upcoming()}
+        wanted = {f"due:{r.due.astimezone(UTC).isoformat()}": r.due for r in timeline.upcoming()}
         for job in self.scheduler.get_jobs():
             if job.id.startswith("due:") and job.id not in wanted:
                 job.remove()
@@ -179,42 +254,75 @@ class Daemon:
 
     def _write_live_calendar(self, path: Path, now: datetime) -> None:
         from reminderd.errors import OutputError
+        from reminderd.files import write_atomically
         from reminderd.ics import publish
 
         target = path.expanduser()
         try:
             events = publish(self.config, self.state_path, now,
-                             lambda data: write_atomically(target, data, error=OutputError),
-                             only_if_changed=target.exists())
-        except OutputError as exc:
-            log.error("%s", exc)
+                             lambda data: write_atomically(target, data, error=OutputError), destination=target,
+                             report=lambda line: log.warning("%s", line))
+        except (OutputError, StateError) as exc:
+            self.problems.report("calendar", str(exc))
             return
+        self.problems.resolved("calendar", f"calendar {target} written again")
         if events is not None:
             log.info("calendar %s updated (%d events)", target, events)
 
 
-def run(config_path: Path, state_path: Path, lock_path: Path, clock: Callable[[], datetime],
-        wake_seconds: float = WAKE_SECONDS) -> int:
-    """Run in the foreground until SIGTERM/SIGINT; return the exit code."""
-    lock_fd = acquire_instance_lock(lock_path)
-    daemon = Daemon(config_path, state_path, lock_path, clock, wake_seconds)
+def notify_service_manager(message: str) -> None:
+    """Tell systemd (Type=notify) our state, e.g. READY=1, if it started us; else do nothing."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(message.encode(), address)
+
+
+@contextlib.contextmanager
+def signals_to_socket() -> Iterator[socket.socket]:
+    """SIGTERM, SIGINT and SIGHUP arrive as bytes on the socket this yields; nothing else happens
+    in the handler, so no Python code runs at an arbitrary point of the main thread."""
     receiver, sender = socket.socketpair()
     sender.setblocking(False)
     previous_fd = signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
-    for handled in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(handled, lambda *_: None)  # the wakeup fd carries the signal number
-    daemon.start()
+    handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, lambda *_: None) for signum in handled}
     try:
+        yield receiver
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        receiver.close()
+        sender.close()
+
+
+def run(config_path: Path, state_path: Path, lock_path: Path, clock: Callable[[], datetime],
+        wake_seconds: float = WAKE_SECONDS) -> int:
+    """Run in the foreground until SIGTERM/SIGINT; return the exit code.
+
+    The signal handlers are in place before the lock file names our pid (which is how `claim`,
+    `balance` and `done` find us to send SIGHUP), so an early SIGHUP reloads, never kills.
+    """
+    with signals_to_socket() as signals:
+        acquire_instance_lock(lock_path)  # held until the process ends: never released early
+        daemon = Daemon(config_path, state_path, lock_path, clock, wake_seconds)
+        daemon.start()
+        notify_service_manager("READY=1")
         while True:
-            for signum in receiver.recv(64):
+            for signum in signals.recv(64):
                 if signum in (signal.SIGTERM, signal.SIGINT):
                     log.info("stopping on %s", signal.Signals(signum).name)
+                    notify_service_manager("STOPPING=1")
+                    if not daemon.stop():
+                        log.warning("a notification was still in progress; stopping without it "
+                                    "(it is sent again at the next start if it was not shown)")
+                        logging.shutdown()
+                        os._exit(0)
                     return 0
                 if signum == signal.SIGHUP:
                     log.info("reloading on SIGHUP")
                     daemon.request_reload()
-    finally:
-        daemon.stop()
-        signal.set_wakeup_fd(previous_fd)
-        os.close(lock_fd)
-

@@ -7,19 +7,26 @@ always passed as data (D-Bus arguments, argv after `--`), never through a shell 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
+from xml.sax.saxutils import escape as escape_markup
 
 from reminderd.errors import ReminderdError
 
 log = logging.getLogger(__name__)
 APP_NAME = "reminderd"
-COMMAND_TIMEOUT = 20  # seconds a notification program may take
+# Each backend gets at most this long, whatever the other side does (a wedged bus, a stopped
+# notification server, a hanging script); then the next backend is tried.
+SEND_TIMEOUT = 10.0
 
 
 class NotifyError(ReminderdError):
@@ -32,7 +39,10 @@ class Notifier(Protocol):
     name: str
 
     def send(self, title: str, body: str) -> None:
-        """Deliver, or raise NotifyError."""
+        """Deliver within SEND_TIMEOUT, or raise NotifyError."""
+
+    def cancel(self) -> None:
+        """Make a send in progress (in another thread) give up at once."""
 
 
 def session_bus_address() -> tuple[str | None, str]:
@@ -51,19 +61,51 @@ def session_bus_address() -> tuple[str | None, str]:
     return None, f"DBUS_SESSION_BUS_ADDRESS is not set and there is no bus at {path}"
 
 
-def escape_markup(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+class _Watchdog:
+    """Shuts a socket down when a deadline passes or on cancel(): a call blocked on it returns.
+
+    jeepney bounds authentication but waits for the bus's Hello reply without a limit; shutting
+    the socket down is what ends any wait on it, from any thread.
+    """
+
+    def __init__(self, sock: socket.socket, seconds: float) -> None:
+        self.sock = sock
+        self.fired = False
+        self.timer = threading.Timer(seconds, self.fire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def fire(self) -> None:
+        self.fired = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.timer.cancel()
 
 
 class DBusNotifier:
-    """org.freedesktop.Notifications.Notify on the session bus, through jeepney (pure Python)."""
+    """org.freedesktop.Notifications.Notify on the session bus, through jeepney (pure Python).
+
+    The whole exchange (connect, authenticate, Hello, GetCapabilities, Notify) is bounded by one
+    deadline; a wedged bus or a stopped server makes it fail, never hang.
+    """
 
     name = "dbus"
+
+    def __init__(self, timeout: float = SEND_TIMEOUT) -> None:
+        self.timeout = timeout
+        self._watchdog: _Watchdog | None = None
+
+    def cancel(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.fire()
 
     def send(self, title: str, body: str) -> None:
         try:
             from jeepney import DBusAddress, new_method_call
-            from jeepney.io.blocking import open_dbus_connection
+            from jeepney.bus import get_bus
+            from jeepney.io.blocking import DBusConnection, prep_socket
             from jeepney.wrappers import DBusErrorResponse
         except ImportError as exc:
             raise NotifyError("dbus: jeepney is not installed") from exc
@@ -74,9 +116,19 @@ class DBusNotifier:
             raise NotifyError(f"dbus: {how}")
         server = DBusAddress("/org/freedesktop/Notifications", bus_name="org.freedesktop.Notifications",
                              interface="org.freedesktop.Notifications")
+        import time
+
+        deadline = time.monotonic() + self.timeout
+
+        def left() -> float:
+            return max(0.01, deadline - time.monotonic())
+
+        watchdog = None
         try:
-            with open_dbus_connection(bus=address) as connection:
-                caps = connection.send_and_get_reply(new_method_call(server, "GetCapabilities"), timeout=5)
+            sock = prep_socket(get_bus(address), timeout=min(2.0, self.timeout))  # connect + auth
+            watchdog = self._watchdog = _Watchdog(sock, left())
+            with DBusConnection(sock) as connection:  # sends Hello and waits for the reply
+                caps = connection.send_and_get_reply(new_method_call(server, "GetCapabilities"), timeout=left())
                 if caps.header.message_type.name == "error":
                     raise NotifyError(f"dbus: no notification server answers ({caps.body[0] if caps.body else ''})")
                 if "body-markup" in caps.body[0]:
@@ -84,38 +136,81 @@ class DBusNotifier:
                 notify = new_method_call(server, "Notify", "susssasa{sv}i",
                                          (APP_NAME, 0, "dialog-warning", title, body, [],
                                           {"urgency": ("y", 2)}, 0))
-                reply = connection.send_and_get_reply(notify, timeout=10)
+                reply = connection.send_and_get_reply(notify, timeout=left())
                 if reply.header.message_type.name == "error":
                     raise NotifyError(f"dbus: the notification server refused: {reply.body}")
         except NotifyError:
             raise
-        except (OSError, TimeoutError, DBusErrorResponse, ValueError, KeyError) as exc:
+        except (OSError, TimeoutError, DBusErrorResponse, ValueError, KeyError, IndexError) as exc:
+            if watchdog is not None and watchdog.fired or isinstance(exc, TimeoutError):
+                raise NotifyError(f"dbus: no answer within {self.timeout:g} s (bus or notification server "
+                                  "not responding)") from exc
             raise NotifyError(f"dbus: {type(exc).__name__}: {exc}") from exc
+        finally:
+            if watchdog is not None:
+                watchdog.close()
+            self._watchdog = None
 
 
 class CommandNotifier:
-    """Runs a program with the title and body as its last two arguments; exit 0 means delivered."""
+    """Runs a program with the title and body as its last two arguments; exit 0 means delivered.
 
-    def __init__(self, argv: Sequence[str], name: str = "command") -> None:
+    The program runs in a process group of its own: on timeout or cancel() the whole group is
+    killed, so nothing it started is left behind.
+    """
+
+    def __init__(self, argv: Sequence[str], name: str = "command", timeout: float = SEND_TIMEOUT,
+                 escape_body: bool = False) -> None:
         self.argv = list(argv)
         self.name = name
+        self.timeout = timeout
+        self.escape_body = escape_body
+        self._process: subprocess.Popen[str] | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        process = self._process
+        if process is not None:
+            _kill_group(process)
 
     def send(self, title: str, body: str) -> None:
         if shutil.which(self.argv[0]) is None:
             raise NotifyError(f"{self.name}: {self.argv[0]} not found")
+        if self.escape_body:
+            body = escape_markup(body)
+        self._cancelled = False
         try:
-            done = subprocess.run([*self.argv, title, body], capture_output=True, text=True,
-                                  timeout=COMMAND_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise NotifyError(f"{self.name}: {exc}") from exc
-        if done.returncode != 0:
-            detail = (done.stderr or done.stdout).strip().splitlines()
-            raise NotifyError(f"{self.name}: exit {done.returncode}" + (f": {detail[-1]}" if detail else ""))
+            process = self._process = subprocess.Popen(
+                [*self.argv, title, body], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        except OSError as exc:
+            raise NotifyError(f"{self.name}: {exc.strerror or exc}") from exc
+        try:
+            out, err = process.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            process.communicate()
+            raise NotifyError(f"{self.name}: no answer within {self.timeout:g} s; stopped it") from None
+        finally:
+            self._process = None
+        if self._cancelled:
+            raise NotifyError(f"{self.name}: stopped")
+        if process.returncode != 0:
+            detail = (err or out).strip().splitlines()
+            raise NotifyError(f"{self.name}: exit {process.returncode}" + (f": {detail[-1]}" if detail else ""))
+
+
+def _kill_group(process: subprocess.Popen[Any]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)  # the group has the child's pid (start_new_session)
 
 
 def notify_send() -> CommandNotifier:
-    # `--` ends the options: a title starting with "-" is text, not a flag
-    return CommandNotifier(["notify-send", f"--app-name={APP_NAME}", "--urgency=critical", "--"], "notify-send")
+    # `--` ends the options: a title starting with "-" is text, not a flag. notify-send cannot
+    # ask the server whether it reads markup; every common one does, so the body is escaped.
+    return CommandNotifier(["notify-send", f"--app-name={APP_NAME}", "--urgency=critical", "--"], "notify-send",
+                           escape_body=True)
 
 
 def osascript() -> CommandNotifier:
@@ -127,25 +222,44 @@ def osascript() -> CommandNotifier:
 
 class PlyerNotifier:
     """plyer's notification facade. It cannot report failure on Linux (it ignores notify-send's
-    exit code), so `auto` uses it last, and on Linux only where it has dbus-python."""
+    exit code), so `auto` uses it last, and on Linux only where it has dbus-python. plyer has no
+    timeout: the call runs in a thread that is abandoned after SEND_TIMEOUT."""
 
     name = "plyer"
+
+    def cancel(self) -> None:
+        pass  # the waiting thread gives up at its deadline; plyer's own thread is abandoned
 
     def send(self, title: str, body: str) -> None:
         try:
             from plyer import notification
         except ImportError as exc:
             raise NotifyError("plyer: not installed (pip install plyer)") from exc
-        try:
-            notification.notify(title=title, message=body, app_name=APP_NAME, timeout=0)
-        except Exception as exc:  # plyer raises anything from its platform backends
-            raise NotifyError(f"plyer: {type(exc).__name__}: {exc}") from exc
+        outcome: list[BaseException | None] = []
+
+        def call() -> None:
+            try:
+                notification.notify(title=title, message=body, app_name=APP_NAME, timeout=0)
+                outcome.append(None)
+            except Exception as exc:  # plyer raises anything from its platform backends
+                outcome.append(exc)
+
+        worker = threading.Thread(target=call, name="plyer-notify", daemon=True)
+        worker.start()
+        worker.join(SEND_TIMEOUT)
+        if not outcome:
+            raise NotifyError(f"plyer: no answer within {SEND_TIMEOUT:g} s")
+        if outcome[0] is not None:
+            raise NotifyError(f"plyer: {type(outcome[0]).__name__}: {outcome[0]}") from outcome[0]
 
 
 class LogNotifier:
     """Writes the notification to the log (stderr): for headless machines."""
 
     name = "log"
+
+    def cancel(self) -> None:
+        pass
 
     def send(self, title: str, body: str) -> None:
         logging.getLogger("reminderd.notification").warning("%s: %s", title, body)
@@ -159,16 +273,31 @@ class FallbackNotifier:
     def __init__(self, backends: Sequence[Notifier]) -> None:
         self.backends = list(backends)
         self.used: str | None = None
+        self._current: Notifier | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Stop a send in progress and try no further backend (the daemon is stopping)."""
+        self._cancelled = True
+        current = self._current
+        if current is not None:
+            current.cancel()
 
     def send(self, title: str, body: str) -> None:
         failures = []
         for backend in self.backends:
+            if self._cancelled:
+                failures.append(f"{backend.name}: not tried (stopping)")
+                continue
+            self._current = backend
             try:
                 backend.send(title, body)
             except NotifyError as exc:
                 log.info("notification not delivered: %s; trying the next backend", exc)
                 failures.append(str(exc))
                 continue
+            finally:
+                self._current = None
             self.used = backend.name
             return
         raise NotifyError("no backend delivered it: " + "; ".join(failures))

@@ -32,5 +32,20 @@ def state_file() -> Path:
     return state_dir() / "state.json"
 
 
+def runtime_dir() -> Path | None:
+    """The per-user runtime directory ($XDG_RUNTIME_DIR, else /run/user/UID), if there is one."""
+    env = os.environ.get("XDG_RUNTIME_DIR")
+    candidate = Path(env) if env else Path(f"/run/user/{os.getuid()}")
+    return candidate if candidate.is_dir() else None
+
+
 def lock_file() -> Path:
-    return state_dir() / "reminderd.lock"
+    """The daemon's instance lock: one per state directory, in the runtime directory when there
+    is one (local to this machine), else in the state directory."""
+    runtime = runtime_dir()
+    if runtime is None:
+        return state_dir() / "reminderd.lock"
+    import hashlib
+
+    key = hashlib.sha256(str(state_dir().absolute()).encode()).hexdigest()[:16]
+    return runtime / APP / f"{key}.lock"

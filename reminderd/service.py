@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from reminderd.errors import OutputError, ReminderdError
+from reminderd.errors import AlreadyRunning, ConfigError, OutputError, ReminderdError
 
 SYSTEMD, LAUNCHD = "systemd", "launchd"
 UNIT_NAME = "reminderd.service"
 LABEL = "io.github.reminderd"
-CONFIG_ERROR_EXIT = 78  # errors.ConfigError.exit_code: restarting will not fix it
-ALREADY_RUNNING_EXIT = 75  # errors.AlreadyRunning.exit_code
+CONFIG_ERROR_EXIT = ConfigError.exit_code  # restarting will not fix it
+ALREADY_RUNNING_EXIT = AlreadyRunning.exit_code
 
 
 class ServiceError(ReminderdError):
@@ -125,7 +125,7 @@ def install(service: ServiceFile, written_before: str | None, force: bool) -> bo
     if existing is not None and digest(existing) != written_before and not force:
         raise ServiceError(f"{service.path}: exists and was changed since reminderd wrote it; "
                            "keep your changes, or pass --force to replace it")
-    from reminderd.state import write_atomically
+    from reminderd.files import write_atomically
 
     write_atomically(service.path, service.content, mode=0o644, error=OutputError)
     return True

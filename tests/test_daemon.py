@@ -13,7 +13,7 @@ from reminderd.daemon import Daemon
 from reminderd.errors import AlreadyRunning, ConfigError
 from reminderd.instance import acquire_instance_lock, daemon_info
 from reminderd.notify import FallbackNotifier, NotifyError
-from reminderd.state import load_state
+from reminderd.state import read_state
 
 CREDIT = '[[credit]]\nid = "c"\nplan = "pro"\nclaimed_at = 2026-02-10T12:00:00\nauto_reload = false\n'
 EXPIRES = datetime(2026, 4, 11, 19, 0, tzinfo=UTC)
@@ -58,11 +58,9 @@ def test_jobs_are_armed_per_upcoming_reminder_with_no_grace_limit(make_daemon) -
     try:
         daemon.tick("test")
         jobs = {job.id: job for job in daemon.scheduler.get_jobs()}
-        assert set(jobs) == {"wake", "start", "due:c/expiry/-7d@2026-04-04T19:00:00+00:00",
-                             "due:c/expiry/-1d@2026-04-10T19:00:00+00:00",
-                             "due:c/expiry/-2h@2026-04-11T17:00:00+00:00",
-                             "due:c/expiry/at@2026-04-11T19:00:00+00:00"}
-        due = jobs["due:c/expiry/-7d@2026-04-04T19:00:00+00:00"]
+        assert set(jobs) == {"wake", "start", "due:2026-04-04T19:00:00+00:00", "due:2026-04-10T19:00:00+00:00",
+                             "due:2026-04-11T17:00:00+00:00", "due:2026-04-11T19:00:00+00:00"}
+        due = jobs["due:2026-04-04T19:00:00+00:00"]
         assert due.misfire_grace_time is None  # a late (post-suspend) run is never dropped
         assert due.trigger.run_date == EXPIRES - timedelta(days=7)
         assert jobs["wake"].trigger.interval == timedelta(seconds=60)
@@ -78,8 +76,8 @@ def test_jobs_follow_the_plan_when_it_changes(make_daemon) -> None:  # type: ign
         config.write_text(config.read_text().replace("2026-02-10T12:00:00", "2026-02-11T12:00:00"))
         daemon.tick("test")
         ids = {job.id for job in daemon.scheduler.get_jobs() if job.id.startswith("due:")}
-        assert "due:c/expiry/-7d@2026-04-05T19:00:00+00:00" in ids
-        assert "due:c/expiry/-7d@2026-04-04T19:00:00+00:00" not in ids
+        assert "due:2026-04-05T19:00:00+00:00" in ids
+        assert "due:2026-04-04T19:00:00+00:00" not in ids
     finally:
         daemon.scheduler.shutdown(wait=False)
 
@@ -92,14 +90,17 @@ def test_tick_delivers_once_and_records_it(make_daemon, tmp_path: Path) -> None:
     clock.now += timedelta(hours=1)
     daemon.tick("test")
     assert recorder.sent == ["Extra Usage credit expires in 7 days: turn Extra Usage off"]
-    assert list(load_state(tmp_path / "state.json").delivered) == ["c/expiry/-7d@2026-04-04T19:00:00+00:00"]
+    delivered = read_state(tmp_path / "state.json").state.delivered
+    assert list(delivered) == ["c/expiry/-7d"]
+    assert delivered["c/expiry/-7d"].due == EXPIRES - timedelta(days=7)
+    assert delivered["c/expiry/-7d"].event_at == EXPIRES
 
 
 def test_failed_delivery_is_not_recorded_and_is_retried(make_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     recorder = Recorder(fail=True)
     daemon, _, _ = make_daemon(EXPIRES - timedelta(days=7), recorder)
     daemon.tick("test")
-    assert load_state(tmp_path / "state.json").delivered == {}
+    assert read_state(tmp_path / "state.json").state.delivered == {}
     recorder.fail = False
     daemon.tick("test")
     assert len(recorder.sent) == 1
@@ -124,13 +125,14 @@ def test_bad_config_at_start_is_fatal(tmp_path: Path) -> None:
         Daemon(config, tmp_path / "s.json", tmp_path / "lock", Clock(EXPIRES))
 
 
-def test_corrupt_state_is_moved_aside_and_the_daemon_carries_on(make_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_state_is_copied_aside_and_the_daemon_carries_on(make_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     recorder = Recorder()
     daemon, _, _ = make_daemon(EXPIRES - timedelta(days=7), recorder)
     (tmp_path / "state.json").write_text("{ garbage")
     daemon.tick("test")
     assert len(recorder.sent) == 1
-    assert list(tmp_path.glob("state.json.corrupt-*"))
+    aside = list(tmp_path.glob("state.json.damaged-*"))
+    assert len(aside) == 1 and aside[0].read_text() == "{ garbage"
 
 
 def test_instance_lock_and_daemon_info(tmp_path: Path) -> None:
