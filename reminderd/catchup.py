@@ -8,6 +8,7 @@ During quiet hours a due reminder waits for their end, unless it would be too la
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from reminderd.quiet import quiet_period
@@ -19,15 +20,12 @@ from reminderd.timeline import Reminder, Timeline
 REARM_AFTER = timedelta(hours=1)
 
 
-def announced(record: Delivery | None, reminder: Reminder) -> bool:
-    """Whether `record` covers `reminder`: shown for the same event (give or take REARM_AFTER),
+def announced(records: Sequence[Delivery], reminder: Reminder) -> bool:
+    """Whether a delivery covers `reminder`: shown for the same event (give or take REARM_AFTER),
     or for a reminder without an event (a weekly check, the Auto-Reload check), or recorded by
     a version that did not keep the event."""
-    if record is None:
-        return False
-    if record.event_at is None or reminder.event_at is None:
-        return True
-    return abs(record.event_at - reminder.event_at) <= REARM_AFTER
+    return any(record.event_at is None or reminder.event_at is None
+               or abs(record.event_at - reminder.event_at) <= REARM_AFTER for record in records)
 
 
 def held_by_quiet_hours(timeline: Timeline, reminder: Reminder) -> bool:
@@ -52,4 +50,4 @@ def latest_live(timeline: Timeline) -> list[Reminder]:
 
 def to_deliver(timeline: Timeline, state: State) -> list[Reminder]:
     return [r for r in latest_live(timeline)
-            if not announced(state.delivered.get(r.id), r) and not held_by_quiet_hours(timeline, r)]
+            if not announced(state.delivered.get(r.id, ()), r) and not held_by_quiet_hours(timeline, r)]

@@ -95,8 +95,9 @@ def publish(config: Config, state_path: Path, now: datetime, write: Callable[[by
     The SEQUENCE record in the state is shared by every export, so it only ever rises. For a
     `destination` the daemon keeps current (ics_path), the state also remembers what that file
     holds: when nothing changed for it (and it exists), nothing is rendered (icalendar is not
-    even imported) and None is returned. The state lock is not held while `write` runs, so a
-    slow reader of stdout blocks no one; if `write` raises, nothing is recorded.
+    even imported) and None is returned. The SEQUENCE record is saved before `write` runs (a
+    number once published is never reused for other content), and the state lock is not held
+    while it runs, so a slow reader of stdout blocks no one.
     Returns the number of live events.
     """
     from reminderd.state import ICS_SECTION, ICS_WRITTEN_SECTION, read_state, update_state
@@ -106,22 +107,18 @@ def publish(config: Config, state_path: Path, now: datetime, write: Callable[[by
     known = state.extra.get(ICS_SECTION, {})
     current = events(plan(config, state, now))
     record = published_record(current, known)
-    digest = record_digest(record)
     key = str(destination) if destination is not None else None
     if key is not None and destination is not None and destination.exists() \
-            and record == known and state.extra.get(ICS_WRITTEN_SECTION, {}).get(key) == digest:
+            and record == known and state.extra.get(ICS_WRITTEN_SECTION, {}).get(key) == record_digest(record):
         return None
+    # The record first: a SEQUENCE number, once in a file, is never reused for other content.
+    if record != known:
+        update_state(state_path, lambda latest: latest.with_extra(
+            ICS_SECTION, merge_records(latest.extra.get(ICS_SECTION, {}), record)), report)
     write(render(current, record, now))
-
-    def remember(latest: Any) -> Any:
-        merged = merge_records(latest.extra.get(ICS_SECTION, {}), record)
-        latest = latest.with_extra(ICS_SECTION, merged)
-        if key is not None:
-            latest = latest.with_extra(ICS_WRITTEN_SECTION, {**latest.extra.get(ICS_WRITTEN_SECTION, {}),
-                                                             key: record_digest(merged)})
-        return latest
-
-    update_state(state_path, remember, report)
+    if key is not None:
+        update_state(state_path, lambda latest: latest.with_extra(ICS_WRITTEN_SECTION, {
+            **latest.extra.get(ICS_WRITTEN_SECTION, {}), key: record_digest(record)}), report)
     return sum(1 for entry in record.values() if not entry.get("cancelled"))
 
 

@@ -43,7 +43,7 @@ def reminder_states(timeline: Timeline, state: State) -> dict[str, str]:
     latest = {r.id for r in latest_live(timeline)}
     states = {}
     for r in timeline.reminders:
-        if announced(known.delivered.get(r.id), r):
+        if announced(known.delivered.get(r.id, ()), r):
             states[r.id] = DELIVERED
         elif r.due > timeline.now:
             states[r.id] = UPCOMING

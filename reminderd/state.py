@@ -28,6 +28,7 @@ from reminderd.offers import EMPTY_MAPPING
 
 FORMAT_VERSION = 2
 MAX_BALANCE_USD = 1_000_000.0
+KEEP_DELIVERIES = 10  # per reminder: the events it was shown for, so a forecast moving back is not news
 # What the user can acknowledge with `reminderd done`; reminders name the ones that stop them.
 EXTRA_USAGE_OFF = "extra-usage-off"
 AUTO_RELOAD_OFF = "auto-reload-off"
@@ -50,8 +51,8 @@ class Delivery(NamedTuple):
 
 
 class State(NamedTuple):
-    # reminder id -> its latest delivery
-    delivered: Mapping[str, Delivery] = EMPTY_MAPPING
+    # reminder id -> its deliveries, oldest first (at most KEEP_DELIVERIES)
+    delivered: Mapping[str, tuple[Delivery, ...]] = EMPTY_MAPPING
     # credit id -> action (see ACTIONS) -> when the user said they did it
     acknowledged: Mapping[str, Mapping[str, datetime]] = EMPTY_MAPPING
     # credit id -> balance observations, oldest first
@@ -73,7 +74,8 @@ class State(NamedTuple):
         return self._replace(acknowledged=_frozen({**self.acknowledged, credit_id: _frozen(actions)}))
 
     def with_delivered(self, reminder_id: str, delivery: Delivery) -> State:
-        return self._replace(delivered=_frozen({**self.delivered, reminder_id: delivery}))
+        history = (*(d for d in self.delivered.get(reminder_id, ()) if d != delivery), delivery)
+        return self._replace(delivered=_frozen({**self.delivered, reminder_id: history[-KEEP_DELIVERIES:]}))
 
     def with_extra(self, section: str, value: Any) -> State:
         return self._replace(extra=_frozen({**self.extra, section: value}))
@@ -81,7 +83,8 @@ class State(NamedTuple):
     def as_of(self, now: datetime) -> State:
         """What was known at `now`: records made later are not yet (status --at an earlier time)."""
         return self._replace(
-            delivered=_frozen({k: d for k, d in self.delivered.items() if d.at <= now}),
+            delivered=_frozen({k: kept for k, ds in self.delivered.items()
+                               if (kept := tuple(d for d in ds if d.at <= now))}),
             acknowledged=_frozen({c: _frozen({a: t for a, t in acts.items() if t <= now})
                                   for c, acts in self.acknowledged.items()}),
             observations=_frozen({c: tuple(o for o in obs if o.at <= now) for c, obs in self.observations.items()}),
@@ -98,8 +101,8 @@ def _iso(instant: datetime | None) -> str | None:
 def to_json(state: State) -> dict[str, Any]:
     return {
         "version": FORMAT_VERSION,
-        "delivered": {k: {"due": _iso(d.due), "event_at": _iso(d.event_at), "at": _iso(d.at)}
-                      for k, d in sorted(state.delivered.items())},
+        "delivered": {k: [{"due": _iso(d.due), "event_at": _iso(d.event_at), "at": _iso(d.at)} for d in ds]
+                      for k, ds in sorted(state.delivered.items())},
         "acknowledged": {c: {a: t.isoformat() for a, t in sorted(acts.items())}
                          for c, acts in sorted(state.acknowledged.items())},
         "observations": {c: [{"at": o.at.isoformat(), "remaining_usd": o.remaining_usd} for o in obs]
@@ -211,21 +214,21 @@ class _Salvage:
             self.damaged.append(f"{where}: {exc}" if isinstance(exc, _Invalid) else f"{where}: not valid")
             return None
 
-    def delivered(self, raw: Any, version: int) -> dict[str, Delivery]:
-        out: dict[str, Delivery] = {}
+    def delivered(self, raw: Any, version: int) -> dict[str, tuple[Delivery, ...]]:
+        out: dict[str, list[Delivery]] = {}
         for key, value in self.table(raw, "delivered").items():
-            where = f"delivered.{key}"
             if version == 1:  # "<id>@<due>" -> when; the event it warned about was not recorded
                 reminder_id, _, due_text = key.rpartition("@")
-                delivery = self.entry(where, _delivery_v1, (due_text, value))
-            else:
+                found = [self.entry(f"delivered.{key}", _delivery_v1, (due_text, value))]
+            elif isinstance(value, list):
                 reminder_id = key
-                delivery = self.entry(where, _delivery, value)
-            if delivery is not None and reminder_id:
-                previous = out.get(reminder_id)
-                if previous is None or previous.at <= delivery.at:
-                    out[reminder_id] = delivery
-        return out
+                found = [self.entry(f"delivered.{key}[{i}]", _delivery, item) for i, item in enumerate(value)]
+            else:
+                self.damaged.append(f"delivered.{key}: expected a list")
+                continue
+            if reminder_id:
+                out.setdefault(reminder_id, []).extend(d for d in found if d is not None)
+        return {k: tuple(sorted(ds, key=lambda d: d.at)[-KEEP_DELIVERIES:]) for k, ds in out.items() if ds}
 
     def acknowledged(self, raw: Any) -> dict[str, Mapping[str, datetime]]:
         out: dict[str, Mapping[str, datetime]] = {}

@@ -11,9 +11,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, settings
 
 from reminderd.cli import main
 from reminderd.config import Config, parse_config
+
+# Hypothesis: "ci" (the default) runs enough examples to find the review's C1 and C2 from scratch;
+# HYPOTHESIS_PROFILE=thorough runs ten times as many for a local soak.
+settings.register_profile("ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=3000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

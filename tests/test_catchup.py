@@ -73,3 +73,12 @@ def test_one_per_series_across_series() -> None:
     body = "[credit.usage]\ndaily_spend_usd = 3\n[reminders]\nusage_check_every_days = 0\n"
     got = ids(EXPIRES - timedelta(hours=1), body=body)
     assert sorted(got) == ["c/exhaustion/at", "c/expiry/-2h"]
+
+
+def test_a_forecast_moving_away_and_back_is_not_news_again() -> None:
+    # found by the daemon's state machine: only the latest delivery was kept, so an event seen
+    # before counted as new once the forecast had moved elsewhere in between
+    now = EXPIRES - timedelta(days=6)
+    state = (State().with_delivered("c/expiry/-7d", Delivery(EXPIRES - timedelta(days=7), EXPIRES, now))
+             .with_delivered("c/expiry/-7d", Delivery(now, EXPIRES + timedelta(days=3), now)))
+    assert ids(now, state) == []

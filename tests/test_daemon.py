@@ -92,8 +92,8 @@ def test_tick_delivers_once_and_records_it(make_daemon, tmp_path: Path) -> None:
     assert recorder.sent == ["Extra Usage credit expires in 7 days: turn Extra Usage off"]
     delivered = read_state(tmp_path / "state.json").state.delivered
     assert list(delivered) == ["c/expiry/-7d"]
-    assert delivered["c/expiry/-7d"].due == EXPIRES - timedelta(days=7)
-    assert delivered["c/expiry/-7d"].event_at == EXPIRES
+    [record] = delivered["c/expiry/-7d"]
+    assert record.due == EXPIRES - timedelta(days=7) and record.event_at == EXPIRES
 
 
 def test_failed_delivery_is_not_recorded_and_is_retried(make_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,196 @@
+"""The rules of the timeline (README, "How reminderd counts"), proven over generated inputs.
+
+Each rule_* function states one rule for a plan() output; test_every_rule_holds checks all of
+them on every generated case (drawing a case costs more than checking it): zones with
+half-hour offsets and southern DST, quiet hours crossing midnight or not (one minute to
+23 h 59 min), claims across and outside the window, any lead lists, usage profiles, and
+reading sequences with rises, equal instants, readings before the claim and after expiry.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import Scenario, readings, scenarios, state_with
+
+from reminderd.catchup import held_by_quiet_hours, to_deliver
+from reminderd.config import parse_config
+from reminderd.forecast import forecast, profile_rate
+from reminderd.quiet import BEFORE_QUIET, quiet_period
+from reminderd.state import State
+from reminderd.timeline import Reminder, Timeline, plan
+from reminderd.timeutil import format_span, parse_duration
+
+ANNOUNCING = {"expiry/at", "exhaustion/at"}  # they say the event happened
+
+
+def nows(scenario: Scenario) -> st.SearchStrategy[datetime]:
+    base = scenario.claimed_at or datetime(2026, 2, 10, tzinfo=UTC)
+    return st.integers(-6 * 24, 75 * 24).map(lambda h: base + timedelta(hours=h))
+
+
+@st.composite
+def planned(draw: st.DrawFn, claimed: bool | None = None) -> tuple[Scenario, Timeline, State]:
+    scenario = draw(scenarios(claimed))
+    now = draw(nows(scenario))
+    state = state_with(draw(readings(scenario.claimed_at or now)))
+    return scenario, plan(parse_config(scenario.text, "gen.toml"), state, now), state
+
+
+def kind_label(r: Reminder) -> str:
+    return r.id.removeprefix(f"{r.credit_id}/")
+
+
+def series(timeline: Timeline) -> dict[str, list[Reminder]]:
+    out: dict[str, list[Reminder]] = {}
+    for r in timeline.reminders:
+        out.setdefault(r.series, []).append(r)
+    return out
+
+
+def rule_an_announcement_is_never_due_before_its_event(case: tuple[Scenario, Timeline, State]) -> None:
+    _, timeline, _ = case
+    for r in timeline.reminders:
+        if kind_label(r) in ANNOUNCING:
+            assert r.event_at is not None and r.due >= r.event_at, r
+
+
+def rule_a_warning_is_due_before_what_it_warns_about_and_worth_sending(case: tuple[Scenario, Timeline, State]) -> None:
+    _, timeline, _ = case
+    for r in timeline.reminders:
+        if r.until is not None:
+            assert r.due < r.until, r
+        if r.event_at is not None and kind_label(r) not in ANNOUNCING:
+            assert r.due < r.event_at, r  # quiet hours never move a warning past its event
+
+
+def rule_a_lead_title_says_the_time_left_at_its_due_time(case: tuple[Scenario, Timeline, State]) -> None:
+    _, timeline, _ = case
+    for r in timeline.reminders:
+        if r.lead_title:
+            assert r.event_at is not None
+            assert r.title == r.lead_title.replace("{left}", format_span(r.event_at - r.due, units=2))
+            _assert_true_time_left(r.title, r.lead_title, r.event_at - r.due, rounding=timedelta(0))
+            # and when sent later, it says the time left then (to the nearest minute)
+            for late in (timedelta(seconds=1), timedelta(minutes=7), timedelta(hours=3)):
+                if r.until is None or r.due + late < r.until:
+                    _assert_true_time_left(r.title_at(r.due + late), r.lead_title, r.event_at - r.due - late,
+                                           rounding=timedelta(seconds=30))
+
+
+UNIT = {"day": timedelta(days=1), "hour": timedelta(hours=1), "minute": timedelta(minutes=1)}
+
+
+def _assert_true_time_left(title: str, template: str, left: timedelta, rounding: timedelta) -> None:
+    """Never more than the time left; less by under the smallest unit it names (it rounds down)."""
+    before, after = template.split("{left}")
+    words = title.removeprefix(before).removesuffix(after).split()
+    said, smallest = timedelta(0), UNIT["minute"]
+    if words != ["less", "than", "a", "minute"]:
+        for count, unit in zip(words[::2], words[1::2], strict=True):
+            said += int(count) * UNIT[unit.rstrip("s")]
+            smallest = UNIT[unit.rstrip("s")]
+    assert said <= left + rounding, (title, left)
+    assert left - said < smallest + rounding, (title, left)
+
+
+def rule_quiet_hours_hold_a_reminder_only_when_nothing_else_is_in_time(case: tuple[Scenario, Timeline, State]) -> None:
+    _, timeline, _ = case
+    for r in timeline.reminders:
+        period = quiet_period(r.due, timeline.quiet_hours, timeline.zone)
+        if period is not None:
+            # only a warning whose event comes before quiet hours end, with no earlier moment free
+            assert kind_label(r) not in ANNOUNCING and r.event_at is not None and r.event_at <= period[1], r
+            assert period[0] - BEFORE_QUIET <= _series_start(timeline, r), r
+
+
+def _series_start(timeline: Timeline, r: Reminder) -> datetime:
+    ct = next(c for c in timeline.credits if c.credit.id == r.credit_id)
+    return ct.claimed_at if ct.claimed_at is not None else ct.claim_opens
+
+
+def rule_a_series_keeps_its_order_and_never_collapses(case: tuple[Scenario, Timeline, State]) -> None:
+    _, timeline, _ = case
+    for members in series(timeline).values():
+        dues = [r.due for r in members]
+        assert dues == sorted(dues) and len(set(dues)) == len(dues), members
+        # a lead series in the order of its leads: the one closer to the event comes later
+        nominal = [_nominal(r) for r in members]
+        if None not in nominal:
+            assert nominal == sorted(nominal), members
+
+
+def _nominal(r: Reminder) -> datetime | None:
+    label = r.id.rsplit("/", 1)[1]
+    lead = parse_duration(label[1:]) if label.startswith("-") else None
+    if label == "at":
+        return r.event_at
+    return r.event_at - lead if lead is not None and r.event_at is not None else None
+
+
+def rule_readings_never_remove_a_warning_the_profile_gives(case: tuple[Scenario, Timeline, State]) -> None:
+    scenario, timeline, state = case
+    ct = timeline.credits[0]
+    if ct.claimed_at is None or ct.expires_at is None or not scenario.has_profile:
+        return
+    profile = profile_rate(ct.credit.usage, ct.credit.offer)
+    assert profile is not None and ct.forecast is not None  # a profile always gives a forecast
+    fc = ct.forecast
+    assert fc.rate.high >= profile.high - 1e-9
+    assert fc.rate.low <= fc.rate.expected <= fc.rate.high
+    # the earliest exhaustion is never later than the profile's high rate from the latest reading
+    from_reference = fc.when_balance_reaches(0.0, profile.high)
+    if from_reference is not None:
+        assert fc.earliest_exhaustion is not None and fc.earliest_exhaustion <= from_reference
+    # and the profile alone, without readings, warns no earlier than the latest reading allows
+    alone = forecast(ct.credit.offer, ct.credit.usage, ct.claimed_at, ct.expires_at, (), timeline.now)
+    assert alone is not None and alone.rate.high <= fc.rate.high + 1e-9
+
+
+def rule_a_rising_balance_is_said_to_be_a_top_up(case: tuple[Scenario, Timeline, State]) -> None:
+    _, timeline, _ = case
+    ct = timeline.credits[0]
+    if ct.forecast is None:
+        return
+    rises = len(ct.forecast.top_ups)
+    assert sum("the balance rose" in w for w in ct.warnings) == rises
+
+
+@given(scenarios(), st.data())
+def test_records_count_as_of_now(scenario: Scenario, data: st.DataObject) -> None:
+    now = data.draw(nows(scenario))
+    later = now + timedelta(hours=data.draw(st.integers(1, 2000)))
+    config = parse_config(scenario.text, "gen.toml")
+    observations = data.draw(readings(scenario.claimed_at or now))
+    state = state_with(observations, {"extra-usage-off": later, "auto-reload-off": later})
+    assert plan(config, state, now) == plan(config, state.as_of(now), now)
+    # an acknowledgement from the future silences nothing yet
+    assert plan(config, state, now).reminders == plan(config, state_with(observations), now).reminders
+
+
+def rule_catch_up_sends_one_per_series_and_respects_quiet_hours(case: tuple[Scenario, Timeline, State]) -> None:
+    _, timeline, state = case
+    sent = to_deliver(timeline, State())
+    assert len({r.series for r in sent}) == len(sent)
+    for r in sent:
+        assert r.is_live(timeline.now)
+        assert not held_by_quiet_hours(timeline, r)
+        period = quiet_period(timeline.now, timeline.quiet_hours, timeline.zone)
+        if period is not None:  # sent in quiet hours only when it would be too late after them
+            assert (r.until is not None and r.until <= period[1]) or (
+                r.event_at is not None and timeline.now < r.event_at <= period[1]), r
+
+
+RULES = [rule for name, rule in sorted(globals().items()) if name.startswith("rule_")]
+
+
+@given(planned())
+def test_every_rule_holds(case: tuple[Scenario, Timeline, State]) -> None:
+    for rule in RULES:
+        rule(case)
+
+
+def test_the_rules_are_all_checked() -> None:
+    assert len(RULES) == 8
