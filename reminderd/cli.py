@@ -12,7 +12,7 @@ import click
 
 from reminderd import __version__, paths
 from reminderd.config import Config, load_config
-from reminderd.errors import OutputError, ReminderdError, StateError, UsageError
+from reminderd.errors import ConfigError, OutputError, ReminderdError, StateError, UsageError, one_line
 from reminderd.state import ACTIONS, MAX_BALANCE_USD, SERVICE_SECTION, State
 from reminderd.timeutil import RANGE_TEXT, OutOfRange, format_local, parse_instant
 
@@ -28,7 +28,7 @@ class Context(NamedTuple):
     def config(self) -> Config:
         config = load_config(self.config_path)
         for warning in config.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            warn(warning)
         return config
 
     @property
@@ -51,13 +51,14 @@ class Context(NamedTuple):
 
 
 def warn(line: str) -> None:
-    click.echo(f"warning: {line}", err=True)
+    click.echo(f"warning: {one_line(line)}", err=True)
 
 
 def fail(error: ReminderdError) -> NoReturn:
     """The one place an error becomes output and an exit code."""
-    for line in str(error).splitlines() or [type(error).__name__]:
-        click.echo(f"reminderd: {line}", err=True)
+    lines = error.problems if isinstance(error, ConfigError) else [str(error) or type(error).__name__]
+    for line in lines:
+        click.echo(f"reminderd: {one_line(line)}", err=True)
     sys.exit(error.exit_code)
 
 
@@ -88,7 +89,7 @@ def parse_at(value: str | None, config: Config, option: str = "--at") -> datetim
         raise UsageError(f"{option}: expected a date or date-time such as 2026-02-06T09:30 "
                          f"(in {config.timezone.key} unless it has an offset), got {value!r}") from None
     if warning:
-        click.echo(f"warning: {option}: {warning}", err=True)
+        warn(f"{option}: {warning}")
     return instant
 
 
@@ -189,7 +190,7 @@ def claim(obj: Context, at: str | None, credit_id: str | None) -> None:
     if ct.expires_at is not None:
         click.echo(f"It expires {format_local(ct.expires_at, config.timezone)}.")
     for warning in ct.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        warn(warning)
 
 
 @main.command()

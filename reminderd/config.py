@@ -8,6 +8,7 @@ Unknown keys are warnings, not errors.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import re
@@ -194,7 +195,7 @@ def _show(value: Any) -> str:
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, str):
-        return f'"{value}"'
+        return json.dumps(value, ensure_ascii=False)
     return repr(value) if not isinstance(value, (int, float)) else str(value)
 
 

@@ -6,6 +6,12 @@ cli.py turns them into one line on stderr; nothing else prints them.
 from __future__ import annotations
 
 
+def one_line(text: str) -> str:
+    """`text` with every control character escaped, so a message is exactly one line whatever
+    user text it quotes (a key or value holding a newline, a carriage return, an escape)."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 class ReminderdError(Exception):
     """Base class: a problem we can explain in one line."""
 
@@ -18,8 +24,8 @@ class ConfigError(ReminderdError):
     exit_code = 78  # EX_CONFIG; systemd's RestartPreventExitStatus= uses it too
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
+        self.problems = [one_line(problem) for problem in problems]
+        super().__init__("\n".join(self.problems))
 
 
 class UsageError(ReminderdError):

@@ -8,6 +8,7 @@ always passed as data (D-Bus arguments, argv after `--`), never through a shell 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -84,6 +85,24 @@ class _Watchdog:
         self.timer.cancel()
 
 
+@functools.cache
+def _connection_class() -> Any:
+    """jeepney's DBusConnection, whose epoll selector is closed if the Hello in its constructor
+    fails (else the half-made object holds it until the garbage collector runs). Built on first
+    use, so jeepney is imported only when D-Bus is."""
+    from jeepney.io.blocking import DBusConnection
+
+    class Connection(DBusConnection):  # type: ignore[misc]
+        def __init__(self, sock: socket.socket) -> None:
+            try:
+                super().__init__(sock)
+            except BaseException:
+                self.selector.close()
+                raise
+
+    return Connection
+
+
 class DBusNotifier:
     """org.freedesktop.Notifications.Notify on the session bus, through jeepney (pure Python).
 
@@ -105,7 +124,7 @@ class DBusNotifier:
         try:
             from jeepney import DBusAddress, new_method_call
             from jeepney.bus import get_bus
-            from jeepney.io.blocking import DBusConnection, prep_socket
+            from jeepney.io.blocking import prep_socket
             from jeepney.wrappers import DBusErrorResponse
         except ImportError as exc:
             raise NotifyError("dbus: jeepney is not installed") from exc
@@ -123,11 +142,11 @@ class DBusNotifier:
         def left() -> float:
             return max(0.01, deadline - time.monotonic())
 
-        watchdog = None
+        watchdog, sock = None, None
         try:
             sock = prep_socket(get_bus(address), timeout=min(2.0, self.timeout))  # connect + auth
             watchdog = self._watchdog = _Watchdog(sock, left())
-            with DBusConnection(sock) as connection:  # sends Hello and waits for the reply
+            with _connection_class()(sock) as connection:  # sends Hello and waits for the reply
                 caps = connection.send_and_get_reply(new_method_call(server, "GetCapabilities"), timeout=left())
                 if caps.header.message_type.name == "error":
                     raise NotifyError(f"dbus: no notification server answers ({caps.body[0] if caps.body else ''})")
@@ -149,6 +168,8 @@ class DBusNotifier:
         finally:
             if watchdog is not None:
                 watchdog.close()
+            if sock is not None:
+                sock.close()  # also when Hello never came back and the connection was never made
             self._watchdog = None
 
 

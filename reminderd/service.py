@@ -63,7 +63,10 @@ PartOf=graphical-session.target
 After=graphical-session.target
 
 [Service]
-Type=exec
+# reminderd says READY=1 once its signal handlers are in place, so a reload (SIGHUP) never
+# reaches a daemon still starting
+Type=notify
+NotifyAccess=main
 ExecStart={exec_start}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure

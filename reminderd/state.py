@@ -147,7 +147,7 @@ def _instant(value: Any) -> datetime:
 def _balance(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or not 0 <= value <= MAX_BALANCE_USD:
-        raise _Invalid(f"expected a number of USD between 0 and {MAX_BALANCE_USD:g}")
+        raise _Invalid(f"expected a number of USD from 0 to {MAX_BALANCE_USD:,.0f}")
     return float(value)
 
 
@@ -210,7 +210,7 @@ class _Salvage:
         """read(value), or None (and `where` named as damaged) when it is not valid."""
         try:
             return read(value)
-        except (_Invalid, KeyError, TypeError, ValueError) as exc:
+        except (_Invalid, KeyError, TypeError, ValueError, AttributeError) as exc:
             self.damaged.append(f"{where}: {exc}" if isinstance(exc, _Invalid) else f"{where}: not valid")
             return None
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
+from daemon_process import RUNNING, TOOLS
 from hypothesis import HealthCheck, settings
+from integration import require
 
 from reminderd.cli import main
 from reminderd.config import Config, parse_config
@@ -82,3 +86,52 @@ def write_config(tmp_path: Path) -> Callable[[str], Path]:
         path.write_text(text, encoding="utf-8")
         return path
     return write
+
+
+# -- a private session bus, a recording notification server, daemons stopped after each test ----
+
+
+@pytest.fixture
+def session_bus(tmp_path: Path) -> Iterator[str]:
+    dbus_daemon = require("dbus-daemon")
+    socket_path = tmp_path / "run" / "bus"
+    socket_path.parent.mkdir()
+    proc = subprocess.Popen([dbus_daemon, "--session", "--nofork", "--print-address=1",
+                             f"--address=unix:path={socket_path}"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    address = proc.stdout.readline().strip()
+    yield address
+    proc.terminate()
+    proc.wait(5)
+    proc.stdout.close()
+
+
+@pytest.fixture
+def recorder(session_bus: str, tmp_path: Path) -> Iterator[Path]:
+    record = tmp_path / "received.jsonl"
+    record.touch()
+    proc = subprocess.Popen([sys.executable, str(TOOLS / "notify_server.py"), str(record)],
+                            env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus},
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    yield record
+    proc.kill()
+    proc.wait(5)
+    proc.stdout.close()
+
+
+@pytest.fixture(autouse=True)
+def no_daemon_left_behind() -> Iterator[None]:
+    yield
+    while RUNNING:
+        proc = RUNNING.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.fixture
+def env(session_bus: str) -> dict[str, str]:
+    return {**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus}
+
+

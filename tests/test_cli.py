@@ -189,3 +189,124 @@ def test_status_due_now_agrees_with_what_the_daemon_will_send(cli: Cli) -> None:
     text = cli("--config", EXAMPLE, "status", "--at", "2026-04-07T08:30").stdout
     due_now = text.split("Due now (not yet delivered):")[1].split("Upcoming reminders")[0]
     assert "expiry/-2h" in due_now and "expiry/-7d" not in due_now and "expiry/-1d" not in due_now
+
+
+# -- bad input: one line, a documented exit code, never a traceback (faults file, review m13/m14) --
+
+
+def test_far_away_moments_are_usage_errors(cli: Cli) -> None:
+    for at in ("9999-12-31T23:59", "0001-01-01T00:00+01:00", "9999-12-31T23:30-01:00", "1969-12-31"):
+        for command in (["status"], ["balance", "5"], ["done", "extra-usage-off"], ["claim"]):
+            result = cli("--config", EXAMPLE, *command, "--at", at)
+            assert result.exit_code == 2, (command, at, result.stderr)
+            assert result.stderr == f"reminderd: --at: expected a moment between 1970 and 2199, got {at!r}\n"
+
+
+def test_balance_bounds(cli: Cli) -> None:
+    assert "USD 0.00 for" in cli("--config", EXAMPLE, "balance", "--at", "2026-02-20", "--", "-0.0").stdout
+    for bad in ("1e308", "nan", "inf", "-1"):
+        result = cli("--config", EXAMPLE, "balance", "--", bad)
+        assert result.exit_code == 2 and result.stderr.startswith("reminderd: AMOUNT: expected"), bad
+
+
+def test_balance_before_the_claim_or_after_expiry_is_refused(cli: Cli) -> None:
+    # review m6: it was recorded with exit 0, then silently ignored
+    before = cli("--config", EXAMPLE, "balance", "5", "--at", "2026-02-01T09:00")
+    assert before.exit_code == 2 and "expected a moment after the claim" in before.stderr
+    after = cli("--config", EXAMPLE, "balance", "5", "--at", "2026-04-08T09:00")
+    assert after.exit_code == 2 and "expected a moment before the expiry" in after.stderr
+
+
+def test_a_rise_is_called_a_top_up(cli: Cli) -> None:
+    result = cli("--config", EXAMPLE, "balance", "60", "--at", "2026-02-20T09:00")
+    assert result.exit_code == 0 and "money was added (a top-up)" in result.stderr
+    text = cli("--config", EXAMPLE, "status", "--at", "2026-02-21T09:00").stdout
+    assert "the balance rose from USD 50.00 to USD 60.00" in text
+
+
+def test_done_undo_brings_the_reminders_back(cli: Cli) -> None:
+    assert cli("--config", EXAMPLE, "done", "extra-usage-off", "--at", "2026-03-01T08:00").exit_code == 0
+    assert json.loads(cli("--config", EXAMPLE, "status", "--json", "--at", "2026-03-02").stdout)["reminders"] == []
+    undo = cli("--config", EXAMPLE, "done", "extra-usage-off", "--undo")
+    assert undo.exit_code == 0 and "Took back extra-usage-off" in undo.stdout
+    assert json.loads(cli("--config", EXAMPLE, "status", "--json", "--at", "2026-03-02").stdout)["reminders"]
+
+
+def test_a_future_acknowledgement_silences_nothing_yet(cli: Cli) -> None:
+    # review m3
+    cli("--config", EXAMPLE, "done", "extra-usage-off", "--at", "2026-04-08T09:00")
+    data = json.loads(cli("--config", EXAMPLE, "status", "--json", "--at", "2026-03-01T09:00").stdout)
+    assert data["credits"][0]["acknowledged"] == {} and data["reminders"]
+
+
+def test_a_directory_as_config_is_a_config_error(cli: Cli, tmp_path: Path) -> None:
+    result = cli("--config", str(tmp_path), "status")
+    assert result.exit_code == 78
+    assert result.stderr == f"reminderd: {tmp_path}: expected a config file, got a directory\n"
+
+
+def test_empty_names_are_errors_naming_the_key(cli: Cli, write_config: Callable[[str], Path]) -> None:
+    path = write_config('[[credit]]\nid = ""\noffer = ""\n[notifications]\nbackend = ""\n')
+    result = cli("--config", str(path), "status")
+    assert result.exit_code == 78
+    assert result.stderr.splitlines() == [
+        f'reminderd: {path}: credit[0].offer: expected a non-empty name, got ""',
+        f'reminderd: {path}: credit[0].id: expected a non-empty name, got ""',
+        f'reminderd: {path}: notifications.backend: expected a non-empty name, got ""']
+
+
+def test_a_value_with_a_newline_stays_on_one_line(cli: Cli, write_config: Callable[[str], Path]) -> None:
+    path = write_config('[[credit]]\nplan = "gold\\nplan"\n')
+    result = cli("--config", str(path), "status")
+    assert result.exit_code == 78 and result.stderr.count("\n") == 1 and 'got "gold\\nplan"' in result.stderr
+
+
+def test_wake_seconds_is_validated(cli: Cli) -> None:
+    for bad in ("abc", "-5", "0", "nan", "61"):
+        result = cli("--config", EXAMPLE, "run", env={"REMINDERD_WAKE_SECONDS": bad})
+        assert result.exit_code == 2, bad
+        assert result.stderr == f"reminderd: REMINDERD_WAKE_SECONDS: expected seconds from 0.1 to 60, got {bad!r}\n"
+
+
+def test_claim_writes_through_a_symlink_and_only_what_reads_back(cli: Cli, tmp_path: Path) -> None:
+    # review m9 and faults file: the link was replaced by a copy; 0001-01-01 wrote an invalid offset
+    real = tmp_path / "dotfiles" / "reminderd.toml"
+    real.parent.mkdir()
+    real.write_text((ROOT / "config.example.toml").read_text().replace("\nclaimed_at = ", "\n# claimed_at = "))
+    link = tmp_path / "config.toml"
+    link.symlink_to(real)
+    assert cli("--config", str(link), "claim", "--at", "2026-02-06 09:30").exit_code == 0
+    assert link.is_symlink() and "\nclaimed_at = 2026-02-06T09:30:00-08:00\n" in real.read_text()
+    assert cli("--config", str(link), "claim", "--at", "0001-01-01").exit_code == 2
+    assert "\nclaimed_at = 2026-02-06T09:30:00-08:00\n" in real.read_text()
+
+
+def test_calendars_are_private(cli: Cli, tmp_path: Path) -> None:
+    # faults file: export-ics -o and ics_path were 0644 under any umask; they hold usage and spend
+    old = os.umask(0o022)
+    try:
+        target = tmp_path / "out.ics"
+        assert cli("--config", EXAMPLE, "export-ics", "-o", str(target)).exit_code == 0
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_read_only_commands_report_damage_without_moving_anything(cli: Cli, state_dir: Path) -> None:
+    state_dir.mkdir()
+    (state_dir / "state.json").write_bytes(b"\xff")
+    result = cli("--config", EXAMPLE, "status")
+    assert result.exit_code == 0
+    assert "damaged entry ignored: the whole file: not UTF-8 text" in result.stderr
+    assert "nothing was changed" in result.stderr and [p.name for p in state_dir.iterdir()] == ["state.json"]
+    write = cli("--config", EXAMPLE, "done", "auto-reload-off")
+    assert write.exit_code == 0 and "copied to state.json.damaged-" in write.stderr
+
+
+def test_a_newer_state_file_exits_74_and_is_left_alone(cli: Cli, state_dir: Path) -> None:
+    state_dir.mkdir()
+    (state_dir / "state.json").write_text('{"version": 7}')
+    for command in (["status"], ["balance", "5", "--at", "2026-02-20"], ["export-ics"]):
+        result = cli("--config", EXAMPLE, *command)
+        assert result.exit_code == 74 and "written by a newer reminderd" in result.stderr, command
+    assert (state_dir / "state.json").read_text() == '{"version": 7}'

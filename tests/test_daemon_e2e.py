@@ -13,115 +13,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from daemon_process import ROOT, TOOLS, Daemon, received, soon_config, wait_for
 from integration import require
 
 from reminderd.notify import DBusNotifier, notify_send
 from reminderd.state import read_state
-
-ROOT = Path(__file__).resolve().parent.parent
-TOOLS = Path(__file__).resolve().parent / "tools"
-WAKE = "1"
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def soon_config(close_in: int, leads: list[str]) -> str:
-    """An offer whose claim deadline is `close_in` s away: a reminder with lead L is due at close - L."""
-    close = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=close_in)
-    stamp = "%Y-%m-%dT%H:%M:%SZ"
-    return (f'timezone = "UTC"\n[offers.soon]\nname = "Test credit"\namount_usd = 10\neligible_plans = ["pro"]\n'
-            f"claim_opens = {(close - timedelta(days=1)).strftime(stamp)}\n"
-            f"claim_closes = {close.strftime(stamp)}\nvalidity_days = 30\n"
-            f'switch_location = "the test console"\n[[credit]]\nid = "t"\noffer = "soon"\nplan = "pro"\n'
-            f"[reminders]\nclaim_deadline = {json.dumps(leads)}\n")
-
-
-@pytest.fixture
-def session_bus(tmp_path: Path) -> Iterator[str]:
-    dbus_daemon = require("dbus-daemon")
-    socket_path = tmp_path / "run" / "bus"
-    socket_path.parent.mkdir()
-    proc = subprocess.Popen([dbus_daemon, "--session", "--nofork", "--print-address=1",
-                             f"--address=unix:path={socket_path}"], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    address = proc.stdout.readline().strip()
-    yield address
-    proc.terminate()
-    proc.wait(5)
-    proc.stdout.close()
-
-
-@pytest.fixture
-def recorder(session_bus: str, tmp_path: Path) -> Iterator[Path]:
-    record = tmp_path / "received.jsonl"
-    record.touch()
-    proc = subprocess.Popen([sys.executable, str(TOOLS / "notify_server.py"), str(record)],
-                            env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus},
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    yield record
-    proc.kill()
-    proc.wait(5)
-    proc.stdout.close()
-
-
-def received(record: Path) -> list[dict]:  # type: ignore[type-arg]
-    return [json.loads(line) for line in record.read_text().splitlines()]
-
-
-RUNNING: list[subprocess.Popen] = []  # type: ignore[type-arg]
-
-
-@pytest.fixture(autouse=True)
-def no_daemon_left_behind() -> Iterator[None]:
-    yield
-    while RUNNING:
-        proc = RUNNING.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-
-
-class Daemon:
-    """A `reminderd run` subprocess with its own state dir and log."""
-
-    def __init__(self, tmp_path: Path, env: dict[str, str], name: str = "run") -> None:
-        self.log = tmp_path / f"{name}.log"
-        self.config = tmp_path / "config.toml"
-        self.env = {**env, "REMINDERD_STATE_DIR": str(tmp_path / "state"), "REMINDERD_WAKE_SECONDS": WAKE,
-                    "PYTHONUNBUFFERED": "1"}
-        with open(self.log, "w") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "reminderd", "-v", "--config", str(self.config),
-                                          "run"], env=self.env, stderr=log, stdout=log, cwd=ROOT)
-        RUNNING.append(self.proc)
-        wait_for(lambda: "reminderd running" in self.text() or self.proc.poll() is not None, what="start")
-
-    def text(self) -> str:
-        return self.log.read_text()
-
-    def ticks(self) -> int:
-        return self.text().count("DEBUG tick (")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(2)  # the contract: exit within 2 s
-
-
-@pytest.fixture
-def env(session_bus: str) -> dict[str, str]:
-    return {**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus}
 
 
 def test_due_in_a_few_seconds_is_delivered_once(recorder: Path, env: dict[str, str], tmp_path: Path) -> None:
@@ -255,8 +154,10 @@ def test_text_arrives_as_written(recorder: Path, session_bus: str, monkeypatch: 
     notify_send().send(title, body)
     got = received(recorder)
     assert [n["summary"] for n in got] == [title, title]
-    # the server advertises body-markup, so the body is escaped and shows exactly as written
-    assert got[0]["body"] == body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # the server advertises body-markup, so the body is escaped and shows exactly as written;
+    # notify-send cannot ask the server, and is escaped too (review m10: dunst rejected it raw)
+    escaped = body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert [n["body"] for n in got] == [escaped, escaped]
     assert not os.path.exists("/tmp/reminderd-pwned")
 
 

@@ -77,3 +77,72 @@ def test_concurrent_updates_lose_nothing(tmp_path: Path) -> None:
         w.join(30)
     state = read_state(path).state
     assert {k: len(v) for k, v in state.observations.items()} == {"w0": 20, "w1": 20, "w2": 20}
+
+
+# -- damaged, older and newer state files ----------------------------------------------------------
+
+V2_DELIVERY = {"due": "2026-03-31T16:30:00+00:00", "event_at": "2026-04-07T16:30:00+00:00",
+               "at": "2026-03-31T16:30:02+00:00"}
+
+
+def test_a_damaged_entry_costs_only_itself(tmp_path: Path) -> None:
+    # faults file: one bad reading made the whole file move aside, with 2 deliveries and 1 acknowledgement
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({
+        "version": 2, "delivered": {"c/expiry/-7d": [V2_DELIVERY], "c/expiry/-1d": [V2_DELIVERY]},
+        "acknowledged": {"c": {"auto-reload-off": "2026-02-06T18:00:00+00:00"}},
+        "observations": {"c": [{"at": "2026-02-16T20:00:00-08:00", "remaining_usd": "abc"},
+                               {"at": "2026-02-17T20:00:00-08:00", "remaining_usd": 30}]}}))
+    loaded = read_state(path)
+    assert set(loaded.state.delivered) == {"c/expiry/-7d", "c/expiry/-1d"}
+    assert "auto-reload-off" in loaded.state.acknowledged["c"]
+    assert [o.remaining_usd for o in loaded.state.observations["c"]] == [30.0]
+    assert loaded.damaged == ("observations.c[0]: expected a number of USD from 0 to 1,000,000",)
+    assert loaded.summary() == "kept 2 deliveries, 1 acknowledgements, 1 balance readings"
+    reports: list[str] = []
+    update_state(path, lambda s: s, report=reports.append)  # a writer repairs, keeping a copy first
+    [copy] = tmp_path.glob("state.json.damaged-*")
+    assert '"abc"' in copy.read_text() and "copied to state.json.damaged-" in reports[0]
+    assert read_state(path).damaged == () and len(read_state(path).state.delivered) == 2
+
+
+def test_bytes_that_are_not_text_or_json_lose_nothing_they_did_not_hold(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    for data in (b"\xff", b"[" * 100_000, b'{"version": 1, "ics": 5}', b'"just a string"'):
+        path.write_bytes(data)
+        loaded = read_state(path)
+        assert loaded.damaged and loaded.state.delivered == {}
+        assert path.read_bytes() == data  # reading never changes the file
+
+
+def test_a_newer_format_is_refused_and_left_alone(tmp_path: Path) -> None:
+    # review m4: another version was "corrupt" and moved aside even by `status`
+    path = tmp_path / "state.json"
+    text = json.dumps({"version": 3, "delivered": {}})
+    path.write_text(text)
+    with pytest.raises(StateError, match="written by a newer reminderd"):
+        read_state(path)
+    with pytest.raises(StateError):
+        update_state(path, lambda s: s)
+    assert path.read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.lock"]  # nothing moved
+
+
+def test_format_1_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"version": 1, "delivered": {
+        "c/expiry/-7d@2026-03-31T16:30:00+00:00": "2026-03-31T16:30:02+00:00"}}))
+    [record] = read_state(path).state.delivered["c/expiry/-7d"]
+    assert record.event_at is None and record.due == datetime(2026, 3, 31, 16, 30, tzinfo=UTC)
+    update_state(path, lambda s: s)
+    assert json.loads(path.read_text())["version"] == 2
+
+
+def test_writes_follow_a_symlink(tmp_path: Path) -> None:
+    # review m9: a dotfile manager's link was replaced by a copy, and the real file never changed
+    real = tmp_path / "dotfiles" / "state.json"
+    real.parent.mkdir()
+    link = tmp_path / "state.json"
+    link.symlink_to(real)
+    save_state(link, State().with_observation("c", Observation(T, 5.0)))
+    assert link.is_symlink() and read_state(real).state.observations["c"][0].remaining_usd == 5.0

@@ -1,0 +1,67 @@
+"""A real `reminderd run` process on a private session bus, and what it talks to: shared by the
+end-to-end and the fault tests (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = Path(__file__).resolve().parent / "tools"
+WAKE = "1"
+RUNNING: list[subprocess.Popen] = []  # type: ignore[type-arg]  # stopped after each test (conftest)
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def soon_config(close_in: int, leads: list[str]) -> str:
+    """An offer whose claim deadline is `close_in` s away: a reminder with lead L is due at close - L."""
+    close = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=close_in)
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return (f'timezone = "UTC"\n[offers.soon]\nname = "Test credit"\namount_usd = 10\neligible_plans = ["pro"]\n'
+            f"claim_opens = {(close - timedelta(days=1)).strftime(stamp)}\n"
+            f"claim_closes = {close.strftime(stamp)}\nvalidity_days = 30\n"
+            f'switch_location = "the test console"\n[[credit]]\nid = "t"\noffer = "soon"\nplan = "pro"\n'
+            f"[reminders]\nclaim_deadline = {json.dumps(leads)}\n")
+
+
+def received(record: Path) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in record.read_text().splitlines()]
+
+
+class Daemon:
+    """A `reminderd run` subprocess with its own state dir and log."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str], name: str = "run", state_dir: Path | None = None) -> None:
+        self.log = tmp_path / f"{name}.log"
+        self.config = tmp_path / "config.toml"
+        self.env = {"REMINDERD_WAKE_SECONDS": WAKE, **env, "REMINDERD_STATE_DIR": str(state_dir or tmp_path / "state"),
+                    "PYTHONUNBUFFERED": "1"}
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "reminderd", "-v", "--config", str(self.config),
+                                          "run"], env=self.env, stderr=log, stdout=log, cwd=ROOT)
+        RUNNING.append(self.proc)
+        wait_for(lambda: "reminderd running" in self.text() or self.proc.poll() is not None, what="start")
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def ticks(self) -> int:
+        return self.text().count("DEBUG tick (")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(2)  # the contract: exit within 2 s
