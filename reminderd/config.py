@@ -196,6 +196,8 @@ def _show(value: Any) -> str:
         return "a table"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (date, time)):  # datetime is a date
+        return value.isoformat()
     return repr(value) if not isinstance(value, (int, float)) else str(value)
 
 
@@ -206,6 +208,7 @@ class _Parser:
         self.source = source
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        self.invalid_offers: set[str] = set()  # [offers.NAME] tables described wrongly: reported already
 
     # -- reporting ------------------------------------------------------------------------
 
@@ -344,6 +347,8 @@ class _Parser:
             offer = self.custom_offer(key, value, zone)
             if offer is not None:
                 offers[key] = offer
+            else:
+                self.invalid_offers.add(key)
         credits = self.credits(raw.get("credit"), offers, zone)
         reminders = self.reminder_settings(self.table(raw, "reminders", "reminders"))
         quiet = self.quiet_hours(raw)
@@ -481,7 +486,7 @@ class _Parser:
                                 "usage", "prices", "activity_costs"}, f"{path}.")
         offer_key = self.name(raw.get("offer"), f"{path}.offer", DEFAULT_OFFER)
         offer = offers.get(offer_key)
-        if offer is None:
+        if offer is None and offer_key not in self.invalid_offers:
             names = ", ".join(sorted(offers))
             self.problem(f"{path}.offer", f"one of {names} (or an [offers.{offer_key}] table)", offer_key)
         credit_id = self.name(raw.get("id"), f"{path}.id", offer_key)

@@ -49,7 +49,8 @@ def configure_logging(verbose: bool) -> None:
     fmt = "%(levelname)s %(message)s" if os.environ.get("JOURNAL_STREAM") else \
         "%(asctime)s %(levelname)s %(message)s"
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, force=True)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # a wake skipped while a tick still runs (a slow notification) is expected, not a warning
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:

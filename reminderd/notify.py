@@ -115,12 +115,15 @@ class DBusNotifier:
     def __init__(self, timeout: float = SEND_TIMEOUT) -> None:
         self.timeout = timeout
         self._watchdog: _Watchdog | None = None
+        self._cancelled = False
 
     def cancel(self) -> None:
+        self._cancelled = True
         if self._watchdog is not None:
             self._watchdog.fire()
 
     def send(self, title: str, body: str) -> None:
+        self._cancelled = False
         try:
             from jeepney import DBusAddress, new_method_call
             from jeepney.bus import get_bus
@@ -161,6 +164,8 @@ class DBusNotifier:
         except NotifyError:
             raise
         except (OSError, TimeoutError, DBusErrorResponse, ValueError, KeyError, IndexError) as exc:
+            if self._cancelled:
+                raise NotifyError("dbus: stopped") from exc
             if watchdog is not None and watchdog.fired or isinstance(exc, TimeoutError):
                 raise NotifyError(f"dbus: no answer within {self.timeout:g} s (bus or notification server "
                                   "not responding)") from exc
