@@ -148,8 +148,6 @@ def status(obj: Context, as_json: bool, at: str | None) -> None:
     Example:
       reminderd status --at 2026-03-01T09:00 --json
     """
-    import json
-
     from reminderd.instance import daemon_info
     from reminderd.report import status_json, status_text
     from reminderd.timeline import plan
@@ -159,6 +157,8 @@ def status(obj: Context, as_json: bool, at: str | None) -> None:
     timeline = plan(config, state, parse_at(at, config))
     daemon = daemon_info(paths.lock_file())
     if as_json:
+        import json  # only here: the text summary does without it
+
         click.echo(json.dumps(status_json(timeline, state, daemon), indent=2, sort_keys=True))
     else:
         click.echo(status_text(timeline, state, daemon), nl=False)

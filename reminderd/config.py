@@ -8,7 +8,6 @@ Unknown keys are warnings, not errors.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import re
@@ -195,6 +194,8 @@ def _show(value: Any) -> str:
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, str):
+        import json  # only to show a bad value: quoted, with control characters escaped
+
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (date, time)):  # datetime is a date
         return value.isoformat()

@@ -8,7 +8,6 @@ emptied at boot, so a home directory shared over NFS never makes one host trust 
 from __future__ import annotations
 
 import os
-import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +29,13 @@ class DaemonInfo(NamedTuple):
     @property
     def here(self) -> bool:
         """Whether the holder is on this machine, so its pid means something here."""
-        return self.host is None or self.host == socket.gethostname()
+        return self.host is None or self.host == _hostname()
+
+
+def _hostname() -> str:
+    import socket  # only when the lock is taken or a pid is signalled: `status` stays light
+
+    return socket.gethostname()
 
 
 def _owner(fd: int) -> tuple[int | None, str | None]:
@@ -63,7 +68,7 @@ def acquire_instance_lock(path: Path) -> int:
             raise AlreadyRunning(f"another reminderd run is already running ({who}; lock {path})") from None
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {_hostname()}\n".encode(), 0)
     except OSError:
         pass  # the lock is what counts; without the pid `status` just cannot name it
     return fd
