@@ -92,7 +92,7 @@ class Daemon:
         self.tick_lock = threading.Lock()
         self.stopping = threading.Event()
         self.sending: FallbackNotifier | None = None
-        self.pending: dict[str, Delivery] = {}  # delivered, not yet in the state file
+        self.pending: list[tuple[str, Delivery]] = []  # delivered, not yet in the state file, in order
         self.problems = _Problems()
         self.scheduler = self._make_scheduler()
 
@@ -184,7 +184,7 @@ class Daemon:
             return None
         self.problems.resolved("read", f"{self.state_path}: readable again")
         state = loaded.state
-        for reminder_id, delivery in self.pending.items():
+        for reminder_id, delivery in self.pending:
             state = state.with_delivered(reminder_id, delivery)
         return state
 
@@ -212,17 +212,17 @@ class Daemon:
             return
         finally:
             self.sending = None
-        self.pending[reminder.id] = Delivery(reminder.due, reminder.event_at, self.clock())
+        self.pending.append((reminder.id, Delivery(reminder.due, reminder.event_at, self.clock())))
         log.info("delivered %s (due %s) via %s", reminder.id, reminder.due.isoformat(), notifier.used)
         self._write_pending()
 
     def _write_pending(self) -> None:
         if not self.pending:
             return
-        pending = dict(self.pending)
+        pending = list(self.pending)
 
         def record(state: State) -> State:
-            for reminder_id, delivery in pending.items():
+            for reminder_id, delivery in pending:
                 state = state.with_delivered(reminder_id, delivery)
             return state
 
@@ -232,8 +232,7 @@ class Daemon:
             self.problems.report("write", f"{exc}; keeping {len(self.pending)} delivery record(s) in memory "
                                           "(nothing is sent twice) and retrying at every wake")
             return
-        for reminder_id in pending:
-            self.pending.pop(reminder_id, None)
+        del self.pending[:len(pending)]
         self.problems.resolved("write", f"{self.state_path}: delivery records written")
 
     def schedule(self, timeline: Timeline) -> None:

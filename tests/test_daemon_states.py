@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -126,7 +127,7 @@ class DaemonMachine(RuleBasedStateMachine):
 
     @rule()
     def restart(self) -> None:
-        for reminder_id in self.daemon.pending:  # kept in memory only: a restart loses them
+        for reminder_id, _ in self.daemon.pending:  # kept in memory only: a restart loses them
             self.may_repeat.add(reminder_id)
         self.daemon = self.new_daemon()
         self.tick()
@@ -202,7 +203,7 @@ class DaemonMachine(RuleBasedStateMachine):
             try:
                 self.daemon.tick("test")
             except Killed:  # it died; records only in its memory are lost; the supervisor restarts it
-                self.may_repeat.update(self.daemon.pending)
+                self.may_repeat.update(reminder_id for reminder_id, _ in self.daemon.pending)
                 self.daemon = self.new_daemon()
                 self.daemon.tick("start")
         finally:
@@ -237,7 +238,8 @@ _RENDERED: dict[str, list[bytes]] = {}
 
 def fresh_export(config: Config, state: State, now: datetime) -> list[bytes]:
     """What `export-ics` would write now, without DTSTAMP (memoized: icalendar renders slowly)."""
-    current = events(plan(config, state, now))
+    namespace = uuid.UUID(state.extra["installation"]["namespace"])
+    current = events(plan(config, state, now), namespace)
     record = state.extra.get(ICS_SECTION, {})
     key = repr((current, sorted(record.items())))
     if key not in _RENDERED:
