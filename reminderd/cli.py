@@ -13,7 +13,7 @@ import click
 from reminderd import __version__, paths
 from reminderd.config import Config, load_config
 from reminderd.errors import ConfigError, OutputError, ReminderdError, StateError, UsageError, one_line
-from reminderd.state import ACTIONS, MAX_BALANCE_USD, SERVICE_SECTION, State
+from reminderd.state import MAX_BALANCE_USD, SERVICE_SECTION, State
 from reminderd.timeutil import RANGE_TEXT, OutOfRange, format_local, parse_instant
 
 
@@ -233,14 +233,15 @@ def balance(obj: Context, amount: float, at: str | None, credit_id: str | None) 
     if credit.claimed_at is None:
         warn("no claim is recorded yet; the forecast uses this once `reminderd claim` is run")
     elif amount > before:
-        warn(f"more than the USD {before:.2f} before it: money was added (a top-up); did Auto-Reload charge "
-             f"your card? Turn it off in {credit.offer.switch_location} unless you meant to")
+        from reminderd.timeline import top_up_advice
+
+        warn(f"more than the USD {before:.2f} before it: money was added (a top-up), {top_up_advice(credit.offer)}")
     if instant > now_utc():
         warn("--at is in the future: the reading counts from then")
 
 
 @main.command()
-@click.argument("action", type=click.Choice(ACTIONS))
+@click.argument("action", metavar="ACTION")
 @click.option("--at", "at", metavar="DATETIME", help="When you did it (default: now).")
 @click.option("--credit", "credit_id", metavar="ID", help="Which credit, if the config has several.")
 @click.option("--undo", is_flag=True, help="Take it back (you switched it on again): its reminders return.")
@@ -248,12 +249,19 @@ def balance(obj: Context, amount: float, at: str | None, credit_id: str | None) 
 def done(obj: Context, action: str, at: str | None, credit_id: str | None, undo: bool) -> None:
     """Record that you switched something off; reminders asking for it stop.
 
+    ACTION is one of the offer's switches, e.g. extra-usage-off or auto-reload-off for the
+    built-in offer (`reminderd offers` lists them).
+
     \b
     Example:
       reminderd done extra-usage-off
     """
     config = obj.config()
     chosen = pick_credit(config, credit_id)
+    credit = config.credit(chosen)
+    assert credit is not None
+    if action not in credit.offer.actions:
+        raise UsageError(f"ACTION: expected one of {', '.join(credit.offer.actions)} for {chosen}, got {action!r}")
     if undo:
         obj.update_state(lambda s: s.without_acknowledged(chosen, action))
         nudge_daemon()
@@ -266,6 +274,34 @@ def done(obj: Context, action: str, at: str | None, credit_id: str | None, undo:
                "reminders asking for it will stop.")
     if instant > now_utc():
         warn("--at is in the future: it counts from then")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the stable JSON document instead.")
+@click.pass_obj
+def offers(obj: Context, as_json: bool) -> None:
+    """List the offers reminderd knows: built in and from your config, with their sources.
+
+    \b
+    Example:
+      reminderd offers --json
+    """
+    from reminderd.catalog import offers_json, offers_text
+    from reminderd.offers import BUILTIN_OFFERS
+
+    try:
+        known = obj.config().offers
+    except ConfigError as error:
+        if obj.config_path.exists():
+            raise
+        known = BUILTIN_OFFERS
+        warn(f"{error.problems[0]}; showing the built-in offers only")
+    if as_json:
+        import json
+
+        click.echo(json.dumps(offers_json(known), indent=2, sort_keys=True))
+    else:
+        click.echo(offers_text(known), nl=False)
 
 
 @main.command("export-ics")
@@ -348,9 +384,10 @@ def notify_test(obj: Context) -> None:
     logging.basicConfig(level=logging.DEBUG if obj.verbose else logging.WARNING, format="%(message)s")
     config = obj.config()
     notifier = make_notifier(config.notifications.backend, config.notifications.command)
-    where = config.credits[0].offer.switch_location if config.credits else "the web app"
+    offer = config.credits[0].offer
+    verb = "are" if len(offer.switches) > 1 else "is"
     notifier.send("reminderd: test notification",
-                  f"Reminders will look like this. Extra Usage and Auto-Reload are switched in {where}.")
+                  f"Reminders will look like this. {offer.all_switches} {verb} switched in {offer.where}.")
     click.echo(f"Delivered through {notifier.used} (backend setting: {config.notifications.backend}); "
                "the notification server accepted it.")
 

@@ -26,9 +26,11 @@ from reminderd.offers import (
     DEFAULT_OFFER,
     EMPTY_MAPPING,
     PLAN_NAMES,
+    WORDING_KEYS,
     ActivityCost,
     Offer,
     Price,
+    action_for,
 )
 from reminderd.timeutil import RANGE_TEXT, OutOfRange, parse_clock, parse_duration, parse_iso, to_instant
 
@@ -78,6 +80,7 @@ class Credit(NamedTuple):
     auto_reload: bool | None
     usage: UsageProfile
     claimed_on_date: bool = False  # claimed_at was a date without a time: the claim was that day
+    account: str | None = None  # which account it belongs to, when several are tracked
 
 
 class Notifications(NamedTuple):
@@ -94,6 +97,7 @@ class Config(NamedTuple):
     notifications: Notifications = Notifications()
     ics_path: Path | None = None
     warnings: tuple[str, ...] = ()
+    offers: Mapping[str, Offer] = BUILTIN_OFFERS  # built in, and described in [offers.NAME]
 
     def credit(self, credit_id: str) -> Credit | None:
         return next((c for c in self.credits if c.id == credit_id), None)
@@ -366,6 +370,7 @@ class _Parser:
             notifications=notifications,
             ics_path=Path(ics).expanduser() if ics else None,
             warnings=tuple(self.warnings),
+            offers=MappingProxyType(offers),
         )
 
     def custom_offer(self, key: str, raw: Any, config_zone: ZoneInfo) -> Offer | None:
@@ -375,11 +380,12 @@ class _Parser:
             return None
         known = {"name", "amount_usd", "eligible_plans", "subscribed_by", "claim_opens",
                  "claim_closes", "validity_days", "timezone", "switch_location", "prices",
-                 "prices_source", "activity_costs"}
+                 "prices_source", "activity_costs", *WORDING_KEYS}
         self.unknown_keys(raw, known, f"{path}.")
         before = len(self.problems)
         zone = self.zone(raw.get("timezone"), f"{path}.timezone", config_zone)
-        for required in ("amount_usd", "claim_opens", "claim_closes", "validity_days"):
+        for required in ("amount_usd", "claim_opens", "claim_closes", "validity_days", "switches",
+                         "switch_location"):
             if required not in raw:
                 self.problems.append(f"{self.source}: {path}.{required}: expected a value, got nothing")
         amount = self.number(raw.get("amount_usd"), f"{path}.amount_usd", minimum=0.01)
@@ -397,6 +403,8 @@ class _Parser:
             self.problem(f"{path}.claim_closes", "an instant after claim_opens", raw.get("claim_closes"))
         prices = self.prices(raw.get("prices"), f"{path}.prices", {})
         activities = self.activity_costs(raw.get("activity_costs"), f"{path}.activity_costs", {})
+        wording = self.wording(raw, path)
+        location = self.text(raw.get("switch_location"), f"{path}.switch_location", "")
         if len(self.problems) > before or amount is None or opens is None or closes is None or validity is None:
             return None
         assert isinstance(validity, int)
@@ -410,12 +418,53 @@ class _Parser:
             claim_closes=closes,
             validity_days=validity,
             zone=zone,
-            switch_location=self.string(raw.get("switch_location"), f"{path}.switch_location",
-                                        "the provider's web console") or "",
+            switch_location=location,
             prices=MappingProxyType(prices),
             prices_source=self.string(raw.get("prices_source"), f"{path}.prices_source", "") or "",
             activities=MappingProxyType(activities),
+            **wording,
         )
+
+    def text(self, value: Any, path: str, default: str) -> str:
+        """A non-empty line of text (a name, a phrase of the offer's wording)."""
+        if value is None:
+            return default
+        if not isinstance(value, str) or not value.strip() or not value.isprintable():
+            self.problem(path, "a non-empty line of text", value)
+            return default
+        return value.strip()
+
+    def texts(self, value: Any, path: str, minimum: int) -> tuple[str, ...]:
+        expected = f"a list of at least {minimum} non-empty text(s), e.g. [\"Overage\"]"
+        if value is None:
+            return ()
+        if not isinstance(value, list) or len(value) < minimum or not all(
+                isinstance(v, str) and v.strip() and v.isprintable() for v in value):
+            self.problem(path, expected, value)
+            return ()
+        return tuple(v.strip() for v in value)
+
+    def wording(self, raw: dict[str, Any], path: str) -> dict[str, Any]:
+        """The words a custom offer's reminders use (see offers.Offer)."""
+        switches = self.texts(raw.get("switches"), f"{path}.switches", 1)
+        if len({action_for(s) for s in switches}) < len(switches):
+            self.problem(f"{path}.switches", "names that differ in more than case and punctuation", raw["switches"])
+        top_up = raw.get("top_up_switch")
+        if top_up is not None and top_up not in switches:
+            self.problem(f"{path}.top_up_switch", "one of the names in switches", top_up)
+            top_up = None
+        first = switches[0] if switches else "it"
+        return {
+            "product": self.text(raw.get("product"), f"{path}.product", ""),
+            "credit_name": self.text(raw.get("credit_name"), f"{path}.credit_name", f"{first} credit"),
+            "switches": switches or ("it",),
+            "top_up_switch": top_up,
+            "caveats": self.texts(raw.get("caveats"), f"{path}.caveats", 0),
+            "how_to_claim": self.text(raw.get("how_to_claim"), f"{path}.how_to_claim", ""),
+            "billed_at": self.text(raw.get("billed_at"), f"{path}.billed_at", "its usual rates"),
+            "balance_where": self.text(raw.get("balance_where"), f"{path}.balance_where", ""),
+            "source": self.text(raw.get("source"), f"{path}.source", ""),
+        }
 
     def prices(self, raw: Any, path: str, base: Mapping[str, Price]) -> dict[str, Price]:
         prices = dict(base)
@@ -484,7 +533,8 @@ class _Parser:
                zone: ZoneInfo) -> Credit | None:
         path = f"credit[{index}]"
         self.unknown_keys(raw, {"id", "offer", "plan", "subscribed_at", "claimed_at", "auto_reload",
-                                "usage", "prices", "activity_costs"}, f"{path}.")
+                                "usage", "prices", "activity_costs", "account"}, f"{path}.")
+        account = self.text(raw.get("account"), f"{path}.account", "") or None
         offer_key = self.name(raw.get("offer"), f"{path}.offer", DEFAULT_OFFER)
         offer = offers.get(offer_key)
         if offer is None and offer_key not in self.invalid_offers:
@@ -517,7 +567,8 @@ class _Parser:
         if offer is None:
             return None
         return Credit(id=credit_id, offer=offer, plan=plan, subscribed_at=subscribed,
-                      claimed_at=claimed, auto_reload=auto_reload, usage=usage, claimed_on_date=claimed_on_date)
+                      claimed_at=claimed, auto_reload=auto_reload, usage=usage, claimed_on_date=claimed_on_date,
+                      account=account)
 
     def usage(self, raw: dict[str, Any], path: str, offer: Offer | None) -> UsageProfile:
         self.unknown_keys(raw, {"daily_spend_usd", "per_day", "tokens_per_day", "uncertainty"}, f"{path}.")

@@ -17,6 +17,7 @@ deadline once claimed) is published as CANCELLED so subscribed calendars drop it
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,7 +49,14 @@ class CalendarEvent(NamedTuple):
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def events(timeline: Timeline) -> list[CalendarEvent]:
+def event_uid(namespace: uuid.UUID, key: str) -> str:
+    """A UID no other installation writes (RFC 5545 3.8.4.7: globally unique), the same every
+    time this one does: a name-based UUID in this installation's random namespace. Safe as a
+    CalDAV resource name (no '/')."""
+    return f"{uuid.uuid5(namespace, key)}@{UID_DOMAIN}"
+
+
+def events(timeline: Timeline, namespace: uuid.UUID) -> list[CalendarEvent]:
     """The calendar's events, from the Timeline's reminders, ordered by start then uid."""
     groups: dict[str, list[Reminder]] = {}
     for reminder in timeline.reminders:
@@ -64,7 +72,7 @@ def events(timeline: Timeline) -> list[CalendarEvent]:
         headline = last if anchored else first
         description = headline.body + _assumptions(timeline, first)
         out.append(CalendarEvent(
-            uid=f"{key}@{UID_DOMAIN}",
+            uid=event_uid(namespace, key),
             start=start,
             summary=headline.title,
             description=description,
@@ -103,9 +111,10 @@ def publish(config: Config, state_path: Path, now: datetime, write: Callable[[by
     from reminderd.state import ICS_SECTION, ICS_WRITTEN_SECTION, read_state, update_state
     from reminderd.timeline import plan
 
+    namespace = installation_namespace(state_path, report)
     state = read_state(state_path).state
     known = state.extra.get(ICS_SECTION, {})
-    current = events(plan(config, state, now))
+    current = events(plan(config, state, now), namespace)
     record = published_record(current, known)
     key = str(destination) if destination is not None else None
     if key is not None and destination is not None and destination.exists() \
@@ -120,6 +129,26 @@ def publish(config: Config, state_path: Path, now: datetime, write: Callable[[by
         update_state(state_path, lambda latest: latest.with_extra(ICS_WRITTEN_SECTION, {
             **latest.extra.get(ICS_WRITTEN_SECTION, {}), key: record_digest(record)}), report)
     return sum(1 for entry in record.values() if not entry.get("cancelled"))
+
+
+def installation_namespace(state_path: Path, report: Callable[[str], None] | None = None) -> uuid.UUID:
+    """This installation's UID namespace: random, made once and kept in the state."""
+    from reminderd.state import INSTALLATION_SECTION, read_state, update_state
+
+    def namespace_in(state: Any) -> str | None:
+        value = state.extra.get(INSTALLATION_SECTION, {}).get("namespace")
+        return value if isinstance(value, str) else None
+
+    found = namespace_in(read_state(state_path).state)
+    if found is None:
+        def create(state: Any) -> Any:  # under the lock: another writer may have made it meanwhile
+            if namespace_in(state) is not None:
+                return state
+            return state.with_extra(INSTALLATION_SECTION, {**state.extra.get(INSTALLATION_SECTION, {}),
+                                                           "namespace": str(uuid.uuid4())})
+        found = namespace_in(update_state(state_path, create, report))
+    assert found is not None
+    return uuid.UUID(found)
 
 
 def record_digest(record: Mapping[str, Any]) -> str:
@@ -137,9 +166,10 @@ def merge_records(stored: Mapping[str, Any], published: Mapping[str, Any]) -> di
     return merged
 
 
-def build_calendar(timeline: Timeline, known: Mapping[str, Any], now: datetime) -> tuple[bytes, dict[str, Any]]:
+def build_calendar(timeline: Timeline, known: Mapping[str, Any], now: datetime,
+                   namespace: uuid.UUID) -> tuple[bytes, dict[str, Any]]:
     """The .ics bytes and the updated record of published events (for the state file)."""
-    current = events(timeline)
+    current = events(timeline, namespace)
     record = published_record(current, known)
     return render(current, record, now), record
 
@@ -173,7 +203,8 @@ def render(current: list[CalendarEvent], record: Mapping[str, Any], now: datetim
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+    # no METHOD: that would make the file an iTIP message needing ORGANIZER (RFC 5546 3.2.1), and
+    # RFC 4791 4.1 forbids it in CalDAV resources; libical rejects every event with it
     calendar.add("name", CALENDAR_NAME)
     calendar.add("x-wr-calname", CALENDAR_NAME)
     for event in current:

@@ -33,7 +33,7 @@ class ActivityCost(NamedTuple):
 
 
 class Offer(NamedTuple):
-    """A time-limited usage credit.
+    """A time-limited usage credit, and the words its reminders use.
 
     All instants are aware. `subscribed_by` and `claim_closes` are inclusive: an announcement
     that says "until 23:59" is stored as 23:59:59 of that minute.
@@ -48,10 +48,61 @@ class Offer(NamedTuple):
     claim_closes: datetime
     validity_days: int
     zone: ZoneInfo
-    switch_location: str
+    switch_location: str  # where the switches are: "the Claude web app, Settings > Usage"
     prices: Mapping[str, Price] = EMPTY_MAPPING
     prices_source: str = ""
     activities: Mapping[str, ActivityCost] = EMPTY_MAPPING
+    # -- wording -----------------------------------------------------------------------------
+    product: str = ""  # "Claude"
+    credit_name: str = "credit"  # what reminders call the credit: "Extra Usage credit"
+    switches: tuple[str, ...] = ("Extra Usage",)  # the first keeps billing once the credit is gone
+    top_up_switch: str | None = None  # one of `switches` that refills the balance from the card
+    caveats: tuple[str, ...] = ()  # said with the location: "the mobile apps cannot change it"
+    how_to_claim: str = ""  # "turn Extra Usage on (or press Claim on the banner)"
+    billed_at: str = "its usual rates"  # what the card is charged at afterwards: "API rates"
+    balance_where: str = ""  # where the balance is looked at, for the weekly check: "on the web"
+    source: str = ""  # where the facts come from, and when they were checked
+
+    @property
+    def where(self) -> str:
+        """The location of the switches, with the caveats: what every reminder says."""
+        return f"{self.switch_location} ({'; '.join(self.caveats)})" if self.caveats else self.switch_location
+
+    @property
+    def switch(self) -> str:
+        """The switch that bills once the credit is gone."""
+        return self.switches[0]
+
+    @property
+    def all_switches(self) -> str:
+        """'Extra Usage and Auto-Reload'."""
+        *rest, last = self.switches
+        return f"{', '.join(rest)} and {last}" if rest else last
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """What `reminderd done` takes for this offer: one '<switch>-off' per switch."""
+        return tuple(action_for(name) for name in self.switches)
+
+    @property
+    def top_up_action(self) -> str | None:
+        return action_for(self.top_up_switch) if self.top_up_switch else None
+
+    @property
+    def claim_how(self) -> str:
+        return self.how_to_claim or f"turn {self.switch} on"
+
+
+# The [offers.NAME] keys that hold an offer's wording (the fields of Offer after `activities`).
+WORDING_KEYS = ("product", "credit_name", "switches", "top_up_switch", "caveats", "how_to_claim", "billed_at",
+                "balance_where", "source")
+
+
+def action_for(switch: str) -> str:
+    """'Extra Usage' -> 'extra-usage-off': the name `reminderd done` takes for a switch."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", switch.lower()).strip("-") + "-off"
 
 
 PLAN_NAMES: Mapping[str, str] = MappingProxyType(
@@ -86,9 +137,7 @@ CLAUDE_EXTRA_USAGE_2026_02 = Offer(
     claim_closes=datetime(2026, 2, 16, 23, 59, 59, tzinfo=PACIFIC),
     validity_days=60,
     zone=PACIFIC,
-    switch_location=(
-        "the Claude web app, Settings > Usage (the mobile apps cannot change it)"
-    ),
+    switch_location="the Claude web app, Settings > Usage",
     prices=MappingProxyType(
         {
             "opus-4.6": Price(5.0, 25.0),
@@ -108,6 +157,16 @@ CLAUDE_EXTRA_USAGE_2026_02 = Offer(
             "claude_code_sessions": ActivityCost(0.50, 2.00),
         }
     ),
+    product="Claude",
+    credit_name="Extra Usage credit",
+    switches=("Extra Usage", "Auto-Reload"),
+    top_up_switch="Auto-Reload",
+    caveats=("the mobile apps cannot change it",),
+    how_to_claim="turn Extra Usage on (or press Claim on the banner)",
+    billed_at="API rates",
+    balance_where="on the web",
+    source=("the announcement of the Claude Opus 4.6 launch offer, February 2026, as the project's PROMO.md "
+            "records it (its web address was not recorded); facts checked 2026-02-05"),
 )
 
 BUILTIN_OFFERS: Mapping[str, Offer] = MappingProxyType(

@@ -12,7 +12,7 @@ from typing import Any
 from reminderd.catchup import announced, latest_live, to_deliver
 from reminderd.forecast import SpendRate
 from reminderd.instance import DaemonInfo
-from reminderd.state import EXTRA_USAGE_OFF, State
+from reminderd.state import State
 from reminderd.timeline import (
     ACTIVE,
     CLAIMABLE,
@@ -23,6 +23,7 @@ from reminderd.timeline import (
     CreditTimeline,
     Reminder,
     Timeline,
+    credit_label,
 )
 from reminderd.timeutil import format_local, format_span
 
@@ -73,8 +74,11 @@ def status_json(timeline: Timeline, state: State, daemon: DaemonInfo) -> dict[st
         offer, fc = ct.credit.offer, ct.forecast
         return {
             "id": ct.credit.id,
+            "account": ct.credit.account,
             "offer": {"key": offer.key, "name": offer.name, "amount_usd": usd(offer.amount_usd),
-                      "validity_days": offer.validity_days},
+                      "validity_days": offer.validity_days, "switches": list(offer.switches),
+                      "actions": list(offer.actions), "top_up_switch": offer.top_up_switch,
+                      "where": offer.where},
             "plan": ct.credit.plan,
             "eligibility": {"status": ct.eligibility.status, "reason": ct.eligibility.reason},
             "phase": ct.phase,
@@ -149,7 +153,7 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
     def row(label: str, value: str) -> str:
         return f"  {label:<18}{value}"
 
-    out = [f"{ct.credit.id}: {offer.name}, USD {offer.amount_usd:g}",
+    out = [f"{credit_label(ct.credit)}: {offer.name}, USD {offer.amount_usd:g}",
            row("Eligibility", f"{ct.eligibility.status} ({ct.eligibility.reason})")]
     window = f"{at(ct.claim_opens)} to {at(ct.claim_deadline)}"
     if now < ct.claim_opens:
@@ -201,8 +205,10 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
 
 
 def _advice(ct: CreditTimeline) -> list[str]:
-    where = ct.credit.offer.switch_location
-    done = EXTRA_USAGE_OFF in ct.acknowledged
+    offer = ct.credit.offer
+    where = offer.where
+    done = offer.actions[0] in ct.acknowledged
+    verb = "are" if len(offer.switches) > 1 else "is"
     if ct.phase == NOT_ELIGIBLE_PHASE:
         return ["Not eligible for this offer: nothing to claim, nothing to switch off."]
     if ct.phase == NOT_OPEN_YET:
@@ -213,11 +219,10 @@ def _advice(ct: CreditTimeline) -> list[str]:
         return ["The claim window closed and no claim was recorded: this offer is over for you. "
                 "If you did claim, record it with `reminderd claim --at DATETIME`."]
     if ct.phase == EXPIRED and not done:
-        return [f"The credit has expired. If Extra Usage is still on, it bills your card at API rates: "
-                f"turn Extra Usage and Auto-Reload off in {where}, then run "
-                "`reminderd done extra-usage-off`."]
+        return [f"The credit has expired. If {offer.switch} is still on, it bills your card at {offer.billed_at}: "
+                f"turn {offer.all_switches} off in {where}, then run `reminderd done {offer.actions[0]}`."]
     if ct.phase == ACTIVE and not done:
-        return [f"Extra Usage and Auto-Reload are switched in {where}."]
+        return [f"{offer.all_switches} {verb} switched in {where}."]
     return []
 
 

@@ -29,13 +29,10 @@ from reminderd.offers import EMPTY_MAPPING
 FORMAT_VERSION = 2
 MAX_BALANCE_USD = 1_000_000.0
 KEEP_DELIVERIES = 10  # per reminder: the events it was shown for, so a forecast moving back is not news
-# What the user can acknowledge with `reminderd done`; reminders name the ones that stop them.
-EXTRA_USAGE_OFF = "extra-usage-off"
-AUTO_RELOAD_OFF = "auto-reload-off"
-ACTIONS = (EXTRA_USAGE_OFF, AUTO_RELOAD_OFF)
 ICS_SECTION = "ics"  # extra section: what export-ics published (uid -> sequence, fingerprint, ...)
 ICS_WRITTEN_SECTION = "ics_written"  # extra section: live calendar path -> digest of what it holds
 SERVICE_SECTION = "service"  # extra section: service file path -> sha256 of what we wrote
+INSTALLATION_SECTION = "installation"  # extra section: {"namespace": UUID of this installation's calendar UIDs}
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -53,7 +50,7 @@ class Delivery(NamedTuple):
 class State(NamedTuple):
     # reminder id -> its deliveries, oldest first (at most KEEP_DELIVERIES)
     delivered: Mapping[str, tuple[Delivery, ...]] = EMPTY_MAPPING
-    # credit id -> action (see ACTIONS) -> when the user said they did it
+    # credit id -> action (offers.Offer.actions, e.g. "extra-usage-off") -> when the user said they did it
     acknowledged: Mapping[str, Mapping[str, datetime]] = EMPTY_MAPPING
     # credit id -> balance observations, oldest first
     observations: Mapping[str, tuple[Observation, ...]] = EMPTY_MAPPING
@@ -172,6 +169,16 @@ def _string(value: Any) -> str:
     return value
 
 
+def _uuid(value: Any) -> str:
+    import uuid
+
+    try:
+        uuid.UUID(_string(value))
+    except ValueError:
+        raise _Invalid("expected a UUID") from None
+    return str(value)
+
+
 def _delivery(value: Any) -> Delivery:
     event = value.get("event_at")
     return Delivery(_instant(value["due"]), None if event is None else _instant(event), _instant(value["at"]))
@@ -188,7 +195,7 @@ def _observation(value: Any) -> Observation:
 
 # The sections other modules own: each entry is checked on its own, so one bad entry costs only itself.
 _EXTRA_ENTRIES: dict[str, Callable[[Any], Any]] = {
-    ICS_SECTION: _ics_entry, ICS_WRITTEN_SECTION: _string, SERVICE_SECTION: _string,
+    ICS_SECTION: _ics_entry, ICS_WRITTEN_SECTION: _string, SERVICE_SECTION: _string, INSTALLATION_SECTION: _uuid,
 }
 
 

@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 
 from reminderd.config import Config, Credit, QuietHours
 from reminderd.forecast import Forecast, Observation, forecast, readings
+from reminderd.offers import Offer
 from reminderd.quiet import place
 from reminderd.rules import ELIGIBLE, NOT_ELIGIBLE, Eligibility, claim_in_window, eligibility, expiry
-from reminderd.state import AUTO_RELOAD_OFF, EXTRA_USAGE_OFF, State
+from reminderd.state import State
 from reminderd.timeutil import at_wall_time, duration_label, format_local, format_span
 
 # Phases of a credit, as `status` and --json name them.
@@ -159,7 +160,7 @@ def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime
 
 def _reading_warnings(config: Config, credit: Credit, claimed: datetime, expires: datetime,
                       observations: tuple[Observation, ...], now: datetime, fc: Forecast | None) -> list[str]:
-    zone, where = config.timezone, credit.offer.switch_location
+    zone, offer = config.timezone, credit.offer
     seen = readings(claimed, credit.offer.amount_usd, expires, observations, now)
     out = []
     if seen is not None and seen.ignored:
@@ -167,8 +168,7 @@ def _reading_warnings(config: Config, credit: Credit, claimed: datetime, expires
                    f"(first: {format_local(seen.ignored[0].at, zone)})")
     for top_up in seen.top_ups if seen else ():
         out.append(f"the balance rose from USD {top_up.from_usd:.2f} to USD {top_up.to_usd:.2f} by "
-                   f"{format_local(top_up.at, zone)}: money was added, perhaps by Auto-Reload charging your "
-                   f"card; turn Auto-Reload off in {where} unless you meant to")
+                   f"{format_local(top_up.at, zone)}: money was added, " + top_up_advice(offer))
     if fc is None:
         out.append("no usage profile, and no balance reading that shows spend: no exhaustion forecast "
                    "(set [credit.usage], or run `reminderd balance AMOUNT` again once you have used some)"
@@ -195,8 +195,16 @@ class _Draft(NamedTuple):
 NEXT_IN_SERIES = datetime.max.replace(tzinfo=UTC)  # a marker: until the series' next reminder
 
 
+def top_up_advice(offer: Offer) -> str:
+    """What to do about money added to the balance, in the offer's words."""
+    if offer.top_up_switch:
+        return (f"perhaps by {offer.top_up_switch} charging your card; turn {offer.top_up_switch} off in "
+                f"{offer.where} unless you meant to")
+    return f"perhaps charged to your card; check in {offer.where}"
+
+
 def _reminders(config: Config, ct: CreditTimeline) -> list[Reminder]:
-    texts = _Texts(ct, config.timezone)
+    texts = _Texts(ct, config.timezone, labelled=len(config.credits) > 1)
     if ct.claimed_at is None:
         if ct.eligibility.status == NOT_ELIGIBLE:
             return []
@@ -256,12 +264,12 @@ def _claim_deadline(config: Config, ct: CreditTimeline, texts: _Texts) -> list[_
 def _after_claim(config: Config, ct: CreditTimeline, texts: _Texts) -> list[_Draft]:
     assert ct.claimed_at is not None and ct.expires_at is not None
     settings, claimed, expires, fc = config.reminders, ct.claimed_at, ct.expires_at, ct.forecast
-    stop = frozenset({EXTRA_USAGE_OFF})
+    offer = ct.credit.offer
+    stop = frozenset({offer.actions[0]})
     out: list[_Draft] = []
-    if ct.credit.auto_reload is not False:
+    if offer.top_up_action is not None and ct.credit.auto_reload is not False:
         out.append(_Draft("auto-reload", "after-claim", claimed, expires, None, True,
-                          texts.auto_reload_title(), texts.auto_reload_body(),
-                          frozenset({AUTO_RELOAD_OFF, EXTRA_USAGE_OFF})))
+                          texts.auto_reload_title(), texts.auto_reload_body(), stop | {offer.top_up_action}))
     out += _usage_checks(config, ct, texts)
     if fc is not None and fc.earliest_exhaustion is not None:
         earliest = fc.earliest_exhaustion
@@ -312,93 +320,109 @@ def _usage_checks(config: Config, ct: CreditTimeline, texts: _Texts) -> list[_Dr
         n += 1
     return [
         _Draft("check-usage", f"{due.astimezone(zone):%Y-%m-%d}", due, NEXT_IN_SERIES, None, False,
-               texts.check_title(), texts.check_body(due), frozenset({EXTRA_USAGE_OFF}))
+               texts.check_title(), texts.check_body(due), frozenset({ct.credit.offer.actions[0]}))
         for due in dues
     ]
 
 
 class _Texts:
-    """What each reminder says. Every text says what to switch off and where."""
+    """What each reminder says, in the offer's own words (offers.Offer's wording fields). Every
+    text says what to switch off and where. With several credits, each title names its credit
+    (and account), so two "expires in 1 day" are never alike."""
 
-    def __init__(self, ct: CreditTimeline, zone: ZoneInfo) -> None:
+    def __init__(self, ct: CreditTimeline, zone: ZoneInfo, labelled: bool) -> None:
         self.ct, self.zone = ct, zone
-        self.offer = ct.credit.offer
-        self.amount = f"USD {self.offer.amount_usd:g}"
-        self.where = self.offer.switch_location
+        self.offer = offer = ct.credit.offer
+        self.amount = f"USD {offer.amount_usd:g}"
+        self.where = offer.where
+        self.label = f"{credit_label(ct.credit)}: " if labelled else ""
+        self.done = f"reminderd done {offer.actions[0]}" + (f" --credit {ct.credit.id}" if labelled else "")
 
     def at(self, instant: datetime | None) -> str:
         return format_local(instant, self.zone) if instant else "after the credit expires"
 
     def claim_title(self) -> str:
-        return f"Claim your {self.amount} Extra Usage credit: {LEFT} left"
+        return f"{self.label}Claim your {self.amount} {self.offer.credit_name}: {LEFT} left"
 
     def claim_body(self) -> str:
         who = "You are eligible" if self.ct.eligibility.status == ELIGIBLE else "You may be eligible"
+        top_up = self.offer.top_up_switch
+        after = f" Right after claiming, check that {top_up} is off." if top_up else ""
         return (f"{who} for the {self.offer.name}. Claim it by {self.at(self.ct.claim_deadline)} in "
-                f"{self.where}: turn Extra Usage on (or press Claim on the banner). No late claims. "
-                "Right after claiming, check that Auto-Reload is off.")
+                f"{self.where}: {self.offer.claim_how}. No late claims.{after}")
 
     def auto_reload_title(self) -> str:
-        return "Credit claimed: check that Auto-Reload is off"
+        return f"{self.label}Credit claimed: check that {self.offer.top_up_switch} is off"
 
     def auto_reload_body(self) -> str:
-        return (f"Auto-Reload tops the balance up from your card once the {self.amount} credit is "
-                f"spent. Turn Auto-Reload off in {self.where}. The credit expires "
+        top_up = self.offer.top_up_switch
+        return (f"{top_up} tops the balance up from your card once the {self.amount} credit is "
+                f"spent. Turn {top_up} off in {self.where}. The credit expires "
                 f"{self.at(self.ct.expires_at)}.")
 
     def check_title(self) -> str:
-        return "Check your Extra Usage balance on the web"
+        where = f" {self.offer.balance_where}" if self.offer.balance_where else ""
+        return f"{self.label}Check your {self.offer.switch} balance{where}"
 
     def check_body(self, due: datetime) -> str:
-        fc = self.ct.forecast
+        fc, offer = self.ct.forecast, self.offer
         expected = f" Expected balance about USD {fc.balance_at(due):.2f}." if fc else ""
-        return (f"Look at your Extra Usage balance in {self.where}.{expected} Record it with "
+        return (f"Look at your {offer.switch} balance in {self.where}.{expected} Record it with "
                 "`reminderd balance AMOUNT` to sharpen the forecast. Once the credit is spent or "
-                f"expires ({self.at(self.ct.expires_at)}), Extra Usage bills your card at API rates: "
-                "turn Extra Usage and Auto-Reload off there when the credit is gone.")
+                f"expires ({self.at(self.ct.expires_at)}), {offer.switch} bills your card at {offer.billed_at}: "
+                f"turn {offer.all_switches} off there when the credit is gone.")
 
     def low_balance_title(self, threshold: float) -> str:
-        return f"Extra Usage credit may be down to USD {threshold:g}"
+        return f"{self.label}{self.offer.credit_name} may be down to USD {threshold:g}"
 
     def low_balance_body(self) -> str:
-        fc = self.ct.forecast
+        fc, offer = self.ct.forecast, self.offer
         assert fc is not None
         return (f"At your pace the {self.amount} credit may be spent as early as "
                 f"{self.at(fc.earliest_exhaustion)} (expected {self.at(fc.expected_exhaustion)}). "
-                f"After that Extra Usage bills your card at API rates: turn Extra Usage and "
-                f"Auto-Reload off in {self.where} before then.")
+                f"After that {offer.switch} bills your card at {offer.billed_at}: turn {offer.all_switches} "
+                f"off in {self.where} before then.")
 
     def exhaustion_title(self) -> str:
-        return "Extra Usage credit may be spent: turn Extra Usage off now"
+        return f"{self.label}{self.offer.credit_name} may be spent: turn {self.offer.switch} off now"
 
     def exhaustion_body(self) -> str:
-        fc = self.ct.forecast
+        fc, offer = self.ct.forecast, self.offer
         assert fc is not None
         return (f"Forecast: the {self.amount} credit runs out between {self.at(fc.earliest_exhaustion)} "
                 f"and {self.at(fc.latest_exhaustion)} (expected {self.at(fc.expected_exhaustion)}), "
-                f"at USD {fc.rate.low:.2f}-{fc.rate.high:.2f} a day. From then on Extra Usage bills "
-                f"your card at API rates. Turn Extra Usage and Auto-Reload off in {self.where}.")
+                f"at USD {fc.rate.low:.2f}-{fc.rate.high:.2f} a day. From then on {offer.switch} bills "
+                f"your card at {offer.billed_at}. Turn {offer.all_switches} off in {self.where}.")
 
     def unused_title(self, expected_usd: float) -> str:
-        return f"About USD {math.floor(expected_usd + 0.5)} of your credit will go unused"
+        return f"{self.label}About USD {math.floor(expected_usd + 0.5)} of your credit will go unused"
 
     def unused_body(self, low: float, high: float) -> str:
         return (f"At your pace USD {low:.0f}-{high:.0f} of the {self.amount} credit will be left when "
                 f"it expires {self.at(self.ct.expires_at)}; unused credit is not refunded. Use it "
-                f"before then. When you are done, turn Extra Usage off in {self.where}.")
+                f"before then. When you are done, turn {self.offer.switch} off in {self.where}.")
 
     def expiry_title(self) -> str:
-        return f"Extra Usage credit expires in {LEFT}: turn Extra Usage off"
+        return f"{self.label}{self.offer.credit_name} expires in {LEFT}: turn {self.offer.switch} off"
 
     def expiry_body(self) -> str:
-        return (f"Your {self.amount} credit expires {self.at(self.ct.expires_at)}. Extra Usage stays on "
-                f"after that and bills your card at API rates. Turn Extra Usage and Auto-Reload off "
+        offer = self.offer
+        return (f"Your {self.amount} credit expires {self.at(self.ct.expires_at)}. {offer.switch} stays on "
+                f"after that and bills your card at {offer.billed_at}. Turn {offer.all_switches} off "
                 f"in {self.where} before then.")
 
     def expired_title(self) -> str:
-        return "Extra Usage credit expired: turn Extra Usage off"
+        return f"{self.label}{self.offer.credit_name} expired: turn {self.offer.switch} off"
 
     def expired_body(self) -> str:
-        return (f"Your {self.amount} credit expired {self.at(self.ct.expires_at)}. If Extra Usage is "
-                f"still on, it bills your card at API rates (and Auto-Reload tops it up). Turn both "
-                f"off in {self.where}, then run `reminderd done extra-usage-off`.")
+        offer = self.offer
+        top_up = f" (and {offer.top_up_switch} tops it up)" if offer.top_up_switch else ""
+        them = {1: "it", 2: "both"}.get(len(offer.switches), "them all")
+        return (f"Your {self.amount} credit expired {self.at(self.ct.expires_at)}. If {offer.switch} is "
+                f"still on, it bills your card at {offer.billed_at}{top_up}. Turn {them} off in {self.where}, "
+                f"then run `{self.done}`.")
+
+
+def credit_label(credit: Credit) -> str:
+    """How a credit is named where several are shown together: its id, and its account if set."""
+    return f"{credit.id} ({credit.account})" if credit.account else credit.id

@@ -34,7 +34,8 @@ def soon_config(close_in: int, leads: list[str]) -> str:
     return (f'timezone = "UTC"\n[offers.soon]\nname = "Test credit"\namount_usd = 10\neligible_plans = ["pro"]\n'
             f"claim_opens = {(close - timedelta(days=1)).strftime(stamp)}\n"
             f"claim_closes = {close.strftime(stamp)}\nvalidity_days = 30\n"
-            f'switch_location = "the test console"\n[[credit]]\nid = "t"\noffer = "soon"\nplan = "pro"\n'
+            f'switch_location = "the test console"\nswitches = ["Extra Usage"]\n'
+            f'[[credit]]\nid = "t"\noffer = "soon"\nplan = "pro"\n'
             f"[reminders]\nclaim_deadline = {json.dumps(leads)}\n")
 
 

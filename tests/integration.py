@@ -13,7 +13,7 @@ import pytest
 
 
 def require(program: str) -> str:
-    path = shutil.which(program)
+    path = _python3_gi() if program == "python3-gi" else shutil.which(program)
     if path is None:
         message = f"{program} is not installed (.ci/run installs it)"
         if os.environ.get("REMINDERD_REQUIRE_INTEGRATION") == "1":
@@ -30,3 +30,15 @@ def require_env(name: str, what: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return value
+
+
+def _python3_gi() -> str | None:
+    """Debian's python3 when it has libical's GObject bindings (python3-gi, gir1.2-ical-3.0)."""
+    import subprocess
+
+    python = "/usr/bin/python3"
+    if not os.path.exists(python):
+        return None
+    check = subprocess.run([python, "-c", "import gi; gi.require_version('ICalGLib', '3.0'); "
+                                          "from gi.repository import ICalGLib"], capture_output=True)
+    return python if check.returncode == 0 else None

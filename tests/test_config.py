@@ -107,17 +107,34 @@ def test_custom_offer_as_data() -> None:
     config = parse_config(config_text(
         '[offers.acme]\nname = "ACME"\namount_usd = 25\neligible_plans = ["pro"]\n'
         'claim_opens = 2026-06-01T00:00:00\nclaim_closes = 2026-06-30T23:59:59\nvalidity_days = 30\n'
-        'timezone = "UTC"\nswitch_location = "the ACME console"\n',
+        'timezone = "UTC"\nswitch_location = "the ACME console"\nswitches = ["Overage", "Auto top-up"]\n'
+        'top_up_switch = "Auto top-up"\ncaveats = ["not in the app"]\n',
         credit='[[credit]]\noffer = "acme"\nplan = "pro"\nclaimed_at = 2026-06-10T12:00:00Z\n'), "x.toml")
     offer = config.credits[0].offer
     assert (offer.name, offer.amount_usd, offer.validity_days) == ("ACME", 25.0, 30)
     assert offer.claim_opens == datetime(2026, 6, 1, tzinfo=UTC)
+    assert offer.actions == ("overage-off", "auto-top-up-off") and offer.top_up_action == "auto-top-up-off"
+    assert offer.where == "the ACME console (not in the app)" and offer.credit_name == "Overage credit"
+    assert config.offers["acme"].switches == ("Overage", "Auto top-up")
 
 
 def test_custom_offer_missing_fields() -> None:
     found = problems('[offers.acme]\nname = "ACME"\n[[credit]]\noffer = "acme"\n')
     assert "bad.toml: offers.acme.amount_usd: expected a value, got nothing" in found
     assert "bad.toml: offers.acme.validity_days: expected a value, got nothing" in found
+    assert "bad.toml: offers.acme.switches: expected a value, got nothing" in found
+    assert "bad.toml: offers.acme.switch_location: expected a value, got nothing" in found
+
+
+def test_custom_offer_wording_is_checked_key_by_key() -> None:
+    found = problems('[offers.acme]\namount_usd = 5\nclaim_opens = 2026-06-01\nclaim_closes = 2026-06-30\n'
+                     'validity_days = 30\nswitch_location = ""\nswitches = []\ntop_up_switch = "Refill"\n'
+                     'caveats = [1]\n[[credit]]\noffer = "acme"\n')
+    assert found == [
+        'bad.toml: offers.acme.switches: expected a list of at least 1 non-empty text(s), e.g. ["Overage"], got []',
+        'bad.toml: offers.acme.top_up_switch: expected one of the names in switches, got "Refill"',
+        "bad.toml: offers.acme.caveats: expected a list of at least 0 non-empty text(s), e.g. [\"Overage\"], got [1]",
+        'bad.toml: offers.acme.switch_location: expected a non-empty line of text, got ""']
 
 
 def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:

@@ -67,7 +67,8 @@ SCALARS = st.one_of(
     st.sampled_from(["2026-02-06T09:30:00", "2026-02-06", "0001-01-01T00:00:00", "9999-12-31T23:59:59",
                      "2026-02-06T09:30:00+05:45", "1970-01-01T00:00:00Z", "2199-12-31T23:59:59", "23:59:00",
                      '"22:00"', '"24:00"', '""', '"7d"', '["7d", "0m"]', '["99999999999d"]', "[]", "{}",
-                     '["1d12h", "2h"]', '"America/Los_Angeles"', '"Nowhere/City"', '"JST-9"', "1e-300", "1e308"]),
+                     '["1d12h", "2h"]', '"America/Los_Angeles"', '"Nowhere/City"', '"JST-9"', "1e-300", "1e308",
+                     '["Overage", "Auto top-up"]', '"Overage"', '["Extra Usage", "extra usage"]', '["a\\nb"]']),
     st.sampled_from(ZONES).map(json.dumps),
 )
 
@@ -76,7 +77,8 @@ USAGE_KEYS = ("daily_spend_usd", "uncertainty")
 REMINDER_KEYS = ("claim_deadline", "expiry", "low_balance_usd", "unused_credit", "unused_min_usd",
                  "usage_check_every_days", "usage_check_time")
 OFFER_KEYS = ("name", "amount_usd", "eligible_plans", "subscribed_by", "claim_opens", "claim_closes",
-              "validity_days", "timezone", "switch_location")
+              "validity_days", "timezone", "switch_location", "switches", "top_up_switch", "caveats",
+              "credit_name", "how_to_claim", "billed_at", "product", "source")
 
 
 @st.composite

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from click.testing import Result
 from conftest import LA, ROOT, assert_golden, make_config
 from integration import require, require_env
 
-from reminderd.ics import build_calendar, events
+from reminderd.ics import build_calendar, event_uid, events
 from reminderd.state import State
 from reminderd.timeline import plan
 
@@ -36,9 +37,16 @@ claude_code_sessions = 1
 UNCLAIMED = '[[credit]]\nid = "c"\nplan = "pro"\nsubscribed_at = 2025-09-01\n'
 
 
+NAMESPACE = uuid.UUID("8d6f7b52-30a4-4c5e-9a51-7c3f1d2e9b60")  # one installation's, fixed for the tests
+
+
+def uid(key: str) -> str:
+    return event_uid(NAMESPACE, key)
+
+
 def export(credit: str = CLAIMED, known: dict | None = None, now: datetime = NOW) -> tuple[bytes, dict]:  # type: ignore[type-arg]
     config = make_config(credit=credit)
-    return build_calendar(plan(config, State(), now), known or {}, now)
+    return build_calendar(plan(config, State(), now), known or {}, now, NAMESPACE)
 
 
 def test_calendar_header_lines_and_folding() -> None:
@@ -47,7 +55,8 @@ def test_calendar_header_lines_and_folding() -> None:
     lines = data.split(b"\r\n")
     assert b"\n" not in b"".join(lines)  # every line ends in CRLF
     assert max(len(line) for line in lines) <= 75
-    for wanted in (b"VERSION:2.0", b"METHOD:PUBLISH", b"NAME:reminderd: usage credit reminders",
+    assert not any(line.startswith(b"METHOD") for line in lines)  # not an iTIP message (RFC 5546, RFC 4791)
+    for wanted in (b"VERSION:2.0", b"NAME:reminderd: usage credit reminders",
                    b"X-WR-CALNAME:reminderd: usage credit reminders"):
         assert wanted in lines
     assert any(line.startswith(b"PRODID:-//reminderd//") for line in lines)
@@ -62,28 +71,28 @@ def test_absolute_triggers_say_value_date_time_in_utc() -> None:
 
 def test_one_event_per_key_moment_with_alarms_at_the_lead_times() -> None:
     config = make_config(credit=CLAIMED)
-    by_uid = {e.uid: e for e in events(plan(config, State(), NOW))}
-    expiry = by_uid["c/expiry@reminderd"]
+    by_uid = {e.uid: e for e in events(plan(config, State(), NOW), NAMESPACE)}
+    expiry = by_uid[uid("c/expiry")]
     expires = datetime(2026, 4, 11, 19, 0, tzinfo=UTC)  # 12:00 PDT
     assert expiry.start == expires
     assert [t for t, _ in expiry.alarms] == [
         datetime(2026, 4, 4, 19, 0, tzinfo=UTC), datetime(2026, 4, 10, 19, 0, tzinfo=UTC),
         datetime(2026, 4, 11, 17, 0, tzinfo=UTC), expires]
-    assert set(by_uid) >= {"c/auto-reload@reminderd", "c/low-balance@reminderd", "c/exhaustion@reminderd",
-                           "c/check-usage/2026-02-17@reminderd", "c/check-usage/2026-04-07@reminderd"}
-    exhaustion = by_uid["c/exhaustion@reminderd"].description
+    assert set(by_uid) >= {uid("c/auto-reload"), uid("c/low-balance"), uid("c/exhaustion"),
+                           uid("c/check-usage/2026-02-17"), uid("c/check-usage/2026-04-07")}
+    exhaustion = by_uid[uid("c/exhaustion")].description
     assert "runs out between" in exhaustion and "Assumes spending USD 0.90-3.00 a day" in exhaustion
     for event in by_uid.values():
         assert "Settings > Usage" in event.description and " off" in event.description, event.uid
 
 
 def test_claim_deadline_and_unused_credit_events() -> None:
-    unclaimed = {e.uid: e for e in events(plan(make_config(credit=UNCLAIMED), State(), NOW))}
-    deadline = unclaimed["c/claim-deadline@reminderd"]
+    unclaimed = {e.uid: e for e in events(plan(make_config(credit=UNCLAIMED), State(), NOW), NAMESPACE)}
+    deadline = unclaimed[uid("c/claim-deadline")]
     assert deadline.start.astimezone(UTC) == datetime(2026, 2, 17, 7, 59, 59, tzinfo=UTC)
     assert len(deadline.alarms) == 3
     slow = CLAIMED.replace("claude_code_sessions = 1", "").replace("chat_rounds = 20", "chat_rounds = 10")
-    unused = {e.uid: e for e in events(plan(make_config(credit=slow), State(), NOW))}["c/unused-credit@reminderd"]
+    unused = {e.uid: e for e in events(plan(make_config(credit=slow), State(), NOW), NAMESPACE)}[uid("c/unused-credit")]
     assert unused.start == datetime(2026, 3, 28, 19, 0, tzinfo=UTC)  # 14 days before expiry
     assert "not refunded" in unused.description
 
@@ -102,32 +111,32 @@ def test_reexport_after_claim_bumps_sequence_and_cancels_the_deadline() -> None:
     after, record2 = export(credit=CLAIMED, known=record)
     cal = vobject.readOne(after.decode())
     by_uid = {e.uid.value: e for e in cal.vevent_list}
-    cancelled = by_uid["c/claim-deadline@reminderd"]
+    cancelled = by_uid[uid("c/claim-deadline")]
     assert cancelled.status.value == "CANCELLED" and cancelled.sequence.value == "1"
-    assert by_uid["c/expiry@reminderd"].sequence.value == "0"
+    assert by_uid[uid("c/expiry")].sequence.value == "0"
     # a balance observation moves the forecast: changed events get SEQUENCE 1, same UIDs
     config = make_config(credit=CLAIMED)
     from reminderd.forecast import Observation
     state = State().with_observation("c", Observation(datetime(2026, 2, 20, tzinfo=UTC), 45.0))
-    moved, record3 = build_calendar(plan(config, state, NOW), record2, NOW)
+    moved, record3 = build_calendar(plan(config, state, NOW), record2, NOW, NAMESPACE)
     seqs = {e.uid.value: e.sequence.value for e in vobject.readOne(moved.decode()).vevent_list}
-    assert set(seqs) >= set(record2) - {"c/low-balance@reminderd", "c/exhaustion@reminderd"}
-    assert seqs["c/check-usage/2026-03-03@reminderd"] == "1"  # its expected balance changed
-    assert seqs["c/expiry@reminderd"] == "0"  # untouched
-    assert seqs["c/claim-deadline@reminderd"] == "1"  # still cancelled, not bumped again
-    assert record3["c/claim-deadline@reminderd"]["cancelled"] is True
+    assert set(seqs) >= set(record2) - {uid("c/low-balance"), uid("c/exhaustion")}
+    assert seqs[uid("c/check-usage/2026-03-03")] == "1"  # its expected balance changed
+    assert seqs[uid("c/expiry")] == "0"  # untouched
+    assert seqs[uid("c/claim-deadline")] == "1"  # still cancelled, not bumped again
+    assert record3[uid("c/claim-deadline")]["cancelled"] is True
 
 
 def test_vobject_reads_summer_times_right() -> None:
     data, _ = export()
     cal = vobject.readOne(data.decode())
     by_uid = {e.uid.value: e for e in cal.vevent_list}
-    expiry = by_uid["c/expiry@reminderd"].dtstart.value.astimezone(LA)
+    expiry = by_uid[uid("c/expiry")].dtstart.value.astimezone(LA)
     assert expiry.strftime("%Y-%m-%d %H:%M %Z") == "2026-04-11 12:00 PDT"
     checks = sorted(e.dtstart.value.astimezone(LA).strftime("%m-%d %H:%M %Z")
-                    for uid, e in by_uid.items() if "check-usage" in uid)
+                    for e in by_uid.values() if e.summary.value.startswith("Check your"))
     assert checks[2:5] == ["03-03 10:00 PST", "03-10 10:00 PDT", "03-17 10:00 PDT"]
-    alarm = by_uid["c/expiry@reminderd"].valarm_list[0]
+    alarm = by_uid[uid("c/expiry")].valarm_list[0]
     assert alarm.trigger.value == datetime(2026, 4, 4, 19, 0, tzinfo=UTC)
 
 
@@ -140,11 +149,11 @@ def test_icaljs_reads_it_like_thunderbird() -> None:
     parsed = json.loads(out.stdout)
     assert parsed["name"] == "reminderd: usage credit reminders"
     by_uid = {e["uid"]: e for e in parsed["events"]}
-    expiry = by_uid["c/expiry@reminderd"]
+    expiry = by_uid[uid("c/expiry")]
     assert expiry["start"] == "2026-04-11T19:00:00.000Z"  # 12:00 PDT
     assert [a["type"] for a in expiry["alarms"]] == ["date-time"] * 4
     assert expiry["alarms"][0]["at"] == "2026-04-04T19:00:00.000Z"
-    assert by_uid["c/check-usage/2026-03-10@reminderd"]["start"] == "2026-03-10T17:00:00.000Z"  # 10:00 PDT
+    assert by_uid[uid("c/check-usage/2026-03-10")]["start"] == "2026-03-10T17:00:00.000Z"  # 10:00 PDT
 
 
 def test_golden() -> None:
@@ -276,6 +285,81 @@ def test_live_calendar_follows_a_change_that_another_export_published_first(tmp_
     ics.publish(before, state_path, NOW, live.write_bytes, destination=live)
     ics.publish(after, state_path, NOW, lambda data: None)  # export-ics to stdout, after a claim change
     assert ics.publish(after, state_path, NOW, live.write_bytes, destination=live) == 12
-    expiry = next(e for e in vobject.readOne(live.read_text()).vevent_list if "expiry" in e.uid.value)
+    expiry = next(e for e in vobject.readOne(live.read_text()).vevent_list if "expired" in e.summary.value)
     assert expiry.dtstart.value == datetime(2026, 4, 6, 19, 0, tzinfo=UTC)  # 12:00 PDT, 60 days after 02-05
     assert ics.publish(after, state_path, NOW, live.write_bytes, destination=live) is None
+
+
+# -- one calendar for many people and accounts (RFC 5545 3.8.4.7: globally unique UIDs) --------------
+
+
+def test_two_installations_never_share_a_uid_and_one_always_writes_the_same(cli: Cli, tmp_path: Path) -> None:
+    exports = {}
+    for name in ("alice", "bob"):
+        state = tmp_path / name
+        for run in (1, 2):
+            out = tmp_path / f"{name}-{run}.ics"
+            assert cli("--config", EXAMPLE, "export-ics", "-o", str(out),
+                       env={"REMINDERD_STATE_DIR": str(state)}).exit_code == 0
+            exports[name, run] = {e.uid.value for e in vobject.readOne(out.read_text()).vevent_list}
+    assert exports["alice", 1] == exports["alice", 2] and exports["bob", 1] == exports["bob", 2]
+    assert not exports["alice", 1] & exports["bob", 1]
+    assert all("/" not in uid for uids in exports.values() for uid in uids)  # safe as CalDAV resource names
+
+
+def test_the_uids_of_earlier_versions_are_cancelled(cli: Cli, state_dir: Path, tmp_path: Path) -> None:
+    old = "claude-feb-2026/expiry@reminderd"  # what version 1 wrote
+    state_dir.mkdir()
+    (state_dir / "state.json").write_text(json.dumps({"version": 2, "ics": {old: {
+        "sequence": 0, "fingerprint": "x", "start": "2026-04-07T16:30:00+00:00",
+        "summary": "Extra Usage credit expired: turn Extra Usage off"}}}))
+    out = tmp_path / "r.ics"
+    assert cli("--config", EXAMPLE, "export-ics", "-o", str(out)).exit_code == 0
+    by_uid = {e.uid.value: e for e in vobject.readOne(out.read_text()).vevent_list}
+    assert by_uid[old].status.value == "CANCELLED" and by_uid[old].sequence.value == "1"
+    assert sum(1 for e in by_uid.values() if e.summary.value == "Extra Usage credit expired: turn Extra Usage off"
+               and "status" not in e.contents) == 1  # the new event, once
+
+
+def _libical(path: Path) -> dict:  # type: ignore[type-arg]
+    python = require("python3-gi")  # Debian's python3 with gir1.2-ical-3.0, see .ci/run
+    out = subprocess.run([python, str(ROOT / "tests/tools/libical_check.py"), str(path)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("config_text", ["example", "overage-two-accounts"])
+def test_every_calendar_program_accepts_every_event(config_text: str, cli: Cli, write_config: Callable[[str], Path],
+                                                    tmp_path: Path) -> None:
+    from test_offers import OVERAGE
+
+    config = EXAMPLE if config_text == "example" else str(write_config(OVERAGE))
+    ics = tmp_path / "r.ics"
+    assert cli("--config", config, "export-ics", "-o", str(ics)).exit_code == 0
+    count = len(vobject.readOne(ics.read_text()).vevent_list)
+    # libical (GNOME, Evolution): no restriction or parse error on any component
+    assert _libical(ics) == {"events": count, "errors": []}
+    # ical.js (Thunderbird)
+    node, module = require("node"), require_env("ICALJS_MODULE", "ical.js's dist/ical.es5.cjs")
+    parsed = json.loads(subprocess.run([node, str(ROOT / "tests/tools/icaljs_dump.cjs")], input=ics.read_bytes(),
+                                       capture_output=True, env={**os.environ, "ICALJS_MODULE": module},
+                                       check=True, timeout=30).stdout)
+    assert len(parsed["events"]) == count
+    # calcurse: nothing skipped
+    report = subprocess.run([require("calcurse"), "-D", str(tmp_path / "calcurse"), "-i", str(ics)],
+                            capture_output=True, text=True, env={**os.environ, "HOME": str(tmp_path)}, timeout=60)
+    assert report.returncode == 0 and " 0 skipped" in report.stdout
+    # khal: one file per event
+    (tmp_path / "cal").mkdir()
+    conf = tmp_path / "khal.conf"
+    conf.write_text(f"[calendars]\n[[r]]\npath = {tmp_path / 'cal'}/\ntype = calendar\n"
+                    "[locale]\nlocal_timezone = UTC\ndefault_timezone = UTC\n"
+                    f"[sqlite]\npath = {tmp_path / 'khal.db'}\n")
+    subprocess.run([require("khal"), "-c", str(conf), "import", "--batch", "-a", "r", str(ics)], check=True,
+                   capture_output=True, env={**os.environ, "HOME": str(tmp_path)}, timeout=60)
+    assert len(list((tmp_path / "cal").iterdir())) == count
+    if config_text != "example":
+        summaries = [e.summary.value for e in vobject.readOne(ics.read_text()).vevent_list]
+        assert all(s.startswith(("home (me@home): ", "work (me@work): ")) for s in summaries)
+        assert not any("Extra Usage" in s for s in summaries)
