@@ -44,6 +44,15 @@ class Context(NamedTuple):
             warn(describe_damage(self.state_path, loaded))
         return loaded.state
 
+    def logs(self, config: Config, now: datetime) -> dict[str, Any]:
+        """The usage ledgers of the credits that read Claude Code's logs, brought up to date;
+        nothing is imported or read when none does."""
+        if not any(c.usage.claude_code_logs for c in config.credits):
+            return {}
+        from reminderd.ledger import current
+
+        return current(config, paths.state_dir(), now, report=warn)
+
     def update_state(self, change: Callable[[State], State]) -> State:
         from reminderd.state import update_state
 
@@ -154,7 +163,8 @@ def status(obj: Context, as_json: bool, at: str | None) -> None:
 
     config = obj.config()
     state = obj.state()
-    timeline = plan(config, state, parse_at(at, config))
+    now = parse_at(at, config)
+    timeline = plan(config, state, now, obj.logs(config, now_utc()))
     daemon = daemon_info(paths.lock_file())
     if as_json:
         import json  # only here: the text summary does without it
@@ -304,6 +314,58 @@ def offers(obj: Context, as_json: bool) -> None:
         click.echo(offers_text(known), nl=False)
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the stable JSON document instead.")
+@click.option("--since", metavar="DATE", help="First day to show (default: --days ago).")
+@click.option("--days", type=click.IntRange(1, 400), default=14, show_default=True, help="How many days to show.")
+@click.option("--credit", "credit_id", metavar="ID", help="Which credit, if several read the logs.")
+@click.pass_obj
+def usage(obj: Context, as_json: bool, since: str | None, days: int, credit_id: str | None) -> None:
+    """Show what Claude Code's logs on this machine cost per day, at the offer's prices.
+
+    Reads the transcripts into the usage ledger first (`claude_code_logs = true` in the
+    credit's [credit.usage]).
+
+    \b
+    Example:
+      reminderd usage --days 7
+    """
+    import os
+    from datetime import timedelta
+
+    from reminderd.ledger import current, daily_usd
+    from reminderd.usage_report import UsageView, usage_json, usage_text
+
+    config = obj.config()
+    readers = [c for c in config.credits if c.usage.claude_code_logs]
+    if not readers:
+        raise UsageError("no credit reads Claude Code's logs: set claude_code_logs = true in its [credit.usage]")
+    if credit_id is None and len(readers) > 1:
+        raise UsageError("--credit: expected one of " + ", ".join(c.id for c in readers) + " (several read the logs)")
+    credit = next((c for c in readers if c.id == (credit_id or readers[0].id)), None)
+    if credit is None:
+        raise UsageError("--credit: expected one of " + ", ".join(c.id for c in readers) + f", got {credit_id!r}")
+    now, zone = now_utc(), config.timezone
+    ledger = current(config._replace(credits=(credit,)), paths.state_dir(), now, report=warn)[credit.id]
+    until = now.astimezone(zone).date()
+    first = parse_at(since, config, "--since").astimezone(zone).date() if since else until - timedelta(days=days - 1)
+    if first > until:
+        raise UsageError(f"--since: expected a day no later than today ({until}), got {since!r}")
+    offer = credit.offer
+    claimed = credit.claimed_at if credit.claimed_at is not None and credit.claimed_at <= now else None
+    view = UsageView(
+        credit.id, zone, first, until, daily_usd(ledger, zone, offer.prices, offer.web_search_usd, first, until),
+        daily_usd(ledger, zone, offer.prices, offer.web_search_usd, claimed.astimezone(zone).date(), until)
+        if claimed else None, claimed, ledger)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(usage_json(view), indent=2, sort_keys=True))
+    else:
+        fancy = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        click.echo(usage_text(view, fancy), nl=False)
+
+
 @main.command("export-ics")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file (atomically) instead of stdout.")
@@ -327,7 +389,8 @@ def export_ics(obj: Context, output: Path | None) -> None:
         else:
             write_atomically(output.expanduser(), data, mode=PRIVATE, error=OutputError)
 
-    events = publish(obj.config(), obj.state_path, now_utc(), write, report=warn)
+    config, now = obj.config(), now_utc()
+    events = publish(config, obj.state_path, now, write, report=warn, logs=obj.logs(config, now))
     if output is not None:
         click.echo(f"Wrote {events} events to {output}.", err=True)
 
@@ -485,4 +548,5 @@ def init(obj: Context) -> None:
     text = text.replace("\nclaimed_at = ", "\n# claimed_at = ", 1)
     write_atomically(target, text.encode("utf-8"), mode=PRIVATE, error=OutputError)
     click.echo(f"Wrote {target}. Edit plan, subscribed_at and [credit.usage], then run `reminderd status`;\n"
-               "after claiming, run `reminderd claim`.")
+               "after claiming, run `reminderd claim`. If you use Claude Code here, set claude_code_logs = true\n"
+               "in [credit.usage] to forecast from what it really spends (`reminderd usage`).")

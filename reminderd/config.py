@@ -65,6 +65,8 @@ class UsageProfile(NamedTuple):
     per_day: Mapping[str, float] = EMPTY_MAPPING
     tokens_per_day: Mapping[str, Price] = EMPTY_MAPPING
     uncertainty: float = 0.2
+    claude_code_logs: bool = False  # read Claude Code's transcripts on this machine (usage_logs.py)
+    claude_code_dirs: tuple[Path, ...] = ()  # instead of the default roots
 
     @property
     def is_empty(self) -> bool:
@@ -380,7 +382,7 @@ class _Parser:
             return None
         known = {"name", "amount_usd", "eligible_plans", "subscribed_by", "claim_opens",
                  "claim_closes", "validity_days", "timezone", "switch_location", "prices",
-                 "prices_source", "activity_costs", *WORDING_KEYS}
+                 "prices_source", "activity_costs", "web_search_usd", *WORDING_KEYS}
         self.unknown_keys(raw, known, f"{path}.")
         before = len(self.problems)
         zone = self.zone(raw.get("timezone"), f"{path}.timezone", config_zone)
@@ -419,6 +421,7 @@ class _Parser:
             validity_days=validity,
             zone=zone,
             switch_location=location,
+            web_search_usd=self.number(raw.get("web_search_usd"), f"{path}.web_search_usd", default=0.01) or 0.0,
             prices=MappingProxyType(prices),
             prices_source=self.string(raw.get("prices_source"), f"{path}.prices_source", "") or "",
             activities=MappingProxyType(activities),
@@ -571,7 +574,13 @@ class _Parser:
                       account=account)
 
     def usage(self, raw: dict[str, Any], path: str, offer: Offer | None) -> UsageProfile:
-        self.unknown_keys(raw, {"daily_spend_usd", "per_day", "tokens_per_day", "uncertainty"}, f"{path}.")
+        self.unknown_keys(raw, {"daily_spend_usd", "per_day", "tokens_per_day", "uncertainty", "claude_code_logs",
+                                "claude_code_dirs"}, f"{path}.")
+        logs = raw.get("claude_code_logs", False)
+        if not isinstance(logs, bool):
+            self.problem(f"{path}.claude_code_logs", "true or false", logs)
+            logs = False
+        dirs = self.texts(raw.get("claude_code_dirs"), f"{path}.claude_code_dirs", 1)
         daily = self.number(raw.get("daily_spend_usd"), f"{path}.daily_spend_usd")
         uncertainty = self.number(raw.get("uncertainty"), f"{path}.uncertainty", maximum=0.99, default=0.2)
         per_day: dict[str, float] = {}
@@ -593,7 +602,8 @@ class _Parser:
             if pair is not None:
                 tokens[model] = pair
         return UsageProfile(daily_spend_usd=daily, per_day=MappingProxyType(per_day),
-                            tokens_per_day=MappingProxyType(tokens), uncertainty=uncertainty or 0.0)
+                            tokens_per_day=MappingProxyType(tokens), uncertainty=uncertainty or 0.0,
+                            claude_code_logs=logs, claude_code_dirs=tuple(Path(d).expanduser() for d in dirs))
 
     def reminder_settings(self, raw: dict[str, Any]) -> ReminderSettings:
         default = ReminderSettings()

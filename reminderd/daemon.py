@@ -26,7 +26,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ log = logging.getLogger("reminderd")
 WAKE_SECONDS = 60
 STOP_WITHIN = 1.5  # seconds a tick in progress gets to finish on SIGTERM; then the process exits
 WAKE_JOB = "wake"
+LEDGER_EVERY = timedelta(minutes=12)  # Claude Code's transcripts are read into the ledger this often
 
 
 def configure_logging(verbose: bool) -> None:
@@ -94,6 +95,8 @@ class Daemon:
         self.sending: FallbackNotifier | None = None
         self.pending: list[tuple[str, Delivery]] = []  # delivered, not yet in the state file, in order
         self.problems = _Problems()
+        self.logs: dict[str, Any] = {}  # credit id -> usage ledger (ledger.py), when it reads the logs
+        self.logs_read_at: datetime | None = None
         self.scheduler = self._make_scheduler()
 
     @staticmethod
@@ -162,7 +165,8 @@ class Daemon:
         state = self._read_state()
         if state is None:
             return  # without the record of what was sent, sending could repeat it
-        timeline = plan(self.config, state, now)
+        self._read_usage_logs(now)
+        timeline = plan(self.config, state, now, self.logs)
         log.debug("tick (%s) at %s: %d upcoming", reason, now.isoformat(), len(timeline.upcoming()))
         for reminder in to_deliver(timeline, state):
             if self.stopping.is_set():
@@ -188,6 +192,20 @@ class Daemon:
             state = state.with_delivered(reminder_id, delivery)
         return state
 
+    def _read_usage_logs(self, now: datetime) -> None:
+        """Bring the usage ledgers up to date at start, after a reload, then every LEDGER_EVERY,
+        so transcripts are counted before Claude Code deletes them."""
+        if not any(c.usage.claude_code_logs for c in self.config.credits):
+            self.logs = {}
+            return
+        if self.logs_read_at is not None and abs(now - self.logs_read_at) < LEDGER_EVERY:
+            return
+        from reminderd.ledger import current
+
+        self.logs = current(self.config, self.state_path.parent, now,
+                            report=lambda line: self.problems.report("ledger", line))
+        self.logs_read_at = now
+
     def _maybe_reload(self, forced: bool) -> None:
         signature = _signature(self.config_path)
         if not forced and signature == self.config_signature:
@@ -201,6 +219,7 @@ class Daemon:
                 log.error("%s", problem)
             log.error("config not reloaded: keeping the previous schedule")
             return
+        self.logs_read_at = None  # the credits that read the logs may have changed
         log.info("config reloaded from %s", self.config_path)
 
     def _deliver(self, reminder: Reminder, now: datetime) -> None:
@@ -261,7 +280,7 @@ class Daemon:
         try:
             events = publish(self.config, self.state_path, now,
                              lambda data: write_atomically(target, data, error=OutputError), destination=target,
-                             report=lambda line: log.warning("%s", line))
+                             report=lambda line: log.warning("%s", line), logs=self.logs)
         except (OutputError, StateError) as exc:
             self.problems.report("calendar", str(exc))
             return

@@ -11,12 +11,18 @@ README ("How reminderd counts") states how they combine:
   negative spend. A rate is measured over at least MIN_SPAN, so two readings an hour apart do
   not make an hourly blip a daily rate.
 
+- Claude Code's logs (ledger.py): the API-equivalent cost of Claude Code use on this machine,
+  a ceiling for what the credit pays (the plan's own usage comes first), not a bill. They give
+  a high rate (the 90th percentile of the daily spend over the last 14 whole days since the
+  claim) and an expected one (the mean of the last 7 days with use).
+
 Combined:
-- high = the fastest of the profile's high and the readings' rates (widened): a reading never
-  lowers the high rate below the profile's, so it never removes a warning the profile gives;
+- high = the fastest of the profile's high, the readings' rates (widened) and the logs' high:
+  a source never lowers the high rate another gives, so none removes another's warning;
 - expected = the readings' average since the claim, once they cover MIN_SPAN and show spend
-  (readings are the authority); before that, the profile's expected rate;
-- low = the slower of the readings' rates (widened) once they show spend; else the profile's.
+  (readings are the authority); before that the profile's expected rate, else the logs';
+- low = the slower of the readings' rates (widened) once they show spend; else the profile's,
+  else the logs' expected rate narrowed by `uncertainty`.
 
 The high rate gives the earliest exhaustion: reminders use it, so they err early.
 """
@@ -34,6 +40,9 @@ DAY = timedelta(days=1)
 MIN_SPAN = DAY
 PROFILE = "profile"
 OBSERVATIONS = "observations"
+CLAUDE_CODE_LOGS = "claude-code-logs"
+LOG_HIGH_DAYS = 14  # the window of the logs' high rate (its 90th percentile)
+LOG_EXPECTED_DAYS = 7  # days with use averaged for the logs' expected rate
 
 
 class Observation(NamedTuple):
@@ -47,6 +56,27 @@ class SpendRate(NamedTuple):
     low: float
     expected: float
     high: float
+
+
+class LogRates(NamedTuple):
+    """What Claude Code's logs say of the pace, in USD a day."""
+
+    high: float  # 90th percentile of the last LOG_HIGH_DAYS whole days' spend
+    expected: float  # mean of the last LOG_EXPECTED_DAYS days with use
+    days: int  # whole days seen since the claim
+
+
+def log_rates(daily_usd: Sequence[float]) -> LogRates | None:
+    """From the spend of each whole day since the claim, oldest first; None without one."""
+    if not daily_usd:
+        return None
+    recent = sorted(daily_usd[-LOG_HIGH_DAYS:])
+    rank = 0.9 * (len(recent) - 1)  # linear interpolation between closest ranks
+    low_index = int(rank)
+    high_index = min(low_index + 1, len(recent) - 1)
+    p90 = recent[low_index] + (recent[high_index] - recent[low_index]) * (rank - low_index)
+    active = [usd for usd in daily_usd if usd > 0][-LOG_EXPECTED_DAYS:]
+    return LogRates(p90, sum(active) / len(active) if active else 0.0, len(daily_usd))
 
 
 class TopUp(NamedTuple):
@@ -180,39 +210,48 @@ def _days_at_least_min_span(start: datetime, end: datetime) -> float:
     return max(end - start, MIN_SPAN) / DAY
 
 
-def combined_rate(profile: SpendRate | None, seen: Readings | None, uncertainty: float) -> tuple[SpendRate, str] | None:
+def combined_rate(profile: SpendRate | None, seen: Readings | None, uncertainty: float,
+                  logs: LogRates | None = None) -> tuple[SpendRate, str] | None:
     """The spend rate and the source of its expected value; None when nothing tells a pace."""
     spend_seen = seen is not None and seen.spent_usd > 0
-    if profile is None and not spend_seen:
+    logs_seen = logs is not None and logs.high > 0
+    if profile is None and not spend_seen and not logs_seen:
         return None
     highs = [profile.high] if profile is not None else []
+    if logs is not None and logs_seen:
+        highs.append(logs.high)
     if seen is not None and spend_seen:
         slow, fast = min(seen.overall, seen.recent), max(seen.overall, seen.recent)
         highs.append(fast * (1 + uncertainty))
         low = slow * (1 - uncertainty)
-        if seen.covers_min_span or profile is None:
+        if seen.covers_min_span or (profile is None and not logs_seen):
             expected, basis = seen.overall, OBSERVATIONS
-        else:
+        elif profile is not None:
             expected, basis = profile.expected, PROFILE
-    else:
-        assert profile is not None
+        else:
+            assert logs is not None
+            expected, basis = logs.expected, CLAUDE_CODE_LOGS
+    elif profile is not None:
         low, expected, basis = profile.low, profile.expected, PROFILE
+    else:
+        assert logs is not None
+        low, expected, basis = logs.expected * (1 - uncertainty), logs.expected, CLAUDE_CODE_LOGS
     high = max(highs)
     low = min(low, high)
     return SpendRate(low, min(max(expected, low), high), high), basis
 
 
 def forecast(offer: Offer, usage: UsageProfile, claimed_at: datetime, expires_at: datetime,
-             observations: Sequence[Observation], now: datetime) -> Forecast | None:
+             observations: Sequence[Observation], now: datetime, logs: LogRates | None = None) -> Forecast | None:
     """The forecast as known at `now` (readings after `now` are not yet known)."""
     seen = readings(claimed_at, offer.amount_usd, expires_at, observations, now)
     profile = profile_rate(usage, offer)
-    combined = combined_rate(profile, seen, usage.uncertainty)
+    combined = combined_rate(profile, seen, usage.uncertainty, logs)
     if combined is None:
         return None
     rate, basis = combined
-    sources = tuple(name for name, used in ((PROFILE, profile is not None), (OBSERVATIONS, seen is not None))
-                    if used)
+    sources = tuple(name for name, used in ((PROFILE, profile is not None), (OBSERVATIONS, seen is not None),
+                                            (CLAUDE_CODE_LOGS, logs is not None and logs.high > 0)) if used)
     if seen is not None:
         reference_at, balance = seen.latest.at, seen.latest.remaining_usd
     else:

@@ -97,7 +97,8 @@ def _assumptions(timeline: Timeline, reminder: Reminder) -> str:
 
 
 def publish(config: Config, state_path: Path, now: datetime, write: Callable[[bytes], None],
-            destination: Path | None = None, report: Callable[[str], None] | None = None) -> int | None:
+            destination: Path | None = None, report: Callable[[str], None] | None = None,
+            logs: Mapping[str, Any] | None = None) -> int | None:
     """Plan, build the calendar, hand the bytes to `write`, then record what was published.
 
     The SEQUENCE record in the state is shared by every export, so it only ever rises. For a
@@ -114,7 +115,7 @@ def publish(config: Config, state_path: Path, now: datetime, write: Callable[[by
     namespace = installation_namespace(state_path, report)
     state = read_state(state_path).state
     known = state.extra.get(ICS_SECTION, {})
-    current = events(plan(config, state, now), namespace)
+    current = events(plan(config, state, now, logs), namespace)
     record = published_record(current, known)
     key = str(destination) if destination is not None else None
     if key is not None and destination is not None and destination.exists() \

@@ -62,6 +62,7 @@ class Offer(NamedTuple):
     billed_at: str = "its usual rates"  # what the card is charged at afterwards: "API rates"
     balance_where: str = ""  # where the balance is looked at, for the weekly check: "on the web"
     source: str = ""  # where the facts come from, and when they were checked
+    web_search_usd: float = 0.01  # per web search request (USD 10 per 1,000, the provider's list price)
 
     @property
     def where(self) -> str:

@@ -13,16 +13,19 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
 from reminderd.config import Config, Credit, QuietHours
-from reminderd.forecast import Forecast, Observation, forecast, readings
+from reminderd.forecast import Forecast, LogRates, Observation, forecast, log_rates, readings
 from reminderd.offers import Offer
 from reminderd.quiet import place
 from reminderd.rules import ELIGIBLE, NOT_ELIGIBLE, Eligibility, claim_in_window, eligibility, expiry
 from reminderd.state import State
 from reminderd.timeutil import at_wall_time, duration_label, format_local, format_span
+
+if TYPE_CHECKING:
+    from reminderd.ledger import Ledger
 
 # Phases of a credit, as `status` and --json name them.
 NOT_OPEN_YET = "claim-not-open-yet"
@@ -101,14 +104,16 @@ class Timeline(NamedTuple):
         return tuple(r for r in self.reminders if r.is_live(self.now))
 
 
-def plan(config: Config, state: State, now: datetime) -> Timeline:
+def plan(config: Config, state: State, now: datetime, logs: Mapping[str, Ledger] | None = None) -> Timeline:
     """Everything reminderd knows and will say, as of `now`.
 
     Acknowledgements and balance readings count from the moment they were made: one recorded
-    for a later time is not known yet.
+    for a later time is not known yet. `logs` holds the usage ledger of each credit that reads
+    Claude Code's logs (ledger.current); plan() itself never reads a file.
     """
     known = state.as_of(now)
-    credits = tuple(_credit_timeline(config, credit, known, now) for credit in config.credits)
+    credits = tuple(_credit_timeline(config, credit, known, now, (logs or {}).get(credit.id))
+                    for credit in config.credits)
     reminders = [
         reminder
         for ct in credits
@@ -120,7 +125,8 @@ def plan(config: Config, state: State, now: datetime) -> Timeline:
                     quiet_hours=config.quiet_hours)
 
 
-def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime) -> CreditTimeline:
+def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime,
+                     ledger: Ledger | None) -> CreditTimeline:
     offer, zone = credit.offer, config.timezone
     verdict = eligibility(credit)
     warnings: list[str] = []
@@ -138,7 +144,11 @@ def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime
                 "check the date: reminders use it as given")
         expires = expiry(offer, claimed)
         observations = state.observations.get(credit.id, ())
-        fc = forecast(offer, credit.usage, claimed, expires, observations, now)
+        rates = None
+        if credit.usage.claude_code_logs and ledger is not None:
+            rates, log_warnings = _log_rates(ledger, credit, claimed, min(now, expires), zone)
+            warnings += log_warnings
+        fc = forecast(offer, credit.usage, claimed, expires, observations, now, rates)
         warnings += _reading_warnings(config, credit, claimed, expires, observations, now, fc)
     if claimed is not None and expires is not None:
         phase = ACTIVE if now < expires else EXPIRED
@@ -156,6 +166,20 @@ def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime
         acknowledged=MappingProxyType(dict(state.acknowledged.get(credit.id, {}))),
         warnings=tuple(warnings),
     )
+
+
+def _log_rates(ledger: Ledger, credit: Credit, claimed: datetime, until: datetime,
+               zone: ZoneInfo) -> tuple[LogRates | None, list[str]]:
+    """The pace Claude Code's logs show over the whole days from the claim to `until`."""
+    from reminderd.ledger import daily_usd  # only for credits that read the logs: status stays light
+    first, last = claimed.astimezone(zone).date() + timedelta(days=1), until.astimezone(zone).date() - timedelta(days=1)
+    priced = daily_usd(ledger, zone, credit.offer.prices, credit.offer.web_search_usd, first, last)
+    warnings = [f"Claude Code logs: model {model} has no price in the offer's table; counted at the price of "
+                f"{priced_as} (the dearest)" for model, priced_as in sorted(priced.unknown.items())]
+    if ledger.files == 0:
+        warnings.append("Claude Code logs: no transcript found on this machine (`reminderd usage` says where "
+                        "it looks)")
+    return (log_rates([d.usd for d in priced.days]) if first <= last else None), warnings
 
 
 def _reading_warnings(config: Config, credit: Credit, claimed: datetime, expires: datetime,

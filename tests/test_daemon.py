@@ -164,3 +164,36 @@ def test_live_calendar_is_rewritten_only_when_the_timeline_changes(tmp_path: Pat
     config.write_text(config.read_text().replace("2026-02-10T12:00:00", "2026-02-11T12:00:00"))
     daemon.tick("test")
     assert b"SEQUENCE:1" in ics.read_bytes()
+
+
+def test_the_daemon_keeps_the_usage_ledger_current(tmp_path: Path) -> None:
+    import json as json_module
+
+    from reminderd.ledger import load
+
+    transcripts = tmp_path / "claude" / "projects" / "p"
+    transcripts.mkdir(parents=True)
+    config = tmp_path / "config.toml"
+    usage = f'[credit.usage]\nclaude_code_logs = true\nclaude_code_dirs = ["{tmp_path / "claude"}"]\n'
+    config.write_text(config_text(usage, credit=CREDIT))
+
+    def spend(name: str, day: int, output_tokens: int) -> None:
+        record = {"timestamp": f"2026-02-{day:02d}T12:00:00Z", "requestId": name, "message": {
+            "id": name, "model": "claude-opus-4-6", "usage": {"output_tokens": output_tokens}}}
+        (transcripts / f"{name}.jsonl").write_text(json_module.dumps(record) + "\n")
+
+    spend("a", 12, 400_000)  # USD 10 on 02-12
+    clock = Clock(datetime(2026, 2, 15, 12, tzinfo=UTC))
+    daemon = Daemon(config, tmp_path / "state.json", tmp_path / "lock", clock,
+                    notifier_factory=lambda c: FallbackNotifier([Recorder()]))
+    daemon.tick("start")
+    assert sum(t.output for models in load(tmp_path, "c").hours.values() for t in models.values()) == 400_000
+    spend("b", 14, 800_000)  # USD 20 on 02-14: not read until the next ledger round
+    clock.now += timedelta(minutes=5)
+    daemon.tick("wake")
+    assert len(load(tmp_path, "c").hours) == 1
+    clock.now += timedelta(minutes=8)
+    daemon.tick("wake")
+    assert len(load(tmp_path, "c").hours) == 2
+    exhaustion = [j for j in daemon.scheduler.get_jobs() if j.id.startswith("due:")]
+    assert exhaustion  # replanned with the new pace

@@ -164,3 +164,44 @@ def test_balance_is_zero_after_expiry() -> None:
     assert fc is not None
     assert fc.balance_at(EXPIRES - timedelta(seconds=1)) > 40
     assert fc.balance_at(EXPIRES) == 0.0
+
+
+# -- Claude Code's logs as a source ---------------------------------------------------------------
+
+FORTNIGHT = [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0, 20.0, 22.0, 24.0, 26.0]
+
+
+def test_log_rates_by_hand() -> None:
+    from reminderd.forecast import log_rates
+
+    rates = log_rates(FORTNIGHT)
+    assert rates is not None
+    # 90th percentile of 14 days: rank 0.9 x 13 = 11.7, between 22 and 24: 22 + 0.7 x 2 = 23.4
+    assert rates.high == pytest.approx(23.4)
+    assert rates.expected == pytest.approx(sum(FORTNIGHT[-7:]) / 7)  # the last 7 days with use: 20
+    assert log_rates([]) is None
+    idle = log_rates([0.0, 3.0, 0.0, 0.0])
+    assert idle is not None and idle.expected == 3.0  # "active" days only
+
+
+def test_logs_raise_the_high_rate_only_and_never_outvote_readings() -> None:
+    from reminderd.forecast import log_rates
+
+    c = credit_with("daily_spend_usd = 1.5\n")
+    logs = log_rates(FORTNIGHT)
+    fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, (), CLAIMED + timedelta(days=15), logs)
+    assert fc is not None and fc.sources == ("profile", "claude-code-logs")
+    assert (fc.rate.low, fc.rate.expected, fc.rate.high) == pytest.approx((1.2, 1.5, 23.4))
+    readings = (Observation(CLAIMED + timedelta(days=10), 30.0),)  # 2 a day
+    fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, readings, CLAIMED + timedelta(days=15), logs)
+    assert fc is not None and fc.basis == "observations" and fc.rate.expected == pytest.approx(2.0)
+    assert fc.rate.high == pytest.approx(23.4)
+
+
+def test_logs_alone_give_a_forecast() -> None:
+    from reminderd.forecast import log_rates
+
+    c = make_config("[credit.usage]\nuncertainty = 0.2\nclaude_code_logs = true\n").credits[0]
+    fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, (), CLAIMED + timedelta(days=15), log_rates(FORTNIGHT))
+    assert fc is not None and fc.basis == "claude-code-logs"
+    assert (fc.rate.low, fc.rate.expected, fc.rate.high) == pytest.approx((16.0, 20.0, 23.4))

@@ -1,0 +1,256 @@
+"""Claude Code's local transcripts: where they are, what each usage line holds, what it costs.
+
+The rules (../shared/CLAUDE_CODE_LOGS.md, each one a bug another tool shipped):
+- roots: $CLAUDE_CONFIG_DIR (comma-separated) alone if set, else ${XDG_CONFIG_HOME:-~/.config}/claude
+  and ~/.claude; every *.jsonl below <root>/projects; a file reached twice is read once;
+- a line counts when it has message.usage; "<synthetic>" is not a model call; a line that is
+  truncated, malformed or not UTF-8 is counted as skipped, never fatal;
+- one response can appear in several files (resumed sessions, sidechains, worktrees) and
+  first as a streaming partial: key on (message.id, requestId) and keep the copy with the
+  largest token total, preferring isSidechain false; a line with no id is keyed on its bytes;
+- cost = input x in + output x out + 5-minute cache writes x 1.25 in + 1-hour cache writes x 2 in
+  + cache reads x 0.1 in, per million tokens; fast mode is the offer's "-fast" row, else 6x,
+  cache rates included; web searches are priced per request;
+- an unknown model is priced as the dearest known family and named in a warning; ids are
+  normalised ("claude-opus-4-6-20260205", "anthropic/claude-4.6-opus" -> "opus-4.6").
+
+msgspec decodes each usage line into a small typed structure, skipping the long `content`
+in C; the standard library's json.loads builds every string of it (benchmarks/usage_logs).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from reminderd.offers import Price
+
+CACHE_WRITE_5M = 1.25
+CACHE_WRITE_1H = 2.0
+CACHE_READ = 0.1
+FAST_MULTIPLIER = 6.0  # Opus 4.6 fast mode against standard, when the table has no "-fast" row
+FAST_SUFFIX = "@fast"  # a model id as counted in fast mode
+SYNTHETIC = "<synthetic>"
+# A line without the usage key carries no cost and is not even decoded. The mark ends on ':',
+# so it matches compact JSON (Claude Code's) and JSON written with spaces alike.
+USAGE_MARK = b'"usage":'
+
+
+class Tokens(NamedTuple):
+    input: int = 0
+    output: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    cache_read: int = 0
+    web_searches: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output + self.cache_write_5m + self.cache_write_1h + self.cache_read
+
+    def plus(self, other: Tokens, sign: int = 1) -> Tokens:
+        return Tokens(*(a + sign * b for a, b in zip(self, other, strict=True)))
+
+
+HOUR_FORMAT = "%Y-%m-%dT%H"
+
+
+class Call(NamedTuple):
+    """One model response, as a usage line reports it."""
+
+    key: str  # what identifies the response across files (for dedup)
+    hour: str  # the UTC hour it was written in, HOUR_FORMAT
+    model: str  # normalised id, FAST_SUFFIX added in fast mode
+    tokens: Tokens
+    sidechain: bool
+
+    def outranks(self, other: Call) -> bool:
+        """Whether this copy replaces `other`: more tokens (a later streaming copy), or as many
+        and not from a sidechain."""
+        return (self.tokens.total, not self.sidechain) > (other.tokens.total, not other.sidechain)
+
+
+class Skip(NamedTuple):
+    reason: str  # "malformed", "synthetic"
+
+
+# -- where -------------------------------------------------------------------------------------
+
+
+def default_roots(environ: Mapping[str, str], home: Path) -> list[Path]:
+    configured = environ.get("CLAUDE_CONFIG_DIR")
+    if configured:
+        return [Path(part).expanduser() for part in configured.split(",") if part.strip()]
+    xdg = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
+    return [xdg / "claude", home / ".claude"]
+
+
+def transcript_files(roots: list[Path]) -> Iterator[Path]:
+    """Every *.jsonl below <root>/projects, each real file once, in a stable order."""
+    seen: set[str] = set()
+    for root in roots:
+        top = root / "projects"
+        if not top.is_dir():
+            continue
+        for directory, _, names in sorted(os.walk(top, followlinks=False)):
+            for name in sorted(names):
+                if not name.endswith(".jsonl"):
+                    continue
+                path = Path(directory) / name
+                real = os.path.realpath(path)
+                if real not in seen:
+                    seen.add(real)
+                    yield path
+
+
+# -- one line ----------------------------------------------------------------------------------
+
+
+_MODEL = re.compile(r"(opus|sonnet|haiku)")
+_VERSION = re.compile(r"(?<![0-9])(\d)[-.](\d{1,2})(?![0-9])")
+
+
+@functools.lru_cache(maxsize=256)
+def normalise_model(raw: str) -> str:
+    """'claude-opus-4-6-20260205', 'anthropic/claude-4.6-opus' -> 'opus-4.6'; other ids stay as
+    they are, lower-cased (an unknown model, priced high with a warning)."""
+    text = raw.strip().lower().rsplit("/", 1)[-1]
+    family = _MODEL.search(text)
+    version = _VERSION.search(re.sub(r"-\d{8}$", "", text))
+    if family and version:
+        return f"{family.group(1)}-{version.group(1)}.{version.group(2)}"
+    return text
+
+
+def _decoder() -> Any:
+    """A msgspec decoder for the fields we need; every other field (the long `content`) is
+    skipped without being built. defstruct, not class syntax: the types must be objects here."""
+    from typing import Annotated
+
+    import msgspec
+
+    def struct(name: str, fields: list[tuple[str, Any, Any]]) -> Any:
+        return msgspec.defstruct(name, fields)
+
+    count = Annotated[int, msgspec.Meta(ge=0)]  # a negative count is a malformed line, checked in C
+    cache_creation = struct("CacheCreation", [("ephemeral_5m_input_tokens", count, 0),
+                                              ("ephemeral_1h_input_tokens", count, 0)])
+    server_tool_use = struct("ServerToolUse", [("web_search_requests", count, 0)])
+    usage = struct("Usage", [("input_tokens", count, 0), ("output_tokens", count, 0),
+                             ("cache_creation_input_tokens", count, 0), ("cache_read_input_tokens", count, 0),
+                             ("cache_creation", cache_creation | None, None),
+                             ("server_tool_use", server_tool_use | None, None), ("speed", str | None, None)])
+    message = struct("Message", [("id", str | None, None), ("model", str | None, None),
+                                 ("usage", usage | None, None)])
+    line = struct("Line", [("timestamp", str | None, None), ("requestId", str | None, None),
+                           ("isSidechain", bool, False), ("message", message | None, None)])
+    return msgspec.json.Decoder(line).decode, (msgspec.DecodeError, msgspec.ValidationError)
+
+
+class LineReader:
+    """Turns one transcript line into a Call, a Skip, or None (a line that carries no cost)."""
+
+    def __init__(self) -> None:
+        self.decode, self.decode_error = _decoder()
+
+    def read(self, raw: bytes | memoryview) -> Call | Skip | None:
+        """One line (that holds the usage key) as a Call, a Skip, or None if it has no cost."""
+        fields = self.parse(raw)
+        if fields is None or isinstance(fields, Skip):
+            return fields
+        key, hour, model, tokens, sidechain = fields
+        return Call(key, hour, model, Tokens(*tokens), sidechain)
+
+    def parse(self, raw: bytes | memoryview) -> tuple[str, str, str, tuple[int, ...], bool] | Skip | None:
+        """read(), as a plain tuple (key, hour, model, tokens, sidechain): the scan's hot path."""
+        try:
+            line = self.decode(raw)
+        except self.decode_error:
+            return MALFORMED
+        message = line.message
+        if message is None or message.usage is None:
+            return None
+        model = message.model
+        if model == SYNTHETIC:
+            return SYNTHETIC_SKIP
+        stamp = line.timestamp
+        # Claude Code writes "2026-02-09T01:03:35.960Z": its hour is its first 13 characters
+        hour = stamp[:13] if stamp and len(stamp) in (20, 24) and stamp[10] == "T" and stamp[-1] == "Z" \
+            else _utc_hour(stamp)
+        if hour is None or not model:
+            return MALFORMED
+        usage = message.usage
+        split = usage.cache_creation
+        if split is not None and (split.ephemeral_5m_input_tokens or split.ephemeral_1h_input_tokens):
+            write_5m, write_1h = split.ephemeral_5m_input_tokens, split.ephemeral_1h_input_tokens
+        else:  # older lines: every cache write counts as a 5-minute write
+            write_5m, write_1h = usage.cache_creation_input_tokens, 0
+        tool = usage.server_tool_use
+        tokens = (usage.input_tokens, usage.output_tokens, write_5m, write_1h, usage.cache_read_input_tokens,
+                  tool.web_search_requests if tool is not None else 0)
+        model = normalise_model(model)
+        if usage.speed == "fast":
+            model += FAST_SUFFIX
+        if message.id:
+            key = message.id + ":" + line.requestId if line.requestId else message.id
+        else:
+            key = "line:" + hashlib.sha1(bytes(raw).strip(), usedforsecurity=False).hexdigest()
+        return key, hour, model, tokens, line.isSidechain
+
+
+MALFORMED, SYNTHETIC_SKIP = Skip("malformed"), Skip("synthetic")
+_UTC_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+def _utc_hour(text: str | None) -> str | None:
+    """The UTC hour of a timestamp; Claude Code writes UTC with a Z, read without a datetime."""
+    if not text:
+        return None
+    if _UTC_STAMP.fullmatch(text):
+        return text[:13]
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return at.astimezone(UTC).strftime(HOUR_FORMAT) if at.tzinfo else None
+
+
+# -- what it costs -------------------------------------------------------------------------------
+
+
+class Priced(NamedTuple):
+    usd: float
+    known: bool  # False: an unknown model, priced as the dearest known family
+    priced_as: str
+
+
+def dearest(prices: Mapping[str, Price]) -> str | None:
+    """The dearest standard (not fast-mode) row: what an unknown model is priced as."""
+    standard = {k: p for k, p in prices.items() if not k.endswith("-fast")} or dict(prices)
+    return max(standard, key=lambda k: (standard[k].output, standard[k].input)) if standard else None
+
+
+def price_tokens(model: str, tokens: Tokens, prices: Mapping[str, Price], web_search_usd: float) -> Priced:
+    """USD for `tokens` of `model` (a normalised id, maybe with FAST_SUFFIX) at `prices`."""
+    base, fast = model.removesuffix(FAST_SUFFIX), model.endswith(FAST_SUFFIX)
+    multiplier = 1.0
+    if fast and f"{base}-fast" in prices:
+        row, known, priced_as = prices[f"{base}-fast"], True, f"{base}-fast"
+    elif base in prices:
+        row, known, priced_as = prices[base], True, base
+        multiplier = FAST_MULTIPLIER if fast else 1.0
+    else:
+        priced_as = dearest(prices) or ""
+        row, known = prices.get(priced_as, Price(0.0, 0.0)), False
+        multiplier = FAST_MULTIPLIER if fast else 1.0
+    per_input = row.input * multiplier / 1e6
+    usd = (tokens.input * per_input + tokens.output * row.output * multiplier / 1e6
+           + tokens.cache_write_5m * per_input * CACHE_WRITE_5M + tokens.cache_write_1h * per_input * CACHE_WRITE_1H
+           + tokens.cache_read * per_input * CACHE_READ + tokens.web_searches * web_search_usd)
+    return Priced(usd, known, priced_as)

@@ -1,0 +1,89 @@
+"""`reminderd usage`: what Claude Code's logs show, per day, in a table (with a small bar chart)
+for people and a stable JSON document for scripts.
+
+The figures are API-equivalent costs of Claude Code use on this machine, at the offer's
+prices: more than the credit pays (the plan's own usage comes first), less than all use
+(claude.ai, the apps and other machines are not in the logs). Every output says so.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from reminderd.ledger import Ledger, Priced
+from reminderd.timeutil import format_local
+
+NOT_A_BILL = ("API-equivalent cost of Claude Code use on this machine: not a bill (your plan's own usage "
+              "comes first; claude.ai, the apps and other machines are not in the logs)")
+BAR_WIDTH = 24
+
+
+class UsageView(NamedTuple):
+    credit_id: str
+    zone: ZoneInfo
+    since: date
+    until: date
+    priced: Priced  # the days shown
+    since_claim: Priced | None  # every day from the claim on, for the total
+    claimed_at: datetime | None
+    ledger: Ledger
+
+    def warnings(self) -> list[str]:
+        out = [f"model {model} has no price in the offer's table: counted at the price of {priced_as}, the dearest"
+               for model, priced_as in sorted({**self.priced.unknown,
+                                               **(self.since_claim.unknown if self.since_claim else {})}.items())]
+        skipped = self.ledger.skipped
+        if skipped.get("malformed"):
+            out.append(f"{skipped['malformed']} line(s) skipped: truncated, malformed or not UTF-8")
+        if self.ledger.files == 0:
+            out.append("no Claude Code transcript found")
+        return out
+
+
+def usage_json(view: UsageView) -> dict[str, Any]:
+    def usd(value: float) -> float:
+        return round(value, 2)
+
+    return {
+        "schema_version": 1,
+        "credit": view.credit_id,
+        "timezone": view.zone.key,
+        "since": view.since.isoformat(),
+        "until": view.until.isoformat(),
+        "days": [{"date": d.day.isoformat(), "usd": usd(d.usd), "by_model": {m: usd(v) for m, v in d.by_model.items()}}
+                 for d in view.priced.days],
+        "total_usd": usd(math.fsum(d.usd for d in view.priced.days)),
+        "since_claim_usd": usd(math.fsum(d.usd for d in view.since_claim.days)) if view.since_claim else None,
+        "claimed_at": view.claimed_at.astimezone(view.zone).isoformat(timespec="seconds") if view.claimed_at else None,
+        "skipped_lines": dict(sorted(view.ledger.skipped.items())),
+        "unknown_models": dict(sorted(view.priced.unknown.items())),
+        "transcripts": view.ledger.files,
+        "scanned_at": view.ledger.scanned_at.isoformat(timespec="seconds") if view.ledger.scanned_at else None,
+        "note": NOT_A_BILL,
+        "warnings": view.warnings(),
+    }
+
+
+def usage_text(view: UsageView, fancy: bool) -> str:
+    """The table; `fancy` (a terminal, no NO_COLOR) draws the bars with block characters."""
+    days = view.priced.days
+    top = max((d.usd for d in days), default=0.0)
+    lines = [f"Claude Code usage for {view.credit_id}, per day in {view.zone.key}, at the offer's prices.",
+             NOT_A_BILL + ".", ""]
+    for d in days:
+        filled = 0 if top <= 0 else max(1 if d.usd > 0 else 0, round(d.usd / top * BAR_WIDTH))
+        bar = ("█" if fancy else "#") * filled + ("·" if fancy else ".") * (BAR_WIDTH - filled)
+        models = ", ".join(f"{m} {v:.2f}" for m, v in sorted(d.by_model.items(), key=lambda kv: -kv[1]) if v >= 0.005)
+        lines.append(f"  {d.day:%a %Y-%m-%d}  USD {d.usd:8.2f}  {bar}  {models}".rstrip())
+    total = math.fsum(d.usd for d in days)
+    lines += ["", f"  {'Shown':<14}  USD {total:8.2f}  ({view.since} to {view.until})"]
+    if view.since_claim is not None and view.claimed_at is not None:
+        claimed = math.fsum(d.usd for d in view.since_claim.days)
+        lines.append(f"  {'Since claim':<14}  USD {claimed:8.2f}  (claimed {format_local(view.claimed_at, view.zone)})")
+    scanned = format_local(view.ledger.scanned_at, view.zone) if view.ledger.scanned_at else "never"
+    lines.append(f"  {'Transcripts':<14}  {view.ledger.files} read; ledger brought up to date {scanned}")
+    lines += [f"  ! {w}" for w in view.warnings()]
+    return "\n".join(lines) + "\n"
