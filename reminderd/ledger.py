@@ -1,25 +1,24 @@
 """The usage ledger: what Claude Code's transcripts showed, kept after they are deleted.
 
-One ledger per credit that reads the logs, in the state directory (usage/<credit>.json):
-tokens per UTC hour and per model (not dollars: prices and the configured zone may change
-later, and daily_usd() applies them when asked), the skipped lines, and for each transcript
-file how far it was read. Transcripts are deleted 30 days after their last activity, a credit
-lasts 60: the ledger keeps the counts.
+One ledger per credit that reads the logs, in the state directory (usage/<credit>.sqlite, the
+standard library's SQLite): tokens per UTC hour and per model (not dollars: prices and the
+configured zone may change later, and daily_usd() applies them when asked), and for each
+transcript file how far it was read and which lines it skipped. Transcripts are deleted 30
+days after their last activity, a credit lasts 60: the ledger keeps the counts.
 
 Incremental: a file is re-read only when its size, mtime or inode changed, from its saved
 offset; a last line without its newline is read again next time; a file that shrank or was
 replaced is read whole. A response already counted is recognised by its key (usage_logs.Call)
-in usage/<credit>.seen.json, which keeps the keys of the last KEEP_SEEN_DAYS days, so
-nothing is counted twice; that index is read only when there is something new to count.
+in the `seen` table, which keeps the keys of the last KEEP_SEEN_DAYS days, so nothing is
+counted twice. Memory stays bounded by one transcript's usage lines, whatever the tree's size,
+and one transaction commits the counts, the offsets and the keys together.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -28,14 +27,16 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from reminderd.errors import StateError
-from reminderd.files import PRIVATE, write_atomically
 from reminderd.offers import Price
 from reminderd.usage_logs import HOUR_FORMAT, USAGE_MARK, Skip, Tokens, price_tokens
 
-VERSION = 1
+SCHEMA = 1
 KEEP_SEEN_DAYS = 40
 RACY_NS = 2_000_000_000  # a file changed this close to a scan may change again unseen by stat: look again
 TAIL = 256  # bytes before the saved offset, fingerprinted: a file rewritten in place is read whole
+COUNTS = ("input", "output", "write_5m", "write_1h", "cache_read", "web_searches")
+REASONS = ("malformed", "synthetic")
+BATCH = 500  # keys looked up in one query
 
 
 class Ledger(NamedTuple):
@@ -59,75 +60,102 @@ class Priced(NamedTuple):
     unknown: Mapping[str, str]  # model -> what it was priced as
 
 
-def _paths(state_dir: Path, credit_id: str) -> tuple[Path, Path, Path]:
-    base = state_dir / "usage"
-    return base / f"{credit_id}.json", base / f"{credit_id}.seen.json", base / f"{credit_id}.lock"
+def ledger_path(state_dir: Path, credit_id: str) -> Path:
+    return state_dir / "usage" / f"{credit_id}.sqlite"
 
 
-# -- reading the ledger (cheap: what status needs) ----------------------------------------------
+_TABLES = f"""
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hours (hour TEXT, model TEXT, {', '.join(f'{c} INTEGER' for c in COUNTS)},
+                                  PRIMARY KEY (hour, model)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, ino INTEGER, size INTEGER, mtime_ns INTEGER,
+                                  offset INTEGER, tail TEXT, racy INTEGER,
+                                  {', '.join(f'{r} INTEGER' for r in REASONS)}) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, hour TEXT, model TEXT,
+                                 {', '.join(f'{c} INTEGER' for c in COUNTS)}, sidechain INTEGER) WITHOUT ROWID;
+"""
 
 
-def _read_json(path: Path) -> Any:
+@contextlib.contextmanager
+def _open(path: Path, write: bool) -> Iterator[Any]:
+    """The ledger's database; for a write, inside one transaction that holds the write lock.
+
+    A file that is not a database is put aside (path.damaged-<time>) and the ledger rebuilt
+    from the transcripts that still exist.
+    """
+    import sqlite3
+
     try:
-        return json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, RecursionError):
-        return None  # damaged: rebuilt from the transcripts that still exist
-
-
-def _summary(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, dict) or raw.get("version") != VERSION:
-        return {"version": VERSION, "hours": {}, "files": {}, "scanned_at": None}
-    return raw
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        db = sqlite3.connect(path, timeout=60, isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:
+        raise StateError(f"{path}: cannot open the usage ledger: {exc}") from None
+    try:
+        if write:
+            try:
+                db.executescript(_TABLES)  # before BEGIN: executescript commits what is open
+            except sqlite3.DatabaseError as exc:
+                if "locked" in str(exc):
+                    raise
+                db.close()
+                os.replace(path, path.with_name(f"{path.name}.damaged-{int(time.time())}"))
+                with _open(path, write) as fresh:
+                    yield fresh
+                return
+            db.execute("BEGIN IMMEDIATE")  # one writer at a time; readers go on
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+        yield db
+        if write:
+            db.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise StateError(f"{path}: the usage ledger failed: {exc}") from None
+    finally:
+        db.close()
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o600)
 
 
 def load(state_dir: Path, credit_id: str) -> Ledger:
-    raw = _summary(_read_json(_paths(state_dir, credit_id)[0]))
-    return _ledger(raw)
+    """The ledger as last saved (what status needs); an absent one is empty."""
+    path = ledger_path(state_dir, credit_id)
+    if not path.exists():
+        return EMPTY
+    try:
+        with _open(path, write=False) as db:
+            return _ledger(db)
+    except StateError:
+        return EMPTY
+    except Exception as exc:  # noqa: BLE001 (sqlite3's errors, raised while reading: status must not crash)
+        if type(exc).__module__ == "sqlite3":
+            return EMPTY
+        raise
 
 
-def _ledger(raw: dict[str, Any]) -> Ledger:
+def _ledger(db: Any) -> Ledger:
     hours: dict[str, dict[str, Tokens]] = {}
-    for hour, models in raw.get("hours", {}).items():
-        with contextlib.suppress(TypeError, ValueError):
-            hours[hour] = {model: Tokens(*map(int, counts)) for model, counts in models.items()}
-    skipped: dict[str, int] = {}
-    for entry in raw.get("files", {}).values():
-        for reason, count in entry.get("skipped", {}).items():
-            skipped[reason] = skipped.get(reason, 0) + int(count)
-    scanned = raw.get("scanned_at")
-    return Ledger(hours, skipped, len(raw.get("files", {})), datetime.fromisoformat(scanned) if scanned else None)
+    for hour, model, *counts in db.execute(f"SELECT hour, model, {', '.join(COUNTS)} FROM hours"):
+        hours.setdefault(hour, {})[model] = Tokens(*counts)
+    row = db.execute(f"SELECT count(*), {', '.join(f'total({r})' for r in REASONS)} FROM files").fetchone()
+    skipped = {reason: int(n) for reason, n in zip(REASONS, row[1:], strict=True) if n}
+    scanned = db.execute("SELECT value FROM meta WHERE name = 'scanned_at'").fetchone()
+    return Ledger(hours, skipped, row[0], datetime.fromisoformat(scanned[0]) if scanned else None)
 
 
 # -- bringing it up to date -----------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    import fcntl
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE)
-    except OSError as exc:
-        raise StateError(f"{path}: cannot open the lock file: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 class _Counter:
     """Applies calls to hour buckets, replacing an earlier copy of the same response.
 
-    Over a large tree this runs once per usage line: plain tuples and lists, the six counts
-    updated in place.
+    Over a large tree this runs once per usage line: plain tuples and dicts. `hours` collects
+    the changes of one refresh; `seen` holds the keys met in the current file, looked up in
+    the database in batches before it is counted (see _prefetch).
     """
 
-    def __init__(self, hours: dict[str, dict[str, list[int]]], seen: dict[str, list[Any]]) -> None:
-        self.hours, self.seen = hours, seen
+    def __init__(self) -> None:
+        self.hours: dict[tuple[str, str], list[int]] = {}
+        self.seen: dict[str, tuple[Any, ...]] = {}
+        self.changed: set[str] = set()
 
     def add(self, key: str, hour: str, model: str, tokens: tuple[int, ...], sidechain: bool) -> None:
         old = self.seen.get(key)
@@ -138,16 +166,13 @@ class _Counter:
                 return
             self._bucket(old[0], old[1], old[2:8], -1)
         self._bucket(hour, model, tokens, 1)
-        self.seen[key] = (sys.intern(hour), model, *tokens, sidechain)  # compact: hours shared, a tuple
+        self.seen[key] = (hour, model, *tokens, sidechain)
+        self.changed.add(key)
 
     def _bucket(self, hour: str, model: str, tokens: Any, sign: int) -> None:
-        models = self.hours.get(hour)
-        if models is None:
-            models = self.hours[hour] = {}
-        counts = models.get(model)
+        counts = self.hours.get((hour, model))
         if counts is None:
-            models[model] = [sign * value for value in tokens]
-            return
+            counts = self.hours[(hour, model)] = [0, 0, 0, 0, 0, 0]
         a, b, c, d, e, f = tokens
         counts[0] += sign * a
         counts[1] += sign * b
@@ -157,11 +182,21 @@ class _Counter:
         counts[5] += sign * f
 
 
+class _Collector:
+    """Gathers a file's parsed usage lines, so their keys are looked up in one go."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str, tuple[int, ...], bool]] = []
+
+    def add(self, *fields: Any) -> None:
+        self.calls.append(fields)
+
+
 WHOLE_FILE = 64 * 1024 * 1024  # read in one piece up to this size (no joins); larger files in blocks
 CHUNK = 16 * 1024 * 1024
 
 
-def _read_new_lines(path: Path, start: int, reader: Any, counter: _Counter, skipped: dict[str, int]) -> int:
+def _read_new_lines(path: Path, start: int, reader: Any, counter: Any, skipped: dict[str, int]) -> int:
     """Count the complete lines from `start`; return the offset to resume from next time.
 
     Only the lines that hold the usage key are looked at (found with bytes.find and decoded
@@ -193,7 +228,7 @@ def _read_new_lines(path: Path, start: int, reader: Any, counter: _Counter, skip
             data = data[end:]
 
 
-def _count_block(data: bytes, end: int, reader: Any, counter: _Counter, skipped: dict[str, int]) -> None:
+def _count_block(data: bytes, end: int, reader: Any, counter: Any, skipped: dict[str, int]) -> None:
     """Count the newline-terminated lines of data[:end] that hold the usage key."""
     view, find, rfind, parse, add = memoryview(data), data.find, data.rfind, reader.parse, counter.add
     position = 0
@@ -216,51 +251,68 @@ def refresh(state_dir: Path, credit_id: str, roots: list[Path], now: datetime) -
     """Read what is new in the transcripts below `roots` into the credit's ledger."""
     from reminderd.usage_logs import LineReader, transcript_files
 
-    summary_path, seen_path, lock_path = _paths(state_dir, credit_id)
-    with _locked(lock_path):
-        raw = _summary(_read_json(summary_path))
-        known: dict[str, Any] = raw["files"]
-        current: dict[str, os.stat_result] = {}
-        for path in transcript_files(roots):
-            with contextlib.suppress(OSError):
-                current[str(path)] = path.stat()
+    with _open(ledger_path(state_dir, credit_id), write=True) as db:
+        known = {row[0]: row[1:] for row in db.execute(
+            f"SELECT path, ino, size, mtime_ns, offset, tail, racy, {', '.join(REASONS)} FROM files")}
+        current = {str(path): st for path, st in transcript_files(roots)}
         changed = [p for p, st in current.items() if _changed(known.get(p), st)]
         gone = set(known) - set(current)
-        if not changed and not gone:
-            return _ledger(raw)
-        seen = _read_json(seen_path) if changed else None
-        seen = seen if isinstance(seen, dict) else {}
-        hours = raw["hours"]
-        counter, reader = _Counter(hours, seen), LineReader() if changed else None
-        scan_ns = time.time_ns()  # the file system's clock, which wrote the mtimes (not the plan's `now`)
-        for name in changed:
-            st, entry = current[name], known.get(name) or {}
-            try:
-                resume = _resume_at(Path(name), entry, st)
-                skipped = dict(entry.get("skipped", {})) if resume else {}
-                offset = _read_new_lines(Path(name), resume, reader, counter, skipped)
-                tail = _tail(Path(name), offset)
-            except OSError:
-                continue  # vanished or unreadable now: tried again next time
-            known[name] = {"ino": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "offset": offset,
-                           "tail": tail, "racy": st.st_mtime_ns > scan_ns - RACY_NS, "skipped": skipped}
-        for name in gone:
-            del known[name]  # its counts stay: that is what the ledger is for
-        horizon = (now - timedelta(days=KEEP_SEEN_DAYS)).strftime(HOUR_FORMAT)
-        seen = {k: v for k, v in seen.items() if v[0] >= horizon}
-        raw["hours"] = {h: {m: c for m, c in models.items() if any(c)} for h, models in hours.items()}
-        raw["scanned_at"] = now.isoformat()
-        if changed:
-            write_atomically(seen_path, json.dumps(seen, separators=(",", ":")).encode(), mode=PRIVATE)
-        write_atomically(summary_path, json.dumps(raw, separators=(",", ":"), sort_keys=True).encode(),
-                         mode=PRIVATE)
-        return _ledger(raw)
+        if changed or gone:
+            reader, counter = LineReader() if changed else None, _Counter()
+            scan_ns = time.time_ns()  # the file system's clock, which wrote the mtimes (not the plan's `now`)
+            for name in changed:
+                _read_file(db, name, current[name], known.get(name), reader, counter, scan_ns)
+            db.executemany("DELETE FROM files WHERE path = ?", [(name,) for name in gone])  # counts stay
+            _save_hours(db, counter.hours)
+            horizon = (now - timedelta(days=KEEP_SEEN_DAYS)).strftime(HOUR_FORMAT)
+            db.execute("DELETE FROM seen WHERE hour < ?", (horizon,))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('scanned_at', ?)", (now.isoformat(),))
+        return _ledger(db)
+
+
+def _read_file(db: Any, name: str, st: os.stat_result, entry: Any, reader: Any, counter: _Counter,
+               scan_ns: int) -> None:
+    """Count what is new in one transcript, against the keys the ledger has already seen."""
+    path, collector = Path(name), _Collector()
+    skipped: dict[str, int] = {}
+    try:
+        resume = _resume_at(path, entry, st)
+        offset = _read_new_lines(path, resume, reader, collector, skipped)
+        tail = _tail(path, offset)
+    except OSError:
+        return  # vanished or unreadable now: tried again next time
+    if resume and entry is not None:
+        for reason, before in zip(REASONS, entry[6:], strict=True):
+            skipped[reason] = skipped.get(reason, 0) + (before or 0)
+    keys = list({call[0] for call in collector.calls} - counter.seen.keys())
+    for i in range(0, len(keys), BATCH):
+        batch = keys[i:i + BATCH]
+        for key, *row in db.execute(f"SELECT key, hour, model, {', '.join(COUNTS)}, sidechain FROM seen "
+                                    f"WHERE key IN ({', '.join('?' * len(batch))})", batch):
+            counter.seen[key] = (*row[:8], bool(row[8]))
+    for call in collector.calls:
+        counter.add(*call)
+    db.executemany(f"INSERT OR REPLACE INTO seen VALUES (?, ?, ?, {', '.join('?' * len(COUNTS))}, ?)",
+                   [(key, *counter.seen[key][:8], int(counter.seen[key][8])) for key in counter.changed])
+    counter.seen.clear()  # memory stays bounded by one file's lines
+    counter.changed.clear()
+    db.execute(f"INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, {', '.join('?' * len(REASONS))})",
+               (name, st.st_ino, st.st_size, st.st_mtime_ns, offset, tail, int(st.st_mtime_ns > scan_ns - RACY_NS),
+                *(skipped.get(reason, 0) for reason in REASONS)))
+
+
+def _save_hours(db: Any, changes: dict[tuple[str, str], list[int]]) -> None:
+    db.executemany(
+        f"INSERT INTO hours VALUES (?, ?, {', '.join('?' * len(COUNTS))}) ON CONFLICT (hour, model) DO UPDATE SET "
+        + ", ".join(f"{c} = {c} + excluded.{c}" for c in COUNTS),
+        [(hour, model, *counts) for (hour, model), counts in changes.items() if any(counts)])
+    db.execute(f"DELETE FROM hours WHERE {' AND '.join(f'{c} = 0' for c in COUNTS)}")
 
 
 def _changed(entry: Any, st: os.stat_result) -> bool:
-    if not isinstance(entry, dict) or entry.get("racy"):
+    if entry is None or entry[5]:  # unknown, or racy: changed within RACY_NS of the last look
         return True
-    return (entry.get("ino"), entry.get("size"), entry.get("mtime_ns")) != (st.st_ino, st.st_size, st.st_mtime_ns)
+    return (entry[0], entry[1], entry[2]) != (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _tail(path: Path, offset: int) -> str:
@@ -272,14 +324,16 @@ def _tail(path: Path, offset: int) -> str:
         return hashlib.sha1(handle.read(min(offset, TAIL)), usedforsecurity=False).hexdigest()
 
 
-def _resume_at(path: Path, entry: dict[str, Any], st: os.stat_result) -> int:
+def _resume_at(path: Path, entry: Any, st: os.stat_result) -> int:
     """Where to go on reading: the saved offset if the file is the one read up to there (same
     inode, not shorter, same bytes before the offset); else 0, the whole file again (the
     responses already counted are recognised, so nothing counts twice)."""
-    offset = entry.get("offset", 0)
-    if not offset or entry.get("ino") != st.st_ino or st.st_size < offset:
+    if entry is None:
         return 0
-    return offset if _tail(path, offset) == entry.get("tail") else 0
+    ino, _, _, offset, tail = entry[:5]
+    if not offset or ino != st.st_ino or st.st_size < offset:
+        return 0
+    return int(offset) if _tail(path, offset) == tail else 0
 
 
 # -- in dollars, per local day (pure) -----------------------------------------------------------------
@@ -297,17 +351,22 @@ def daily_usd(ledger: Ledger, zone: ZoneInfo, prices: Mapping[str, Price], web_s
             begin = datetime.strptime(hour_text, HOUR_FORMAT).replace(tzinfo=UTC)
         except ValueError:
             continue
+        shares = _local_days(begin, zone)
+        if start is not None and all(day < start for day, _ in shares) or \
+                end is not None and all(day > end for day, _ in shares):
+            continue
         for model, tokens in models.items():
             priced = price_tokens(model, tokens, prices, web_search_usd)
             if not priced.known:
                 unknown[model] = priced.priced_as
-            for day, share in _local_days(begin, zone):
+            for day, share in shares:
                 day_models = by_day.setdefault(day, {})
                 day_models[model] = day_models.get(model, 0.0) + priced.usd * share
     if not by_day and (start is None or end is None):
         return Priced((), unknown)
     first = start or min(by_day)
     last = end or max(by_day)
+    by_day = {day: models for day, models in by_day.items() if first <= day <= last}
     days = []
     day = first
     while day <= last:
@@ -318,13 +377,13 @@ def daily_usd(ledger: Ledger, zone: ZoneInfo, prices: Mapping[str, Price], web_s
 
 
 def _local_days(begin: datetime, zone: ZoneInfo) -> list[tuple[date, float]]:
-    local_start = begin.astimezone(zone)
-    local_end = (begin + timedelta(hours=1)).astimezone(zone)
-    if local_start.date() == local_end.date() or local_end.time() == datetime.min.time():
-        return [(local_start.date(), 1.0)]
-    midnight = datetime.combine(local_end.date(), datetime.min.time(), tzinfo=zone).astimezone(UTC)
-    before = (midnight - begin) / timedelta(hours=1)
-    return [(local_start.date(), before), (local_end.date(), 1.0 - before)]
+    """The local day(s) of the UTC hour starting at `begin`, with each one's share of it: an
+    hour starting at hh:30 local (a half-hour zone) at 23:30 spans midnight and is split."""
+    local = begin.astimezone(zone)
+    if local.minute == 0 or local.hour != 23:
+        return [(local.date(), 1.0)]
+    before = (60 - local.minute) / 60
+    return [(local.date(), before), (local.date() + timedelta(days=1), 1.0 - before)]
 
 
 # -- for the commands and the daemon ---------------------------------------------------------------

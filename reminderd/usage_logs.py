@@ -21,7 +21,6 @@ in C; the standard library's json.loads builds every string of it (benchmarks/us
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -91,22 +90,30 @@ def default_roots(environ: Mapping[str, str], home: Path) -> list[Path]:
     return [xdg / "claude", home / ".claude"]
 
 
-def transcript_files(roots: list[Path]) -> Iterator[Path]:
-    """Every *.jsonl below <root>/projects, each real file once, in a stable order."""
-    seen: set[str] = set()
+def transcript_files(roots: list[Path]) -> Iterator[tuple[Path, os.stat_result]]:
+    """Every *.jsonl below <root>/projects with its stat, each real file once (by device and
+    inode: a file reached through a link or two roots counts once), in a stable order."""
+    seen: set[tuple[int, int]] = set()
+
+    def walk(directory: str) -> Iterator[tuple[Path, os.stat_result]]:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    yield from walk(entry.path)
+                elif entry.name.endswith(".jsonl"):
+                    st = entry.stat()
+                    if (st.st_dev, st.st_ino) not in seen:
+                        seen.add((st.st_dev, st.st_ino))
+                        yield Path(entry.path), st
+            except OSError:
+                continue  # vanished or unreadable now
+
     for root in roots:
-        top = root / "projects"
-        if not top.is_dir():
-            continue
-        for directory, _, names in sorted(os.walk(top, followlinks=False)):
-            for name in sorted(names):
-                if not name.endswith(".jsonl"):
-                    continue
-                path = Path(directory) / name
-                real = os.path.realpath(path)
-                if real not in seen:
-                    seen.add(real)
-                    yield path
+        yield from walk(str(root / "projects"))
 
 
 # -- one line ----------------------------------------------------------------------------------
@@ -199,7 +206,9 @@ class LineReader:
             model += FAST_SUFFIX
         if message.id:
             key = message.id + ":" + line.requestId if line.requestId else message.id
-        else:
+        else:  # no id: the line's own bytes identify it (hashlib only here: its start-up is slow)
+            import hashlib
+
             key = "line:" + hashlib.sha1(bytes(raw).strip(), usedforsecurity=False).hexdigest()
         return key, hour, model, tokens, line.isSidechain
 
