@@ -587,7 +587,9 @@ class _Parser:
         activities = offer.activities if offer else ACTIVITY_NAMES
         for name, count in self.table(raw, "per_day", f"{path}.per_day").items():
             if name not in activities:
-                self.problem(f"{path}.per_day.{name}", "one of " + ", ".join(activities), name)
+                expected = ("one of " + ", ".join(activities)) if activities else \
+                    "an activity the offer prices in activity_costs (this offer prices none)"
+                self.problem(f"{path}.per_day.{name}", expected, name)
                 continue
             value = self.number(count, f"{path}.per_day.{name}", maximum=MAX_COUNT)
             if value is not None:

@@ -82,7 +82,8 @@ def usage_text(view: UsageView, fancy: bool) -> str:
     lines += ["", f"  {'Shown':<14}  USD {total:8.2f}  ({view.since} to {view.until})"]
     if view.since_claim is not None and view.claimed_at is not None:
         claimed = math.fsum(d.usd for d in view.since_claim.days)
-        lines.append(f"  {'Since claim':<14}  USD {claimed:8.2f}  (claimed {format_local(view.claimed_at, view.zone)})")
+        claim = format_local(view.claimed_at, view.zone)
+        lines.append(f"  {'Since claim':<14}  USD {claimed:8.2f}  (from the day of the claim, {claim})")
     scanned = format_local(view.ledger.scanned_at, view.zone) if view.ledger.scanned_at else "never"
     lines.append(f"  {'Transcripts':<14}  {view.ledger.files} read; ledger brought up to date {scanned}")
     lines += [f"  ! {w}" for w in view.warnings()]
