@@ -366,6 +366,37 @@ def usage(obj: Context, as_json: bool, since: str | None, days: int, credit_id: 
         click.echo(usage_text(view, fancy), nl=False)
 
 
+@main.command("sync-calendar")
+@click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
+@click.pass_obj
+def sync_calendar(obj: Context, dry_run: bool) -> None:
+    """Bring the CalDAV calendar of [calendar] in step with the reminders.
+
+    \b
+    Example:
+      reminderd sync-calendar --dry-run
+    """
+    from reminderd.caldav_sync import password_for, sync
+
+    config = obj.config()
+    if config.calendar is None:
+        raise ConfigError([f"{obj.config_path}: calendar.caldav_url: expected the address of a CalDAV calendar "
+                           "in a [calendar] table, got nothing"])
+    now = now_utc()
+    outcome, actions = sync(config, obj.state_path, now, password_for(config.calendar), dry_run=dry_run,
+                            report=warn, logs=obj.logs(config, now))
+    if dry_run:
+        changes = [a for a in actions if a.kind in ("create", "update", "delete")]
+        for action in changes:
+            click.echo(f"would {action.kind} {action.href}")
+        click.echo(f"{config.calendar.url}: {len(changes)} change(s) to make, {outcome.unchanged} unchanged "
+                   f"(dry run; {outcome.summary().rsplit('(', 1)[1]}")
+        return
+    for line in outcome.conflicts:
+        warn(line)
+    click.echo(f"{config.calendar.url}: {outcome.summary()}")
+
+
 @main.command("export-ics")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file (atomically) instead of stdout.")

@@ -90,6 +90,14 @@ class Notifications(NamedTuple):
     command: tuple[str, ...] = ()
 
 
+class CalendarSettings(NamedTuple):
+    """[calendar]: a CalDAV calendar kept in step with the timeline (caldav_sync.py)."""
+
+    url: str
+    username: str | None = None
+    password_command: tuple[str, ...] = ()  # prints the password; else the system keyring, else none
+
+
 class Config(NamedTuple):
     source: str
     timezone: ZoneInfo
@@ -100,6 +108,7 @@ class Config(NamedTuple):
     ics_path: Path | None = None
     warnings: tuple[str, ...] = ()
     offers: Mapping[str, Offer] = BUILTIN_OFFERS  # built in, and described in [offers.NAME]
+    calendar: CalendarSettings | None = None
 
     def credit(self, credit_id: str) -> Credit | None:
         return next((c for c in self.credits if c.id == credit_id), None)
@@ -347,7 +356,7 @@ class _Parser:
 
     def config(self, raw: dict[str, Any]) -> Config:
         self.unknown_keys(raw, {"timezone", "reminders", "quiet_hours", "notifications",
-                                "ics_path", "offers", "credit"}, "")
+                                "ics_path", "offers", "credit", "calendar"}, "")
         zone = self.zone(raw.get("timezone"), "timezone", None)
         offers = dict(BUILTIN_OFFERS)
         for key, value in self.table(raw, "offers", "offers").items():
@@ -361,6 +370,7 @@ class _Parser:
         quiet = self.quiet_hours(raw)
         notifications = self.notifications(self.table(raw, "notifications", "notifications"))
         ics = self.string(raw.get("ics_path"), "ics_path")
+        calendar = self.calendar(self.table(raw, "calendar", "calendar"))
         if self.problems:
             raise ConfigError(self.problems)
         return Config(
@@ -373,7 +383,30 @@ class _Parser:
             ics_path=Path(ics).expanduser() if ics else None,
             warnings=tuple(self.warnings),
             offers=MappingProxyType(offers),
+            calendar=calendar,
         )
+
+    def calendar(self, raw: dict[str, Any]) -> CalendarSettings | None:
+        if not raw:
+            return None
+        self.unknown_keys(raw, {"caldav_url", "username", "password_command"}, "calendar.")
+        url = self.text(raw.get("caldav_url"), "calendar.caldav_url", "")
+        if not url and "caldav_url" not in raw:
+            self.problems.append(f"{self.source}: calendar.caldav_url: expected the address of a CalDAV calendar, "
+                                 "got nothing")
+        from reminderd.caldav_sync import check_url
+
+        why = check_url(url) if url else None
+        if why:
+            self.problem("calendar.caldav_url", why, url)
+        command = raw.get("password_command")
+        if isinstance(command, str):
+            import shlex
+
+            command = shlex.split(command)
+        argv = self.texts(command, "calendar.password_command", 1) if command is not None else ()
+        username = self.text(raw.get("username"), "calendar.username", "") or None
+        return CalendarSettings(url, username, argv) if url and not why else None
 
     def custom_offer(self, key: str, raw: Any, config_zone: ZoneInfo) -> Offer | None:
         path = f"offers.{key}"

@@ -43,6 +43,8 @@ WAKE_SECONDS = 60
 STOP_WITHIN = 1.5  # seconds a tick in progress gets to finish on SIGTERM; then the process exits
 WAKE_JOB = "wake"
 LEDGER_EVERY = timedelta(minutes=12)  # Claude Code's transcripts are read into the ledger this often
+CALENDAR_CHECK_EVERY = timedelta(hours=1)  # a sync with no local change: repairs what was deleted on the server
+CALENDAR_RETRY_MAX = timedelta(hours=1)  # while the server is unreachable: 1, 2, 4 ... minutes, at most this
 
 
 def configure_logging(verbose: bool) -> None:
@@ -97,6 +99,7 @@ class Daemon:
         self.problems = _Problems()
         self.logs: dict[str, Any] = {}  # credit id -> usage ledger (ledger.py), when it reads the logs
         self.logs_read_at: datetime | None = None
+        self.calendar = _CalendarSync()
         self.scheduler = self._make_scheduler()
 
     @staticmethod
@@ -176,6 +179,8 @@ class Daemon:
         self._heartbeat()
         if self.config.ics_path is not None:
             self._write_live_calendar(self.config.ics_path, now)
+        if self.config.calendar is not None:
+            self._sync_calendar(now)
 
     def _read_state(self) -> State | None:
         try:
@@ -205,6 +210,38 @@ class Daemon:
         self.logs = current(self.config, self.state_path.parent, now,
                             report=lambda line: self.problems.report("ledger", line))
         self.logs_read_at = now
+
+    def _sync_calendar(self, now: datetime) -> None:
+        """Sync the CalDAV calendar when what it should hold changed (no request is made to know
+        that), every CALENDAR_CHECK_EVERY anyway, and after a failure with growing pauses."""
+        from reminderd.caldav_sync import CalendarAuthError, CalendarError, password_for, sync, wanted_versions
+
+        sync_state = self.calendar
+        if sync_state.retry_at is not None and now < sync_state.retry_at:
+            return
+        try:
+            versions = wanted_versions(self.config, self.state_path, now, logs=self.logs)[0]
+            if versions == sync_state.versions and sync_state.next_check is not None and now < sync_state.next_check:
+                return
+            if not sync_state.have_password:
+                sync_state.password, sync_state.have_password = password_for(self.config.calendar), True
+            outcome, _ = sync(self.config, self.state_path, now, sync_state.password,
+                              report=lambda line: log.warning("%s", line), logs=self.logs)
+        except (CalendarError, StateError) as exc:
+            if isinstance(exc, CalendarAuthError):
+                sync_state.have_password = False  # ask again next time: it may have been changed
+            sync_state.failures += 1
+            pause = min(CALENDAR_RETRY_MAX, timedelta(minutes=2 ** (sync_state.failures - 1)))
+            sync_state.retry_at = now + pause
+            self.problems.report("calendar-sync", f"{exc}; trying again in {int(pause.total_seconds() // 60)} min")
+            return
+        self.problems.resolved("calendar-sync", "calendar synced again")
+        sync_state.versions, sync_state.failures, sync_state.retry_at = versions, 0, None
+        sync_state.next_check = now + CALENDAR_CHECK_EVERY
+        for line in outcome.conflicts:
+            log.warning("calendar: %s", line)
+        if outcome.created or outcome.updated or outcome.deleted:
+            log.info("calendar synced: %s", outcome.summary())
 
     def _maybe_reload(self, forced: bool) -> None:
         signature = _signature(self.config_path)
@@ -287,6 +324,18 @@ class Daemon:
         self.problems.resolved("calendar", f"calendar {target} written again")
         if events is not None:
             log.info("calendar %s updated (%d events)", target, events)
+
+
+class _CalendarSync:
+    """When the daemon last synced the CalDAV calendar, what it held then, and the retries."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, str] | None = None  # what was synced last (uid -> version)
+        self.next_check: datetime | None = None
+        self.failures = 0
+        self.retry_at: datetime | None = None
+        self.password: str | None = None  # in memory only
+        self.have_password = False
 
 
 def notify_service_manager(message: str) -> None:

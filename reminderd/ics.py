@@ -59,8 +59,12 @@ def event_uid(namespace: uuid.UUID, key: str) -> str:
 def events(timeline: Timeline, namespace: uuid.UUID) -> list[CalendarEvent]:
     """The calendar's events, from the Timeline's reminders, ordered by start then uid."""
     groups: dict[str, list[Reminder]] = {}
-    for reminder in timeline.reminders:
-        key = reminder.id if reminder.kind == "check-usage" else reminder.series
+    checks: dict[str, int] = {}
+    for reminder in timeline.reminders:  # by due time
+        key = reminder.series
+        if reminder.kind == "check-usage":  # one event each, keyed by its rank: a corrected claim moves it
+            checks[key] = checks.get(key, 0) + 1
+            key = f"{key}/{checks[key]}"
         groups.setdefault(key, []).append(reminder)
     out = []
     for key, members in groups.items():

@@ -32,6 +32,7 @@ KEEP_DELIVERIES = 10  # per reminder: the events it was shown for, so a forecast
 ICS_SECTION = "ics"  # extra section: what export-ics published (uid -> sequence, fingerprint, ...)
 ICS_WRITTEN_SECTION = "ics_written"  # extra section: live calendar path -> digest of what it holds
 SERVICE_SECTION = "service"  # extra section: service file path -> sha256 of what we wrote
+CALDAV_SECTION = "caldav"  # extra section: calendar URL -> uid -> {"href", "etag", "synced"} (caldav_sync.py)
 INSTALLATION_SECTION = "installation"  # extra section: {"namespace": UUID of this installation's calendar UIDs}
 
 
@@ -169,6 +170,14 @@ def _string(value: Any) -> str:
     return value
 
 
+def _caldav_calendar(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict) or not all(
+            isinstance(entry, dict) and all(isinstance(entry.get(k), str) for k in ("href", "etag", "synced"))
+            for entry in value.values()):
+        raise _Invalid("expected uid -> {href, etag, synced}")
+    return value
+
+
 def _uuid(value: Any) -> str:
     import uuid
 
@@ -196,6 +205,7 @@ def _observation(value: Any) -> Observation:
 # The sections other modules own: each entry is checked on its own, so one bad entry costs only itself.
 _EXTRA_ENTRIES: dict[str, Callable[[Any], Any]] = {
     ICS_SECTION: _ics_entry, ICS_WRITTEN_SECTION: _string, SERVICE_SECTION: _string, INSTALLATION_SECTION: _uuid,
+    CALDAV_SECTION: _caldav_calendar,
 }
 
 
