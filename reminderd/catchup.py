@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from reminderd.quiet import quiet_period
-from reminderd.state import Delivery, State
+from reminderd.state import DESKTOP, Delivery, State
 from reminderd.timeline import Reminder, Timeline
 
 # A delivered reminder comes back only when the event it warned about moved by more than this
@@ -20,12 +20,14 @@ from reminderd.timeline import Reminder, Timeline
 REARM_AFTER = timedelta(hours=1)
 
 
-def announced(records: Sequence[Delivery], reminder: Reminder) -> bool:
-    """Whether a delivery covers `reminder`: shown for the same event (give or take REARM_AFTER),
-    or for a reminder without an event (a weekly check, the Auto-Reload check), or recorded by
-    a version that did not keep the event."""
-    return any(record.event_at is None or reminder.event_at is None
-               or abs(record.event_at - reminder.event_at) <= REARM_AFTER for record in records)
+def announced(records: Sequence[Delivery], reminder: Reminder, channel: str = DESKTOP) -> bool:
+    """Whether a delivery on `channel` covers `reminder`: shown for the same event (give or take
+    REARM_AFTER), or for a reminder without an event (a weekly check, the Auto-Reload check), or
+    recorded by a version that did not keep the event. Each channel has its own deliveries: one
+    failing never makes another repeat."""
+    return any(record.channel == channel and (record.event_at is None or reminder.event_at is None
+                                              or abs(record.event_at - reminder.event_at) <= REARM_AFTER)
+               for record in records)
 
 
 def held_by_quiet_hours(timeline: Timeline, reminder: Reminder) -> bool:
@@ -48,6 +50,6 @@ def latest_live(timeline: Timeline) -> list[Reminder]:
     return list(latest.values())
 
 
-def to_deliver(timeline: Timeline, state: State) -> list[Reminder]:
+def to_deliver(timeline: Timeline, state: State, channel: str = DESKTOP) -> list[Reminder]:
     return [r for r in latest_live(timeline)
-            if not announced(state.delivered.get(r.id, ()), r) and not held_by_quiet_hours(timeline, r)]
+            if not announced(state.delivered.get(r.id, ()), r, channel) and not held_by_quiet_hours(timeline, r)]

@@ -465,7 +465,9 @@ def wake_seconds(environ: Any) -> float:
 @main.command("notify-test")
 @click.pass_obj
 def notify_test(obj: Context) -> None:
-    """Send one notification now and say which backend delivered it.
+    """Send one notification now to the desktop and to each push URL, and say which delivered it.
+
+    Exit 69 when any channel did not deliver.
 
     \b
     Example:
@@ -473,17 +475,41 @@ def notify_test(obj: Context) -> None:
     """
     import logging
 
-    from reminderd.notify import make_notifier
+    from reminderd.notify import NotifyError, make_notifier
 
     logging.basicConfig(level=logging.DEBUG if obj.verbose else logging.WARNING, format="%(message)s")
     config = obj.config()
-    notifier = make_notifier(config.notifications.backend, config.notifications.command)
+    settings = config.notifications
     offer = config.credits[0].offer
     verb = "are" if len(offer.switches) > 1 else "is"
-    notifier.send("reminderd: test notification",
-                  f"Reminders will look like this. {offer.all_switches} {verb} switched in {offer.where}.")
-    click.echo(f"Delivered through {notifier.used} (backend setting: {config.notifications.backend}); "
-               "the notification server accepted it.")
+    title = "reminderd: test notification"
+    body = f"Reminders will look like this. {offer.all_switches} {verb} switched in {offer.where}."
+    failed = []
+    desktop = make_notifier(settings.backend, settings.command)
+    try:
+        desktop.send(title, body)
+        click.echo(f"desktop: delivered through {desktop.used} (backend setting: {settings.backend}); "
+                   "the notification server accepted it.")
+    except NotifyError as exc:
+        click.echo(f"desktop: failed: {exc}", err=True)
+        failed.append("desktop")
+    pushes: list[Any] = []
+    if settings.push or settings.push_command:
+        from reminderd.push import push_notifiers
+
+        pushes, problem = push_notifiers(settings.push, settings.push_command)
+        if problem is not None:
+            click.echo(one_line(problem), err=True)
+            failed.append("push_command")
+    for push in pushes:
+        try:
+            push.send(title, body)
+            click.echo(f"{push.name}: delivered; the service accepted it.")
+        except NotifyError as exc:
+            click.echo(one_line(str(exc)), err=True)
+            failed.append(push.name)
+    if failed:
+        fail(NotifyError(f"not delivered on: {', '.join(failed)}"))
 
 
 def _service_for(obj: Context, kind: str | None) -> Any:

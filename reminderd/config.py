@@ -88,6 +88,8 @@ class Credit(NamedTuple):
 class Notifications(NamedTuple):
     backend: str = "auto"
     command: tuple[str, ...] = ()
+    push: tuple[str, ...] = ()  # Apprise URLs (push.py); they carry secrets
+    push_command: tuple[str, ...] = ()  # prints more push URLs, one a line
 
 
 class CalendarSettings(NamedTuple):
@@ -163,7 +165,12 @@ def load_config(path: Path) -> Config:
         text = raw_bytes.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: expected a UTF-8 text file, got undecodable bytes"]) from None
-    return parse_config(text, str(path))
+    config = parse_config(text, str(path))
+    if config.notifications.push and os.stat(path).st_mode & 0o044:
+        config = config._replace(warnings=(*config.warnings, (
+            f"{path}: notifications.push: push URLs carry secrets and this file is readable by others: "
+            f"chmod 600 {path}, or let push_command print them")))
+    return config
 
 
 def parse_config(text: str, source: str) -> Config:
@@ -681,7 +688,7 @@ class _Parser:
         return QuietHours(start, end)
 
     def notifications(self, raw: dict[str, Any]) -> Notifications:
-        self.unknown_keys(raw, {"backend", "command"}, "notifications.")
+        self.unknown_keys(raw, {"backend", "command", "push", "push_command"}, "notifications.")
         backend = self.name(raw.get("backend"), "notifications.backend", "auto")
         if backend not in NOTIFIER_BACKENDS:
             self.problem("notifications.backend", "one of " + ", ".join(NOTIFIER_BACKENDS), backend)
@@ -693,4 +700,36 @@ class _Parser:
         if backend == "command" and not command:
             self.problems.append(f"{self.source}: notifications.command: expected a program to run "
                                  "when backend = \"command\", got nothing")
-        return Notifications(backend=backend, command=tuple(command))
+        push = self.push_urls(raw.get("push"))
+        push_command = raw.get("push_command")
+        if isinstance(push_command, str):
+            import shlex
+
+            push_command = shlex.split(push_command)
+        argv = self.texts(push_command, "notifications.push_command", 1) if push_command is not None else ()
+        return Notifications(backend=backend, command=tuple(command), push=push, push_command=argv)
+
+    def push_urls(self, value: Any) -> tuple[str, ...]:
+        """Apprise URLs; one Apprise cannot read is an error naming its place, not its text
+        (a URL carries a token or a password)."""
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.problem("notifications.push", 'a list of Apprise URLs, e.g. ["ntfy://ntfy.sh/my-topic"]',
+                         "a value of another kind")
+            return ()
+        from reminderd.notify import NotifyError
+        from reminderd.push import describe, readable
+
+        urls = []
+        for index, url in enumerate(v.strip() for v in value):
+            try:
+                ok = readable(url)
+            except NotifyError as exc:  # Apprise is not installed
+                self.problems.append(f"{self.source}: notifications.push: {exc}")
+                return ()
+            if not ok:
+                self.problems.append(f"{self.source}: notifications.push[{index}]: expected a URL Apprise can send "
+                                     f"to (see its list of services), got {describe(url)}")
+            urls.append(url)
+        return tuple(urls)

@@ -20,6 +20,7 @@ STOP_WITHIN seconds whatever the notifier does.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -28,15 +29,18 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reminderd.catchup import to_deliver
 from reminderd.config import Config, load_config
 from reminderd.errors import ConfigError, ReminderdError, StateError
 from reminderd.instance import acquire_instance_lock
 from reminderd.notify import FallbackNotifier, NotifyError, make_notifier
-from reminderd.state import Delivery, State, read_state, update_state
+from reminderd.state import DESKTOP, Delivery, State, read_state, update_state
 from reminderd.timeline import Reminder, Timeline, plan
+
+if TYPE_CHECKING:
+    from reminderd.push import PushNotifier
 
 log = logging.getLogger("reminderd")
 WAKE_SECONDS = 60
@@ -95,6 +99,7 @@ class Daemon:
         self.tick_lock = threading.Lock()
         self.stopping = threading.Event()
         self.sending: FallbackNotifier | None = None
+        self.pushes: list[PushNotifier] | None = None  # the push channels, once push_command ran
         self.pending: list[tuple[str, Delivery]] = []  # delivered, not yet in the state file, in order
         self.problems = _Problems()
         self.logs: dict[str, Any] = {}  # credit id -> usage ledger (ledger.py), when it reads the logs
@@ -171,10 +176,12 @@ class Daemon:
         self._read_usage_logs(now)
         timeline = plan(self.config, state, now, self.logs)
         log.debug("tick (%s) at %s: %d upcoming", reason, now.isoformat(), len(timeline.upcoming()))
-        for reminder in to_deliver(timeline, state):
-            if self.stopping.is_set():
-                return
-            self._deliver(reminder, now)
+        # the desktop first, so a slow push (or push_command) never delays it
+        self._deliver_all(timeline, state, now, DESKTOP, lambda: self.notifier_factory(self.config))
+        for channel, make_notifier_for in self._push_channels():
+            self._deliver_all(timeline, state, now, channel, make_notifier_for)
+        if self.stopping.is_set():
+            return
         self.schedule(timeline)
         self._heartbeat()
         if self.config.ics_path is not None:
@@ -257,20 +264,49 @@ class Daemon:
             log.error("config not reloaded: keeping the previous schedule")
             return
         self.logs_read_at = None  # the credits that read the logs may have changed
+        self.pushes = None
         log.info("config reloaded from %s", self.config_path)
 
-    def _deliver(self, reminder: Reminder, now: datetime) -> None:
-        notifier = self.sending = self.notifier_factory(self.config)
+    def _push_channels(self) -> list[tuple[str, Callable[[], FallbackNotifier]]]:
+        """Each push URL (push.py) is a channel with its own delivery records."""
+        settings = self.config.notifications
+        if not (settings.push or settings.push_command) or self.stopping.is_set():
+            return []
+        pushes = self.pushes
+        if pushes is None:  # push_command runs once, again after a reload or a failed push
+            from reminderd.push import push_notifiers
+
+            pushes, problem = push_notifiers(settings.push, settings.push_command)
+            if problem is None:
+                self.problems.resolved("push-command", "notifications.push_command works again")
+                self.pushes = pushes
+            else:  # the literal URLs work all the same
+                self.problems.report("push-command", f"{problem}; its channels wait")
+        return [(push.id, functools.partial(FallbackNotifier, [push])) for push in pushes]
+
+    def _deliver_all(self, timeline: Timeline, state: State, now: datetime, channel: str,
+                     make_notifier: Callable[[], FallbackNotifier]) -> None:
+        for reminder in to_deliver(timeline, state, channel):
+            if self.stopping.is_set():
+                return
+            if not self._deliver(reminder, now, channel, make_notifier()):
+                if channel != DESKTOP:
+                    self.pushes = None  # the URL may have changed (a rotated token)
+                return  # this channel fails now; its other reminders wait for the next wake
+
+    def _deliver(self, reminder: Reminder, now: datetime, channel: str, notifier: FallbackNotifier) -> bool:
+        self.sending = notifier
         try:
             notifier.send(reminder.title_at(now), reminder.body)
         except NotifyError as exc:
-            log.warning("%s not delivered, will retry: %s", reminder.id, exc)
-            return
+            log.warning("%s not delivered on %s, will retry: %s", reminder.id, channel, exc)
+            return False
         finally:
             self.sending = None
-        self.pending.append((reminder.id, Delivery(reminder.due, reminder.event_at, self.clock())))
+        self.pending.append((reminder.id, Delivery(reminder.due, reminder.event_at, self.clock(), channel)))
         log.info("delivered %s (due %s) via %s", reminder.id, reminder.due.isoformat(), notifier.used)
         self._write_pending()
+        return True
 
     def _write_pending(self) -> None:
         if not self.pending:

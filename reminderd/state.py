@@ -28,7 +28,8 @@ from reminderd.offers import EMPTY_MAPPING
 
 FORMAT_VERSION = 2
 MAX_BALANCE_USD = 1_000_000.0
-KEEP_DELIVERIES = 10  # per reminder: the events it was shown for, so a forecast moving back is not news
+KEEP_DELIVERIES = 20  # per reminder: the events it was shown for, on each channel, so a forecast moving back is
+# not news
 ICS_SECTION = "ics"  # extra section: what export-ics published (uid -> sequence, fingerprint, ...)
 ICS_WRITTEN_SECTION = "ics_written"  # extra section: live calendar path -> digest of what it holds
 SERVICE_SECTION = "service"  # extra section: service file path -> sha256 of what we wrote
@@ -40,12 +41,16 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
 
+DESKTOP = "desktop"  # the channel of desktop notifications; push channels are "push:<hash of the URL>"
+
+
 class Delivery(NamedTuple):
-    """A reminder shown to the user."""
+    """A reminder shown to the user, on one channel."""
 
     due: datetime
     event_at: datetime | None  # what it warned about; None: unknown (migrated from format 1)
     at: datetime  # when it was shown
+    channel: str = DESKTOP
 
 
 class State(NamedTuple):
@@ -99,7 +104,8 @@ def _iso(instant: datetime | None) -> str | None:
 def to_json(state: State) -> dict[str, Any]:
     return {
         "version": FORMAT_VERSION,
-        "delivered": {k: [{"due": _iso(d.due), "event_at": _iso(d.event_at), "at": _iso(d.at)} for d in ds]
+        "delivered": {k: [{"due": _iso(d.due), "event_at": _iso(d.event_at), "at": _iso(d.at),
+                           **({"channel": d.channel} if d.channel != DESKTOP else {})} for d in ds]
                       for k, ds in sorted(state.delivered.items())},
         "acknowledged": {c: {a: t.isoformat() for a, t in sorted(acts.items())}
                          for c, acts in sorted(state.acknowledged.items())},
@@ -189,8 +195,9 @@ def _uuid(value: Any) -> str:
 
 
 def _delivery(value: Any) -> Delivery:
-    event = value.get("event_at")
-    return Delivery(_instant(value["due"]), None if event is None else _instant(event), _instant(value["at"]))
+    event, channel = value.get("event_at"), value.get("channel", DESKTOP)
+    return Delivery(_instant(value["due"]), None if event is None else _instant(event), _instant(value["at"]),
+                    _string(channel))
 
 
 def _delivery_v1(key_and_value: tuple[str, Any]) -> Delivery:

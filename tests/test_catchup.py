@@ -82,3 +82,11 @@ def test_a_forecast_moving_away_and_back_is_not_news_again() -> None:
     state = (State().with_delivered("c/expiry/-7d", Delivery(EXPIRES - timedelta(days=7), EXPIRES, now))
              .with_delivered("c/expiry/-7d", Delivery(now, EXPIRES + timedelta(days=3), now)))
     assert ids(now, state) == []
+
+
+def test_each_channel_has_its_own_deliveries() -> None:
+    now = EXPIRES - timedelta(days=6)
+    state = State().with_delivered("c/expiry/-7d", Delivery(EXPIRES - timedelta(days=7), EXPIRES, now))
+    timeline = plan(make_config(NO_WEEKLY_CHECKS, credit=CREDIT), state, now)
+    assert to_deliver(timeline, state) == []
+    assert [r.id for r in to_deliver(timeline, state, "push:0123456789ab")] == ["c/expiry/-7d"]

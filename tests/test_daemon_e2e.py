@@ -198,7 +198,7 @@ def test_real_notification_server_dunst_on_xvfb(session_bus: str, tmp_path: Path
         result = subprocess.run([sys.executable, "-m", "reminderd", "--config", str(ROOT / "config.example.toml"),
                                  "notify-test"], env=env, capture_output=True, text=True, timeout=30, cwd=ROOT)
         assert result.returncode == 0, result.stderr
-        assert "Delivered through dbus" in result.stdout
+        assert "desktop: delivered through dbus" in result.stdout
         count = subprocess.run([dunstctl, "count", "displayed"], env=env, capture_output=True, text=True).stdout
         assert count.strip() == "1"
         subprocess.run([dunstctl, "close-all"], env=env, check=True)

@@ -55,9 +55,9 @@ class RecordingDaemon(Daemon):
 
     current: Reminder | None = None
 
-    def _deliver(self, reminder: Reminder, now: datetime) -> None:
+    def _deliver(self, reminder: Reminder, now: datetime, channel: str, notifier: FallbackNotifier) -> bool:
         self.current = reminder
-        super()._deliver(reminder, now)
+        return super()._deliver(reminder, now, channel, notifier)
 
 
 class Recorder:

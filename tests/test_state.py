@@ -21,6 +21,7 @@ def test_round_trip_keeps_everything(tmp_path: Path) -> None:
     state = (State().with_observation("c", Observation(T, 40.0))
              .with_acknowledged("c", "extra-usage-off", T)
              .with_delivered("c/expiry/-7d", Delivery(T, T + timedelta(days=7), T))
+             .with_delivered("c/expiry/-7d", Delivery(T, T + timedelta(days=7), T, "push:0123456789ab"))
              .with_extra("ics", {"uid": {"sequence": 2, "fingerprint": "f", "start": T.isoformat(),
                                          "summary": "s"}}))
     path = tmp_path / "state.json"
