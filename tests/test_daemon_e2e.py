@@ -114,7 +114,7 @@ def test_no_session_bus_at_all_logs_retries_and_exits_cleanly(tmp_path: Path) ->
     empty.mkdir()
     (tmp_path / "config.toml").write_text(soon_config(30, ["1m"]))
     daemon = Daemon(tmp_path, {**no_address, "XDG_RUNTIME_DIR": str(empty)})
-    wait_for(lambda: daemon.text().count("not delivered, will retry") >= 2, what="two failed attempts")
+    wait_for(lambda: daemon.text().count("not delivered on desktop, will retry") >= 2, what="two failed attempts")
     assert "no bus at" in daemon.text()
     assert daemon.proc.poll() is None
     assert daemon.stop() == 0

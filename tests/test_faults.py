@@ -129,7 +129,7 @@ def test_a_stopped_notification_server(session_bus: str, tmp_path: Path) -> None
         (tmp_path / "config.toml").write_text(soon_config(40, ["1m"]) + '[notifications]\nbackend = "dbus"\n')
         daemon = Daemon(tmp_path, env)
         # bounded: the attempt fails at its deadline, is logged, and the daemon goes on
-        wait_for(lambda: "not delivered, will retry" in daemon.text(), timeout=14, what="the failed attempt")
+        wait_for(lambda: "not delivered on desktop, will retry" in daemon.text(), timeout=14, what="the failed attempt")
         assert "no answer within 10 s" in daemon.text()
         time.sleep(1.5)  # the next wake (every second) has started the next attempt, which waits
         stop_within(daemon)
