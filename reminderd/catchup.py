@@ -53,3 +53,22 @@ def latest_live(timeline: Timeline) -> list[Reminder]:
 def to_deliver(timeline: Timeline, state: State, channel: str = DESKTOP) -> list[Reminder]:
     return [r for r in latest_live(timeline)
             if not announced(state.delivered.get(r.id, ()), r, channel) and not held_by_quiet_hours(timeline, r)]
+
+
+def snoozed(timeline: Timeline, state: State) -> tuple[list[Reminder], list[str]]:
+    """The snoozed reminders to show once more now, and the snoozes to forget because their
+    reminder is no longer the latest live one of its series (acknowledged, followed by the
+    next one, or past)."""
+    from reminderd.actions import snoozes
+
+    live = {r.id: r for r in latest_live(timeline)}
+    again, forget = [], []
+    for reminder_id, until in sorted(snoozes(state).items()):
+        if until > timeline.now:
+            continue
+        reminder = live.get(reminder_id)
+        if reminder is None:
+            forget.append(reminder_id)
+        elif not held_by_quiet_hours(timeline, reminder):
+            again.append(reminder)
+    return again, forget

@@ -29,9 +29,10 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from reminderd.catchup import to_deliver
+from reminderd.actions import DONE, SNOOZE_FOR, Watcher, actions_for, done_action, with_snooze, without_snooze
+from reminderd.catchup import snoozed, to_deliver
 from reminderd.config import Config, load_config
 from reminderd.errors import ConfigError, ReminderdError, StateError
 from reminderd.instance import acquire_instance_lock
@@ -100,7 +101,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.sending: FallbackNotifier | None = None
         self.pushes: list[PushNotifier] | None = None  # the push channels, once push_command ran
-        self.pending: list[tuple[str, Delivery]] = []  # delivered, not yet in the state file, in order
+        self.pending: list[Pending] = []  # delivered, not yet in the state file, in order
         self.problems = _Problems()
         self.logs: dict[str, Any] = {}  # credit id -> usage ledger (ledger.py), when it reads the logs
         self.logs_read_at: datetime | None = None
@@ -143,6 +144,7 @@ class Daemon:
         sending = self.sending
         if sending is not None:
             sending.cancel()
+        Watcher.close_all()
         if self.tick_lock.acquire(timeout=STOP_WITHIN):
             self.tick_lock.release()
             return True
@@ -178,6 +180,7 @@ class Daemon:
         log.debug("tick (%s) at %s: %d upcoming", reason, now.isoformat(), len(timeline.upcoming()))
         # the desktop first, so a slow push (or push_command) never delays it
         self._deliver_all(timeline, state, now, DESKTOP, lambda: self.notifier_factory(self.config))
+        self._deliver_snoozed(timeline, state, now)
         for channel, make_notifier_for in self._push_channels():
             self._deliver_all(timeline, state, now, channel, make_notifier_for)
         if self.stopping.is_set():
@@ -200,8 +203,8 @@ class Daemon:
             return None
         self.problems.resolved("read", f"{self.state_path}: readable again")
         state = loaded.state
-        for reminder_id, delivery in self.pending:
-            state = state.with_delivered(reminder_id, delivery)
+        for record in self.pending:
+            state = record.apply(state)
         return state
 
     def _read_usage_logs(self, now: datetime) -> None:
@@ -294,18 +297,62 @@ class Daemon:
                     self.pushes = None  # the URL may have changed (a rotated token)
                 return  # this channel fails now; its other reminders wait for the next wake
 
-    def _deliver(self, reminder: Reminder, now: datetime, channel: str, notifier: FallbackNotifier) -> bool:
+    def _deliver_snoozed(self, timeline: Timeline, state: State, now: datetime) -> None:
+        """A snoozed reminder comes once more on the desktop when its snooze ends."""
+        again, forget = snoozed(timeline, state)
+        if forget:
+            self._update_state(lambda s: functools.reduce(without_snooze, forget, s), "snooze")
+        for reminder in again:
+            if self.stopping.is_set() or not self._deliver(
+                    reminder, now, DESKTOP, self.notifier_factory(self.config), ends_snooze=True):
+                return
+
+    def _deliver(self, reminder: Reminder, now: datetime, channel: str, notifier: FallbackNotifier,
+                 ends_snooze: bool = False) -> bool:
         self.sending = notifier
+        actions = actions_for(reminder, self.config, functools.partial(self._on_action, reminder))
         try:
-            notifier.send(reminder.title_at(now), reminder.body)
+            notifier.send(reminder.title_at(now), reminder.body, actions)
         except NotifyError as exc:
             log.warning("%s not delivered on %s, will retry: %s", reminder.id, channel, exc)
             return False
         finally:
             self.sending = None
-        self.pending.append((reminder.id, Delivery(reminder.due, reminder.event_at, self.clock(), channel)))
-        log.info("delivered %s (due %s) via %s", reminder.id, reminder.due.isoformat(), notifier.used)
+        delivery = Delivery(reminder.due, reminder.event_at, self.clock(), channel)
+        self.pending.append(Pending(reminder.id, delivery, ends_snooze))
+        log.info("delivered %s (due %s) via %s%s", reminder.id, reminder.due.isoformat(), notifier.used,
+                 " after a snooze" if ends_snooze else "")
         self._write_pending()
+        return True
+
+    def _on_action(self, reminder: Reminder, key: str) -> None:
+        """A button clicked on the notification of `reminder` (called from its watcher thread)."""
+        now = self.clock()
+        action = done_action(reminder, self.config)
+        if key == DONE and action is not None:
+            if self._update_state(lambda s: s.with_acknowledged(reminder.credit_id, action, now), "action"):
+                log.info("recorded %s for %s from the notification", action, reminder.credit_id)
+        elif key != DONE:
+            until = now + SNOOZE_FOR
+            if self._update_state(lambda s: with_snooze(s, reminder.id, until), "action"):
+                log.info("%s snoozed until %s", reminder.id, until.isoformat())
+                self._tick_at(until, f"snooze:{reminder.id}")
+        self._tick_at(None, "action")
+
+    def _tick_at(self, when: datetime | None, job_id: str) -> None:
+        from apscheduler.triggers.date import DateTrigger
+
+        with contextlib.suppress(Exception):  # the scheduler is shut down: the daemon is stopping
+            self.scheduler.add_job(self.tick, None if when is None else DateTrigger(run_date=when, timezone=UTC),
+                                   id=job_id, args=[job_id.partition(":")[0]], replace_existing=True)
+
+    def _update_state(self, change: Callable[[State], State], what: str) -> bool:
+        try:
+            update_state(self.state_path, change, report=lambda line: log.warning("%s", line))
+        except StateError as exc:
+            self.problems.report(what, str(exc))
+            return False
+        self.problems.resolved(what, f"{self.state_path}: written again")
         return True
 
     def _write_pending(self) -> None:
@@ -314,8 +361,8 @@ class Daemon:
         pending = list(self.pending)
 
         def record(state: State) -> State:
-            for reminder_id, delivery in pending:
-                state = state.with_delivered(reminder_id, delivery)
+            for entry in pending:
+                state = entry.apply(state)
             return state
 
         try:
@@ -360,6 +407,18 @@ class Daemon:
         self.problems.resolved("calendar", f"calendar {target} written again")
         if events is not None:
             log.info("calendar %s updated (%d events)", target, events)
+
+
+class Pending(NamedTuple):
+    """A delivery not yet in the state file."""
+
+    reminder_id: str
+    delivery: Delivery
+    ends_snooze: bool = False
+
+    def apply(self, state: State) -> State:
+        state = state.with_delivered(self.reminder_id, self.delivery)
+        return without_snooze(state, self.reminder_id) if self.ends_snooze else state
 
 
 class _CalendarSync:

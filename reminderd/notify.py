@@ -18,10 +18,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from xml.sax.saxutils import escape as escape_markup
 
 from reminderd.errors import ReminderdError
+
+if TYPE_CHECKING:
+    from reminderd.actions import Actions
 
 log = logging.getLogger(__name__)
 APP_NAME = "reminderd"
@@ -122,7 +125,7 @@ class DBusNotifier:
         if self._watchdog is not None:
             self._watchdog.fire()
 
-    def send(self, title: str, body: str) -> None:
+    def send(self, title: str, body: str, actions: Actions | None = None) -> None:
         self._cancelled = False
         try:
             from jeepney import DBusAddress, new_method_call
@@ -145,22 +148,35 @@ class DBusNotifier:
         def left() -> float:
             return max(0.01, deadline - time.monotonic())
 
-        watchdog, sock = None, None
+        watchdog, sock, connection, watching = None, None, None, False
         try:
             sock = prep_socket(get_bus(address), timeout=min(2.0, self.timeout))  # connect + auth
             watchdog = self._watchdog = _Watchdog(sock, left())
-            with _connection_class()(sock) as connection:  # sends Hello and waits for the reply
-                caps = connection.send_and_get_reply(new_method_call(server, "GetCapabilities"), timeout=left())
-                if caps.header.message_type.name == "error":
-                    raise NotifyError(f"dbus: no notification server answers ({caps.body[0] if caps.body else ''})")
-                if "body-markup" in caps.body[0]:
-                    body = escape_markup(body)
-                notify = new_method_call(server, "Notify", "susssasa{sv}i",
-                                         (APP_NAME, 0, "dialog-warning", title, body, [],
-                                          {"urgency": ("y", 2)}, 0))
-                reply = connection.send_and_get_reply(notify, timeout=left())
-                if reply.header.message_type.name == "error":
-                    raise NotifyError(f"dbus: the notification server refused: {reply.body}")
+            connection = _connection_class()(sock)  # sends Hello and waits for the reply
+            caps = connection.send_and_get_reply(new_method_call(server, "GetCapabilities"), timeout=left())
+            if caps.header.message_type.name == "error":
+                raise NotifyError(f"dbus: no notification server answers ({caps.body[0] if caps.body else ''})")
+            buttons = actions is not None and "actions" in caps.body[0]
+            if actions is not None and not buttons:
+                from reminderd.actions import with_hint
+
+                body = with_hint(body, actions)
+            if "body-markup" in caps.body[0]:
+                body = escape_markup(body)
+            signals = _listen_for_clicks(connection, server, left()) if buttons else None
+            flat = [text for button in actions.buttons for text in button] if buttons and actions else []
+            notify = new_method_call(server, "Notify", "susssasa{sv}i",
+                                     (APP_NAME, 0, "dialog-warning", title, body, flat,
+                                      {"urgency": ("y", 2)}, 0))
+            reply = connection.send_and_get_reply(notify, timeout=left())
+            if reply.header.message_type.name == "error":
+                raise NotifyError(f"dbus: the notification server refused: {reply.body}")
+            if signals is not None and actions is not None:
+                from reminderd.actions import Watcher
+
+                watchdog.close()
+                Watcher(connection, signals, reply.body[0], actions.on_action)
+                watching = True
         except NotifyError:
             raise
         except (OSError, TimeoutError, DBusErrorResponse, ValueError, KeyError, IndexError) as exc:
@@ -173,9 +189,29 @@ class DBusNotifier:
         finally:
             if watchdog is not None:
                 watchdog.close()
-            if sock is not None:
-                sock.close()  # also when Hello never came back and the connection was never made
+            if not watching:
+                if connection is not None:
+                    connection.close()
+                if sock is not None:
+                    sock.close()  # also when Hello never came back and the connection was never made
             self._watchdog = None
+
+
+def _listen_for_clicks(connection: Any, server: Any, timeout: float) -> Any:
+    """Ask the bus for the server's signals (some servers broadcast them; others send them only
+    to the caller of Notify) and queue them from now on, before Notify, so none is missed."""
+    from collections import deque
+
+    from jeepney import MatchRule
+    from jeepney.bus_messages import message_bus
+
+    rule = MatchRule(type="signal", interface=server.interface, path=server.object_path)
+    queue: deque[Any] = deque(maxlen=64)
+    connection.filter(rule, queue=queue)
+    reply = connection.send_and_get_reply(message_bus.AddMatch(rule), timeout=timeout)
+    if reply.header.message_type.name == "error":
+        raise NotifyError(f"dbus: the bus refused to pass on the notification's signals: {reply.body}")
+    return queue
 
 
 class CommandNotifier:
@@ -309,7 +345,11 @@ class FallbackNotifier:
         if current is not None:
             current.cancel()
 
-    def send(self, title: str, body: str) -> None:
+    def send(self, title: str, body: str, actions: Actions | None = None) -> None:
+        """Deliver through the first backend that can; `actions` become buttons where the
+        notification server shows them, else a line in the body saying what to run."""
+        from reminderd.actions import with_hint
+
         failures = []
         for backend in self.backends:
             if self._cancelled:
@@ -317,7 +357,10 @@ class FallbackNotifier:
                 continue
             self._current = backend
             try:
-                backend.send(title, body)
+                if isinstance(backend, DBusNotifier):  # the one backend that can show buttons
+                    backend.send(title, body, actions)
+                else:
+                    backend.send(title, with_hint(body, actions))
             except NotifyError as exc:
                 log.info("notification not delivered: %s; trying the next backend", exc)
                 failures.append(str(exc))

@@ -35,6 +35,7 @@ ICS_WRITTEN_SECTION = "ics_written"  # extra section: live calendar path -> dige
 SERVICE_SECTION = "service"  # extra section: service file path -> sha256 of what we wrote
 CALDAV_SECTION = "caldav"  # extra section: calendar URL -> uid -> {"href", "etag", "synced"} (caldav_sync.py)
 INSTALLATION_SECTION = "installation"  # extra section: {"namespace": UUID of this installation's calendar UIDs}
+SNOOZED_SECTION = "snoozed"  # extra section: reminder id -> {"until": when it comes once more} (actions.py)
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -184,6 +185,13 @@ def _caldav_calendar(value: Any) -> Mapping[str, Any]:
     return value
 
 
+def _snooze(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise _Invalid("expected a table")
+    _instant(value.get("until"))
+    return value
+
+
 def _uuid(value: Any) -> str:
     import uuid
 
@@ -212,7 +220,7 @@ def _observation(value: Any) -> Observation:
 # The sections other modules own: each entry is checked on its own, so one bad entry costs only itself.
 _EXTRA_ENTRIES: dict[str, Callable[[Any], Any]] = {
     ICS_SECTION: _ics_entry, ICS_WRITTEN_SECTION: _string, SERVICE_SECTION: _string, INSTALLATION_SECTION: _uuid,
-    CALDAV_SECTION: _caldav_calendar,
+    CALDAV_SECTION: _caldav_calendar, SNOOZED_SECTION: _snooze,
 }
 
 

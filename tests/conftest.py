@@ -106,11 +106,9 @@ def session_bus(tmp_path: Path) -> Iterator[str]:
     proc.stdout.close()
 
 
-@pytest.fixture
-def recorder(session_bus: str, tmp_path: Path) -> Iterator[Path]:
-    record = tmp_path / "received.jsonl"
+def _notification_server(session_bus: str, record: Path, *flags: str) -> Iterator[Path]:
     record.touch()
-    proc = subprocess.Popen([sys.executable, str(TOOLS / "notify_server.py"), str(record)],
+    proc = subprocess.Popen([sys.executable, str(TOOLS / "notify_server.py"), str(record), *flags],
                             env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus},
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
@@ -118,6 +116,18 @@ def recorder(session_bus: str, tmp_path: Path) -> Iterator[Path]:
     proc.kill()
     proc.wait(5)
     proc.stdout.close()
+
+
+@pytest.fixture
+def recorder(session_bus: str, tmp_path: Path) -> Iterator[Path]:
+    """A notification server recording each Notify; without the "actions" capability."""
+    yield from _notification_server(session_bus, tmp_path / "received.jsonl")
+
+
+@pytest.fixture
+def clickable(session_bus: str, tmp_path: Path) -> Iterator[Path]:
+    """The recording server with the "actions" capability; tests click with click_button()."""
+    yield from _notification_server(session_bus, tmp_path / "received.jsonl", "--actions")
 
 
 @pytest.fixture(autouse=True)

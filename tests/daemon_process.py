@@ -66,3 +66,26 @@ class Daemon:
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(2)  # the contract: exit within 2 s
+
+
+def click_button(bus_address: str, notification_id: int, key: str) -> None:
+    """Click a button of a notification shown by tests/tools/notify_server.py --actions."""
+    from jeepney import DBusAddress, new_method_call
+    from jeepney.io.blocking import open_dbus_connection
+
+    server = DBusAddress("/org/freedesktop/Notifications", bus_name="org.freedesktop.Notifications",
+                         interface="org.reminderd.Test")
+    with open_dbus_connection(bus=bus_address) as connection:
+        reply = connection.send_and_get_reply(new_method_call(server, "InvokeAction", "us", (notification_id, key)),
+                                              timeout=5)
+        assert reply.header.message_type.name == "method_return", reply.body
+
+
+def close_notification(bus_address: str, notification_id: int) -> None:
+    from jeepney import DBusAddress, new_method_call
+    from jeepney.io.blocking import open_dbus_connection
+
+    server = DBusAddress("/org/freedesktop/Notifications", bus_name="org.freedesktop.Notifications",
+                         interface="org.freedesktop.Notifications")
+    with open_dbus_connection(bus=bus_address) as connection:
+        connection.send_and_get_reply(new_method_call(server, "CloseNotification", "u", (notification_id,)), timeout=5)

@@ -27,7 +27,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from strategies import WINDOW_OPENS, Scenario, scenarios
 
 import reminderd.state as state_module
-from reminderd.catchup import REARM_AFTER, to_deliver
+from reminderd.actions import DONE, SNOOZE, SNOOZE_FOR, done_action
+from reminderd.catchup import REARM_AFTER, snoozed, to_deliver
 from reminderd.config import Config, load_config
 from reminderd.daemon import Daemon
 from reminderd.errors import StateError
@@ -55,9 +56,10 @@ class RecordingDaemon(Daemon):
 
     current: Reminder | None = None
 
-    def _deliver(self, reminder: Reminder, now: datetime, channel: str, notifier: FallbackNotifier) -> bool:
+    def _deliver(self, reminder: Reminder, now: datetime, channel: str, notifier: FallbackNotifier,
+                 ends_snooze: bool = False) -> bool:
         self.current = reminder
-        return super()._deliver(reminder, now, channel, notifier)
+        return super()._deliver(reminder, now, channel, notifier, ends_snooze)
 
 
 class Recorder:
@@ -92,6 +94,7 @@ class DaemonMachine(RuleBasedStateMachine):
         self.shown: list[Shown] = []
         self.may_repeat: set[str] = set()
         self.acks: dict[str, datetime] = {}
+        self.snoozed_at: dict[str, list[datetime]] = {}  # reminder id -> when its notification was snoozed
         self.notifier_fails = False
         self.kill_next = False
         self.disk_full = False
@@ -127,8 +130,8 @@ class DaemonMachine(RuleBasedStateMachine):
 
     @rule()
     def restart(self) -> None:
-        for reminder_id, _ in self.daemon.pending:  # kept in memory only: a restart loses them
-            self.may_repeat.add(reminder_id)
+        for record in self.daemon.pending:  # kept in memory only: a restart loses them
+            self.may_repeat.add(record.reminder_id)
         self.daemon = self.new_daemon()
         self.tick()
 
@@ -181,6 +184,23 @@ class DaemonMachine(RuleBasedStateMachine):
         self.now += timedelta(seconds=1)
         self.tick()
 
+    @precondition(lambda self: self.shown and not self.disk_full)
+    @rule(key=st.sampled_from([DONE, SNOOZE]), minutes=st.integers(0, 180))
+    def click_a_button_on_the_last_notification(self, key: str, minutes: int) -> None:
+        """What the notification's watcher thread does when "I turned it off" or "Remind me in 1
+        hour" is clicked, `minutes` after it was shown (if the server still shows it)."""
+        self.now += timedelta(minutes=minutes)
+        reminder = self.shown[-1].reminder
+        if key == SNOOZE:
+            self.snoozed_at.setdefault(reminder.id, []).append(self.now)
+        else:
+            action = done_action(reminder, self.daemon.config)
+            if action is not None:
+                self.acks.setdefault(action, self.now)
+        self.daemon._on_action(reminder, key)
+        self.now += timedelta(seconds=1)
+        self.tick()
+
     @precondition(lambda self: not self.disk_full)
     @rule(amount=st.floats(0, 70))
     def record_a_balance(self, amount: float) -> None:
@@ -203,7 +223,7 @@ class DaemonMachine(RuleBasedStateMachine):
             try:
                 self.daemon.tick("test")
             except Killed:  # it died; records only in its memory are lost; the supervisor restarts it
-                self.may_repeat.update(reminder_id for reminder_id, _ in self.daemon.pending)
+                self.may_repeat.update(record.reminder_id for record in self.daemon.pending)
                 self.daemon = self.new_daemon()
                 self.daemon.tick("start")
         finally:
@@ -217,7 +237,10 @@ class DaemonMachine(RuleBasedStateMachine):
             # at most once per event, outside the documented window
             earlier = [s for s in self.shown if s is not shown and s.reminder.id == r.id and s.at <= shown.at
                        and _same_event(s.reminder, r)]
-            assert not earlier or r.id in self.may_repeat, f"{r.id} shown twice: {[s.at for s in earlier]}"
+            # ...and once more after each snooze that has ended
+            snoozes_over = [t for t in self.snoozed_at.get(r.id, []) if t + SNOOZE_FOR <= shown.at]
+            assert len(earlier) <= len(snoozes_over) or r.id in self.may_repeat, \
+                f"{r.id} shown again at {shown.at}: {[s.at for s in earlier]}, snoozed at {self.snoozed_at.get(r.id)}"
             # quiet hours: only when waiting for their end would be too late
             period = quiet_period(shown.at, config.quiet_hours, config.timezone)
             if period is not None:
@@ -229,7 +252,9 @@ class DaemonMachine(RuleBasedStateMachine):
                 assert not (action in r.stops_on and at <= shown.at), f"{r.id} sent after {action}"
         if not self.notifier_fails and not self.disk_full:
             state = read_state(self.state_path).state
-            assert to_deliver(plan(config, state, self.now), state) == [], "something due was not sent"
+            timeline = plan(config, state, self.now)
+            assert to_deliver(timeline, state) == [], "something due was not sent"
+            assert snoozed(timeline, state) == ([], []), "a snooze that ended was not acted on"
             assert _without_stamps(self.live.read_bytes()) == fresh_export(config, state, self.now)
 
 
