@@ -12,6 +12,7 @@ in the state a channel is named by a hash of its URL.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -37,7 +38,19 @@ def _apprise() -> Any:
         import apprise
     except ImportError:
         raise NotifyError("push needs Apprise: pip install 'reminderd[push]'") from None
+    for name in ("apprise", "urllib3"):
+        _mute(logging.getLogger(name))
     return apprise
+
+
+def _mute(logger: logging.Logger) -> None:
+    """Apprise's plugins log the URL they post to ("Sent ntfy notification to
+    'https://ntfy.sh/<secret topic>'"), and urllib3 under them each request's path: none of that
+    may reach the journal. Our own log line says which channel failed and Apprise's status."""
+    if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+        logger.addHandler(logging.NullHandler())  # else Python's last-resort handler prints warnings
+    logger.propagate = False
+    logger.setLevel(logging.CRITICAL + 1)
 
 
 def readable(url: str) -> bool:

@@ -5,6 +5,7 @@ partial result; per-channel delivery records in the daemon; config errors; notif
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -127,6 +128,17 @@ def test_cancel_stops_the_wait_at_once(hook: Hook) -> None:
     with pytest.raises(NotifyError):
         push.send("t", "b")
     assert time.monotonic() - start < 2
+
+
+def test_apprise_never_logs_the_url_or_its_secret(hook: Hook, caplog: pytest.LogCaptureFixture,
+                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = hook.url.replace("/hook", "/hook-s3cret")
+    PushNotifier(secret).send("t", "b")
+    with pytest.raises(NotifyError):
+        PushNotifier(closed_port_url().replace("/hook", "/hook-s3cret")).send("t", "b")
+    assert hook.titles() == ["t"]
+    assert "s3cret" not in caplog.text + "".join(capfd.readouterr())
 
 
 def test_the_state_names_a_channel_by_a_hash_never_the_url() -> None:
