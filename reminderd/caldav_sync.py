@@ -289,26 +289,13 @@ def password_for(calendar: Any) -> str | None:
 
 
 def _run_password_command(argv: tuple[str, ...]) -> str:
-    """The first line the command prints; it runs in its own process group, killed whole after
-    REQUEST_TIMEOUT. What it prints is never logged."""
-    import os
-    import signal
-    import subprocess
+    """The first line the command prints."""
+    from reminderd.secret_command import CommandFailed, printed_lines
 
     try:
-        process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, start_new_session=True)
-    except OSError as exc:
-        raise CalendarError(f"calendar.password_command: cannot run {argv[0]}: {exc.strerror}") from None
-    try:
-        out, _err = process.communicate(timeout=REQUEST_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise CalendarError(f"calendar.password_command: no answer within {REQUEST_TIMEOUT} s") from None
-    if process.returncode != 0:
-        raise CalendarError(f"calendar.password_command: exit {process.returncode}")
-    lines = out.decode("utf-8", "replace").splitlines()
+        lines = printed_lines(argv, "calendar.password_command", REQUEST_TIMEOUT)
+    except CommandFailed as exc:
+        raise CalendarError(str(exc)) from None
     if not lines or not lines[0]:
         raise CalendarError("calendar.password_command: printed no password")
     return lines[0]

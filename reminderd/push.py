@@ -122,21 +122,10 @@ def push_notifiers(urls: Sequence[str], command: Sequence[str]) -> tuple[list[Pu
 def urls_from_command(argv: Sequence[str]) -> list[str]:
     """The URLs a command prints, one a line (like a password command): the secrets stay out
     of the config file."""
-    import os
-    import signal
-    import subprocess
+    from reminderd.secret_command import CommandFailed, printed_lines
 
     try:
-        process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, start_new_session=True)
-    except OSError as exc:
-        raise NotifyError(f"notifications.push_command: cannot run {argv[0]}: {exc.strerror}") from None
-    try:
-        out, _ = process.communicate(timeout=PUSH_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise NotifyError(f"notifications.push_command: no answer within {PUSH_TIMEOUT:g} s") from None
-    if process.returncode != 0:
-        raise NotifyError(f"notifications.push_command: exit {process.returncode}")
-    return [line.strip() for line in out.decode("utf-8", "replace").splitlines() if line.strip()]
+        lines = printed_lines(argv, "notifications.push_command", PUSH_TIMEOUT)
+    except CommandFailed as exc:
+        raise NotifyError(str(exc)) from None
+    return [line.strip() for line in lines if line.strip()]
