@@ -31,6 +31,16 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 LA = ZoneInfo("America/Los_Angeles")
 
+class Clock:
+    """A settable clock for Daemon(..., clock): tests move `now` by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 BASE_CREDIT = """
 [[credit]]
 id = "c"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, config_text, make_config
+from conftest import ROOT, Clock, config_text, make_config
 from daemon_process import Daemon as DaemonProcess
 from daemon_process import click_button, close_notification, received, wait_for
 from integration import require
@@ -176,14 +176,6 @@ def test_stopping_lets_every_watch_go_at_once(clickable: Path, bus_env: str) -> 
     assert Watcher.active() == 3
     Watcher.close_all()
     no_watchers_within(1)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import config_text
+from conftest import Clock, config_text
 
 from reminderd.daemon import Daemon
 from reminderd.errors import AlreadyRunning, ConfigError
@@ -30,14 +30,6 @@ class Recorder:
         if self.fail:
             raise NotifyError("recorder: refused")
         self.sent.append(title)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from conftest import config_text
+from conftest import Clock, config_text
 
 from reminderd.config import load_config, parse_config
 from reminderd.daemon import Daemon
@@ -160,14 +160,6 @@ class Desktop:
 
     def send(self, title: str, body: str) -> None:
         self.sent.append((time.monotonic(), title))
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def make_daemon(tmp_path: Path, urls: list[str], desktop: Desktop, now: datetime,
