@@ -3,12 +3,14 @@ end-to-end and the fault tests (fixtures are in conftest.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +27,32 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str =
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@contextlib.contextmanager
+def dunst_on_xvfb(env: dict[str, str]) -> Iterator[subprocess.Popen]:  # type: ignore[type-arg]
+    """dunst, a real notification server, on a virtual X display, answering on env's session
+    bus; sets env["DISPLAY"]. Killed (even when stopped) and the display closed on exit."""
+    from integration import require
+
+    xvfb, dunst, dunstctl = require("Xvfb"), require("dunst"), require("dunstctl")
+    display = f":{80 + os.getpid() % 19}"
+    env["DISPLAY"] = display
+    x = subprocess.Popen([xvfb, display, "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = None
+    try:
+        wait_for(lambda: Path(f"/tmp/.X11-unix/X{display[1:]}").exists(), what="Xvfb")
+        server = subprocess.Popen([dunst], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: subprocess.run([dunstctl, "count", "displayed"], env=env, capture_output=True).returncode
+                 == 0, what="dunst on the bus")
+        yield server
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait(5)
+        x.terminate()
+        x.wait(5)
 
 
 def soon_config(close_in: int, leads: list[str]) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, Clock, config_text, make_config
 from daemon_process import Daemon as DaemonProcess
-from daemon_process import click_button, close_notification, received, wait_for
+from daemon_process import click_button, close_notification, dunst_on_xvfb, received, wait_for
 from integration import require
 
 from reminderd.actions import (
@@ -270,9 +270,7 @@ def test_end_to_end_a_click_is_in_status_and_nothing_of_that_kind_follows(
 
 def test_real_notification_server_dunst_shows_the_buttons_and_a_click_is_recorded(
         session_bus: str, tmp_path: Path) -> None:
-    xvfb, dunst = require("Xvfb"), require("dunst")
     dunstctl = require("dunstctl")
-    display = f":{80 + os.getpid() % 9}"
     # dunst's context menu runs a dmenu-like program with one line per button; this one picks
     # "I turned it off", as a person would
     menu = tmp_path / "menu.txt"
@@ -281,16 +279,9 @@ def test_real_notification_server_dunst_shows_the_buttons_and_a_click_is_recorde
     pick.chmod(0o755)
     (tmp_path / "xdg" / "dunst").mkdir(parents=True)
     (tmp_path / "xdg" / "dunst" / "dunstrc").write_text(f'[global]\n    dmenu = "{pick}"\n')
-    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus, "DISPLAY": display,
-           "XDG_CONFIG_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path)}
-    x = subprocess.Popen([xvfb, display, "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = None
-    try:
-        wait_for(lambda: Path(f"/tmp/.X11-unix/X{display[1:]}").exists(), what="Xvfb")
-        server = subprocess.Popen([dunst], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: subprocess.run([dunstctl, "count", "displayed"], env=env, capture_output=True).returncode
-                 == 0, what="dunst on the bus")
+    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus, "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+           "HOME": str(tmp_path)}
+    with dunst_on_xvfb(env):
         (tmp_path / "config.toml").write_text(claimed_config(1))
         daemon = DaemonProcess(tmp_path, env)
         wait_for(lambda: subprocess.run([dunstctl, "count", "displayed"], env=env, capture_output=True,
@@ -302,9 +293,3 @@ def test_real_notification_server_dunst_shows_the_buttons_and_a_click_is_recorde
         assert [line.split(" (")[0] for line in lines] == ["#I turned it off", "#Remind me in 1 hour"]
         assert "extra-usage-off" in status_json(daemon)["credits"][0]["acknowledged"]
         assert daemon.stop() == 0
-    finally:
-        if server:
-            server.terminate()
-            server.wait(5)
-        x.terminate()
-        x.wait(5)

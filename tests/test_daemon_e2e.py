@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_process import ROOT, TOOLS, Daemon, received, soon_config, wait_for
+from daemon_process import ROOT, TOOLS, Daemon, dunst_on_xvfb, received, soon_config, wait_for
 from integration import require
 
 from reminderd.notify import DBusNotifier, notify_send
@@ -180,21 +180,10 @@ def test_refused_notification_raises(session_bus: str, tmp_path: Path, monkeypat
 
 
 def test_real_notification_server_dunst_on_xvfb(session_bus: str, tmp_path: Path) -> None:
-    xvfb, dunst, dunstctl = require("Xvfb"), require("dunst"), require("dunstctl")
-    display = f":{90 + os.getpid() % 9}"
-    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus, "DISPLAY": display,
+    dunstctl = require("dunstctl")
+    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus,
            "REMINDERD_STATE_DIR": str(tmp_path / "state"), "HOME": str(tmp_path)}
-    x = subprocess.Popen([xvfb, display, "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = None
-    try:
-        wait_for(lambda: Path(f"/tmp/.X11-unix/X{display[1:]}").exists(), what="Xvfb")
-        server = subprocess.Popen([dunst], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def dunst_owns_the_name() -> bool:
-            out = subprocess.run([dunstctl, "count", "displayed"], env=env, capture_output=True, text=True)
-            return out.returncode == 0
-        wait_for(dunst_owns_the_name, what="dunst on the bus")
+    with dunst_on_xvfb(env):
         result = subprocess.run([sys.executable, "-m", "reminderd", "--config", str(ROOT / "config.example.toml"),
                                  "notify-test"], env=env, capture_output=True, text=True, timeout=30, cwd=ROOT)
         assert result.returncode == 0, result.stderr
@@ -204,9 +193,3 @@ def test_real_notification_server_dunst_on_xvfb(session_bus: str, tmp_path: Path
         subprocess.run([dunstctl, "close-all"], env=env, check=True)
         wait_for(lambda: "reminderd: test notification" in subprocess.run(
             [dunstctl, "history"], env=env, capture_output=True, text=True).stdout, what="dunst history")
-    finally:
-        if server:
-            server.terminate()
-            server.wait(5)
-        x.terminate()
-        x.wait(5)

@@ -19,8 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_process import ROOT, RUNNING, TOOLS, Daemon, received, soon_config, wait_for
-from integration import require
+from daemon_process import ROOT, RUNNING, TOOLS, Daemon, dunst_on_xvfb, received, soon_config, wait_for
 
 from reminderd.notify import DBusNotifier, FallbackNotifier, LogNotifier, NotifyError
 from reminderd.state import read_state
@@ -115,16 +114,8 @@ def test_sigterm_while_the_bus_is_wedged(wedged_bus: WedgedBus, tmp_path: Path) 
 
 
 def test_a_stopped_notification_server(session_bus: str, tmp_path: Path) -> None:
-    xvfb, dunst = require("Xvfb"), require("dunst")
-    display = f":{80 + os.getpid() % 9}"
-    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus, "DISPLAY": display, "HOME": str(tmp_path)}
-    x = subprocess.Popen([xvfb, display, "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = None
-    try:
-        wait_for(lambda: Path(f"/tmp/.X11-unix/X{display[1:]}").exists(), what="Xvfb")
-        server = subprocess.Popen([dunst], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: subprocess.run(["dunstctl", "count"], env=env, capture_output=True).returncode == 0,
-                 what="dunst on the bus")
+    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus, "HOME": str(tmp_path)}
+    with dunst_on_xvfb(env) as server:
         server.send_signal(signal.SIGSTOP)  # the server hangs: calls to it are never answered
         (tmp_path / "config.toml").write_text(soon_config(40, ["1m"]) + '[notifications]\nbackend = "dbus"\n')
         daemon = Daemon(tmp_path, env)
@@ -133,13 +124,6 @@ def test_a_stopped_notification_server(session_bus: str, tmp_path: Path) -> None
         assert "no answer within 10 s" in daemon.text()
         time.sleep(1.5)  # the next wake (every second) has started the next attempt, which waits
         stop_within(daemon)
-    finally:
-        if server is not None:
-            server.send_signal(signal.SIGCONT)
-            server.terminate()
-            server.wait(5)
-        x.terminate()
-        x.wait(5)
 
 
 # -- a full file system ------------------------------------------------------------------------------
