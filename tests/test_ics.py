@@ -10,13 +10,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import icalendar
 import pytest
 import vobject
 from click.testing import Result
 from conftest import LA, ROOT, assert_golden, make_config
+from hypothesis import given
+from hypothesis import strategies as st
 from integration import require, require_env
 
-from reminderd.ics import build_calendar, event_uid, events
+from reminderd.ics import build_calendar, event_uid, events, fold
 from reminderd.state import State
 from reminderd.timeline import plan
 
@@ -363,3 +366,25 @@ def test_every_calendar_program_accepts_every_event(config_text: str, cli: Cli, 
         summaries = [e.summary.value for e in vobject.readOne(ics.read_text()).vevent_list]
         assert all(s.startswith(("home (me@home): ", "work (me@work): ")) for s in summaries)
         assert not any("Extra Usage" in s for s in summaries)
+
+
+# -- folding: ours must be icalendar's, only faster --------------------------------------------
+
+FOLDABLE = st.text(st.sampled_from("ab \\^;,:é€😀"), max_size=400) | st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=300)
+
+
+@given(FOLDABLE)
+def test_fold_is_icalendars_folding_and_keeps_lines_within_75_octets(line: str) -> None:
+    from icalendar.parser import Contentline
+
+    folded = fold(line)
+    assert folded.replace("\r\n ", "") == line
+    assert all(len(physical.encode()) <= 75 for physical in folded.split("\r\n"))
+    if int(icalendar.__version__.split(".")[0]) >= 7:  # 7 introduced not folding after an escape
+        assert folded.encode() == Contentline(line).to_ical()
+
+
+def test_fold_never_splits_an_escape() -> None:
+    line = "DESCRIPTION:" + "x" * 61 + "\\,more"  # the backslash is the 74th character
+    assert fold(line) == "DESCRIPTION:" + "x" * 61 + "\r\n \\,more"
