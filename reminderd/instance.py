@@ -28,8 +28,10 @@ class DaemonInfo(NamedTuple):
 
     @property
     def here(self) -> bool:
-        """Whether the holder is on this machine, so its pid means something here."""
-        return self.host is None or self.host == _hostname()
+        """Whether the holder is a daemon on this machine, so its pid means something here. A
+        lock file without a host was not written by a reminderd that may be signalled (an older
+        one notices a change within its wake; anything else must never get a SIGHUP)."""
+        return self.host is not None and self.host == _hostname()
 
 
 def _hostname() -> str:

@@ -301,15 +301,17 @@ def test_status_polling_never_makes_a_starting_daemon_exit_75(tmp_path: Path) ->
         probe.wait(5)
 
 
-def test_a_lock_held_on_another_host_never_signals_a_local_pid(tmp_path: Path) -> None:
-    # review m12: on an NFS home the holder is another host's daemon; its pid means nothing here
+@pytest.mark.parametrize("holder_host", [" some-other-host", ""])
+def test_a_lock_held_on_another_host_never_signals_a_local_pid(tmp_path: Path, holder_host: str) -> None:
+    # review m12: on an NFS home the holder is another host's daemon; its pid means nothing here.
+    # A lock naming no host (the review's own repro) was not written by this reminderd either.
     victim = subprocess.Popen(["sleep", "30"])
     runtime = tmp_path / "runtime"
     env = {**os.environ, "REMINDERD_STATE_DIR": str(tmp_path / "state"), "XDG_RUNTIME_DIR": str(runtime)}
     lock = Path(subprocess.run([sys.executable, "-c", "from reminderd import paths; print(paths.lock_file())"],
                                env=env, capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip())
     lock.parent.mkdir(parents=True)
-    lock.write_text(f"{victim.pid} some-other-host\n")
+    lock.write_text(f"{victim.pid}{holder_host}\n")
     holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time\n"
                                "fd = os.open(sys.argv[1], os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX)\n"
                                "print('held', flush=True); time.sleep(30)", str(lock)],
