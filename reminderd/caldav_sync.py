@@ -260,14 +260,10 @@ def wanted_versions(config: Any, state_path: Path, now: datetime, report: Callab
     """What the calendar should hold at `now`: uid -> version (SEQUENCE and fingerprint), with
     the events, the SEQUENCE record and the state they come from. No request is made: the
     daemon compares versions to know whether to sync."""
-    from reminderd.ics import events, installation_namespace, published_record
-    from reminderd.state import ICS_SECTION, read_state
-    from reminderd.timeline import plan
+    from reminderd.ics import to_publish
 
-    namespace = installation_namespace(state_path, report)
-    state = read_state(state_path).state
-    current = {event.uid: event for event in events(plan(config, state, now, logs), namespace)}
-    record = published_record(list(current.values()), state.extra.get(ICS_SECTION, {}))
+    state, events, record = to_publish(config, state_path, now, report, logs)
+    current = {event.uid: event for event in events}
     wanted = {uid: f"{record[uid]['sequence']}:{record[uid]['fingerprint']}" for uid in current}
     return wanted, current, record, state
 

@@ -113,14 +113,10 @@ def publish(config: Config, state_path: Path, now: datetime, write: Callable[[by
     while it runs, so a slow reader of stdout blocks no one.
     Returns the number of live events.
     """
-    from reminderd.state import ICS_SECTION, ICS_WRITTEN_SECTION, read_state, update_state
-    from reminderd.timeline import plan
+    from reminderd.state import ICS_SECTION, ICS_WRITTEN_SECTION, update_state
 
-    namespace = installation_namespace(state_path, report)
-    state = read_state(state_path).state
+    state, current, record = to_publish(config, state_path, now, report, logs)
     known = state.extra.get(ICS_SECTION, {})
-    current = events(plan(config, state, now, logs), namespace)
-    record = published_record(current, known)
     key = str(destination) if destination is not None else None
     if key is not None and destination is not None and destination.exists() \
             and record == known and state.extra.get(ICS_WRITTEN_SECTION, {}).get(key) == record_digest(record):
@@ -136,15 +132,36 @@ def publish(config: Config, state_path: Path, now: datetime, write: Callable[[by
     return sum(1 for entry in record.values() if not entry.get("cancelled"))
 
 
-def installation_namespace(state_path: Path, report: Callable[[str], None] | None = None) -> uuid.UUID:
-    """This installation's UID namespace: random, made once and kept in the state."""
+class ToPublish(NamedTuple):
+    state: Any  # the state it was planned from
+    events: list[CalendarEvent]
+    record: dict[str, Any]  # published_record() of the events against the state's record
+
+
+def to_publish(config: Config, state_path: Path, now: datetime, report: Callable[[str], None] | None = None,
+               logs: Mapping[str, Any] | None = None) -> ToPublish:
+    """What a calendar (a file or a CalDAV collection) should hold at `now`: one read of the
+    state, one plan."""
+    from reminderd.state import ICS_SECTION, read_state
+    from reminderd.timeline import plan
+
+    state = read_state(state_path).state
+    namespace = installation_namespace(state_path, report, state)
+    current = events(plan(config, state, now, logs), namespace)
+    return ToPublish(state, current, published_record(current, state.extra.get(ICS_SECTION, {})))
+
+
+def installation_namespace(state_path: Path, report: Callable[[str], None] | None = None,
+                           state: Any = None) -> uuid.UUID:
+    """This installation's UID namespace: random, made once and kept in the state (`state`,
+    when the caller has just read it)."""
     from reminderd.state import INSTALLATION_SECTION, read_state, update_state
 
     def namespace_in(state: Any) -> str | None:
         value = state.extra.get(INSTALLATION_SECTION, {}).get("namespace")
         return value if isinstance(value, str) else None
 
-    found = namespace_in(read_state(state_path).state)
+    found = namespace_in(state if state is not None else read_state(state_path).state)
     if found is None:
         def create(state: Any) -> Any:  # under the lock: another writer may have made it meanwhile
             if namespace_in(state) is not None:

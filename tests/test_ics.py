@@ -272,8 +272,14 @@ def test_publish_does_not_render_when_nothing_changed(tmp_path: Path, monkeypatc
     rendered: list[int] = []
     real_render = ics.render
     monkeypatch.setattr(ics, "render", lambda *a: rendered.append(1) or real_render(*a))
+    import reminderd.state as state_module
+
+    reads: list[Path] = []
+    real_read = state_module.read_state
+    monkeypatch.setattr(state_module, "read_state", lambda path: reads.append(path) or real_read(path))
     assert ics.publish(config, state_path, NOW, write_live, destination=live) is None
     assert rendered == [] and len(written) == 1
+    assert reads == [state_path]  # the idle daemon's check: one read of the state, one plan
     assert ics.publish(config, state_path, NOW, written.append) == 12  # export-ics always writes
     assert rendered == [1] and written[1] == written[0]
 
