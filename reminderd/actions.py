@@ -19,6 +19,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from reminderd.state import SNOOZED_SECTION
+
 if TYPE_CHECKING:
     from reminderd.config import Config
     from reminderd.state import State
@@ -76,21 +78,15 @@ def with_hint(body: str, actions: Actions | None) -> str:
 # -- snoozes, in the state's "snoozed" section: reminder id -> {"until": ISO time} ----------------
 
 def snoozes(state: State) -> dict[str, datetime]:
-    from reminderd.state import SNOOZED_SECTION
-
     return {rid: datetime.fromisoformat(entry["until"]) for rid, entry in state.extra.get(SNOOZED_SECTION, {}).items()}
 
 
 def with_snooze(state: State, reminder_id: str, until: datetime) -> State:
-    from reminderd.state import SNOOZED_SECTION
-
     section = {**state.extra.get(SNOOZED_SECTION, {}), reminder_id: {"until": until.isoformat()}}
     return state.with_extra(SNOOZED_SECTION, section)
 
 
 def without_snooze(state: State, reminder_id: str) -> State:
-    from reminderd.state import SNOOZED_SECTION
-
     section = {k: v for k, v in state.extra.get(SNOOZED_SECTION, {}).items() if k != reminder_id}
     return state.with_extra(SNOOZED_SECTION, section)
 
