@@ -18,6 +18,7 @@ import re
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from reminderd.forecast import Observation
 from reminderd.ics import events, render
 from reminderd.notify import FallbackNotifier, NotifyError
 from reminderd.quiet import quiet_period
-from reminderd.state import ICS_SECTION, State, read_state, update_state
+from reminderd.state import DESKTOP, ICS_SECTION, State, read_state, update_state
 from reminderd.timeline import Reminder, plan
 
 SCRATCH = Path("/dev/shm") if Path("/dev/shm").is_dir() else None  # no fsync cost where there is tmpfs
@@ -51,10 +52,18 @@ class Shown:
         self.at, self.reminder = at, reminder
 
 
+PUSH = "push:phone"  # the one push channel of the machine (a channel id as push.channel_id makes them)
+
+
 class RecordingDaemon(Daemon):
-    """The real Daemon, telling the test which reminder each notification is."""
+    """The real Daemon, telling the test which reminder each notification is, with one push
+    channel besides the desktop (push.py's Apprise part is proven against HTTP in test_push)."""
 
     current: Reminder | None = None
+    machine: DaemonMachine
+
+    def _push_channels(self) -> list[tuple[str, Callable[[], FallbackNotifier]]]:
+        return [(PUSH, lambda: FallbackNotifier([Pusher(self.machine)]))]
 
     def _deliver(self, reminder: Reminder, now: datetime, channel: str, notifier: FallbackNotifier,
                  ends_snooze: bool = False) -> bool:
@@ -80,8 +89,28 @@ class Recorder:
         m.shown.append(Shown(m.now, reminder))
         if m.kill_next:
             m.kill_next = False
-            m.may_repeat.add(reminder.id)
+            m.may_repeat.add((DESKTOP, reminder.id))
             raise Killed
+
+
+class Pusher:
+    """The push channel: records, or fails while the machine says it does."""
+
+    name = "pusher"
+
+    def __init__(self, machine: DaemonMachine) -> None:
+        self.machine = machine
+
+    def cancel(self) -> None:
+        pass
+
+    def send(self, title: str, body: str) -> None:
+        m = self.machine
+        if m.push_fails:
+            raise NotifyError("pusher: HTTP 500")
+        reminder = m.daemon.current
+        assert reminder is not None and title == reminder.title_at(m.now)
+        m.pushed.append(Shown(m.now, reminder))
 
 
 class DaemonMachine(RuleBasedStateMachine):
@@ -92,10 +121,12 @@ class DaemonMachine(RuleBasedStateMachine):
         self.state_path = self.dir / "state.json"
         self.live = self.dir / "live.ics"
         self.shown: list[Shown] = []
-        self.may_repeat: set[str] = set()
+        self.pushed: list[Shown] = []
+        self.may_repeat: set[tuple[str, str]] = set()  # (channel, reminder id) in the documented window
         self.acks: dict[str, datetime] = {}
         self.snoozed_at: dict[str, list[datetime]] = {}  # reminder id -> when its notification was snoozed
         self.notifier_fails = False
+        self.push_fails = False
         self.kill_next = False
         self.disk_full = False
 
@@ -104,17 +135,24 @@ class DaemonMachine(RuleBasedStateMachine):
 
     # -- set-up --------------------------------------------------------------------------------
 
-    @initialize(scenario=scenarios(), start=st.integers(-3 * 24, 20 * 24), disk_full=st.booleans())
-    def setup(self, scenario: Scenario, start: int, disk_full: bool) -> None:
-        self.disk_full = disk_full
+    @initialize(scenario=scenarios(), start=st.integers(-3 * 24, 20 * 24), disk_full=st.booleans(),
+                push_fails=st.booleans())
+    def setup(self, scenario: Scenario, start: int, disk_full: bool, push_fails: bool) -> None:
+        self.disk_full, self.push_fails = disk_full, push_fails
         self.config_path.write_text(f'ics_path = "{self.live}"\n' + scenario.text)
         self.now = (scenario.claimed_at or WINDOW_OPENS) + timedelta(hours=start)
         self.daemon = self.new_daemon()
         self.tick()
 
     def new_daemon(self) -> RecordingDaemon:
-        return RecordingDaemon(self.config_path, self.state_path, self.dir / "lock", lambda: self.now,
-                               notifier_factory=lambda c: FallbackNotifier([Recorder(self)]))
+        daemon = RecordingDaemon(self.config_path, self.state_path, self.dir / "lock", lambda: self.now,
+                                 notifier_factory=lambda c: FallbackNotifier([Recorder(self)]))
+        daemon.machine = self
+        return daemon
+
+    def lose_pending(self) -> None:
+        """Records kept only in memory are lost with the process: each may come once more."""
+        self.may_repeat.update((record.delivery.channel, record.reminder_id) for record in self.daemon.pending)
 
     # -- what happens --------------------------------------------------------------------------
 
@@ -130,8 +168,7 @@ class DaemonMachine(RuleBasedStateMachine):
 
     @rule()
     def restart(self) -> None:
-        for record in self.daemon.pending:  # kept in memory only: a restart loses them
-            self.may_repeat.add(record.reminder_id)
+        self.lose_pending()
         self.daemon = self.new_daemon()
         self.tick()
 
@@ -145,6 +182,10 @@ class DaemonMachine(RuleBasedStateMachine):
     @rule(fails=st.booleans())
     def notifier_works_or_not(self, fails: bool) -> None:
         self.notifier_fails = fails
+
+    @rule(fails=st.booleans())
+    def push_works_or_not(self, fails: bool) -> None:
+        self.push_fails = fails
 
     @rule(full=st.booleans())
     def disk_fills_or_frees(self, full: bool) -> None:
@@ -211,7 +252,7 @@ class DaemonMachine(RuleBasedStateMachine):
     # -- one tick, then every invariant ---------------------------------------------------------
 
     def tick(self) -> None:
-        before = len(self.shown)
+        before, pushed_before = len(self.shown), len(self.pushed)
         real_write = state_module.write_atomically
 
         def full_disk(path: Path, data: bytes, **kwargs: object) -> None:
@@ -223,24 +264,29 @@ class DaemonMachine(RuleBasedStateMachine):
             try:
                 self.daemon.tick("test")
             except Killed:  # it died; records only in its memory are lost; the supervisor restarts it
-                self.may_repeat.update(record.reminder_id for record in self.daemon.pending)
+                self.lose_pending()
                 self.daemon = self.new_daemon()
                 self.daemon.tick("start")
         finally:
             state_module.write_atomically = real_write
-        self.check(self.shown[before:])
+        self.check(self.shown[before:], self.shown, DESKTOP)
+        self.check(self.pushed[pushed_before:], self.pushed, PUSH)
+        self.check_nothing_left_behind()
 
-    def check(self, new: list[Shown]) -> None:
+    def check(self, new: list[Shown], channel_log: list[Shown], channel: str) -> None:
+        """Every rule for what one channel was just sent."""
         config = load_config(self.config_path)
         for shown in new:
             r = shown.reminder
-            # at most once per event, outside the documented window
-            earlier = [s for s in self.shown if s is not shown and s.reminder.id == r.id and s.at <= shown.at
+            # at most once per event on each channel, outside the documented window
+            earlier = [s for s in channel_log if s is not shown and s.reminder.id == r.id and s.at <= shown.at
                        and _same_event(s.reminder, r)]
-            # ...and once more after each snooze that has ended
-            snoozes_over = [t for t in self.snoozed_at.get(r.id, []) if t + SNOOZE_FOR <= shown.at]
-            assert len(earlier) <= len(snoozes_over) or r.id in self.may_repeat, \
-                f"{r.id} shown again at {shown.at}: {[s.at for s in earlier]}, snoozed at {self.snoozed_at.get(r.id)}"
+            # ...and, on the desktop (where the button is), once more after each snooze that has ended
+            snoozes_over = [t for t in self.snoozed_at.get(r.id, []) if t + SNOOZE_FOR <= shown.at] \
+                if channel == DESKTOP else []
+            assert len(earlier) <= len(snoozes_over) or (channel, r.id) in self.may_repeat, \
+                f"{r.id} sent again on {channel} at {shown.at}: {[s.at for s in earlier]}, " \
+                f"snoozed at {self.snoozed_at.get(r.id)}"
             # quiet hours: only when waiting for their end would be too late
             period = quiet_period(shown.at, config.quiet_hours, config.timezone)
             if period is not None:
@@ -250,9 +296,17 @@ class DaemonMachine(RuleBasedStateMachine):
             # never after an acknowledgement that stops it
             for action, at in self.acks.items():
                 assert not (action in r.stops_on and at <= shown.at), f"{r.id} sent after {action}"
-        if not self.notifier_fails and not self.disk_full:
-            state = read_state(self.state_path).state
-            timeline = plan(config, state, self.now)
+
+    def check_nothing_left_behind(self) -> None:
+        """Each channel that works has everything due, whatever the other one does."""
+        if self.disk_full:
+            return
+        config = load_config(self.config_path)
+        state = read_state(self.state_path).state
+        timeline = plan(config, state, self.now)
+        if not self.push_fails:
+            assert to_deliver(timeline, state, PUSH) == [], "something due was not pushed"
+        if not self.notifier_fails:
             assert to_deliver(timeline, state) == [], "something due was not sent"
             assert snoozed(timeline, state) == ([], []), "a snooze that ended was not acted on"
             assert _without_stamps(self.live.read_bytes()) == fresh_export(config, state, self.now)
