@@ -162,6 +162,17 @@ def test_a_file_rewritten_shorter_is_read_again_without_double_counting(tree: Tr
     assert usd(scan(tree, tmp_path)) == pytest.approx((1000 + 1000 + 500 + 4000) * 25 / 1e6)
 
 
+def test_a_file_rewritten_in_place_and_grown_past_the_old_offset_is_read_whole(tree: Tree, tmp_path: Path) -> None:
+    path = tree("p/a.jsonl", line("m1", out=1000), line("m2", out=1000))
+    scan(tree, tmp_path)
+    # the same inode, cut back to its first line, then longer than before: stat alone cannot tell
+    with open(path, "r+") as out:
+        out.truncate(len(line("m1", out=1000)) + 1)
+        out.seek(0, os.SEEK_END)
+        out.write(line("m3", out=4000, content="a longer response " * 20) + "\n")
+    assert usd(scan(tree, tmp_path)) == pytest.approx((1000 + 1000 + 4000) * 25 / 1e6)
+
+
 def test_an_unchanged_tree_is_not_read_again(tree: Tree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tree("p/a.jsonl", line("m1", out=1000))
     an_hour_ago = path.stat().st_mtime - 3600  # outside the window in which a rewrite could go unseen
