@@ -8,10 +8,15 @@ days after their last activity, a credit lasts 60: the ledger keeps the counts.
 
 Incremental: a file is re-read only when its size, mtime or inode changed, from its saved
 offset; a last line without its newline is read again next time; a file that shrank or was
-replaced is read whole. A response already counted is recognised by its key (usage_logs.Call)
-in the `seen` table, which keeps the keys of the last KEEP_SEEN_DAYS days, so nothing is
-counted twice. Memory stays bounded by one transcript's usage lines, whatever the tree's size,
-and one transaction commits the counts, the offsets and the keys together.
+replaced is read whole. Each response is a row of the `seen` table (usage_logs.Row), keyed so
+a copy met again replaces it only if it is better, so nothing is counted twice; `seen` keeps
+the last KEEP_SEEN_DAYS days, and what older rows counted moves to `archive`. `hours` (what
+load() reads) is rebuilt from the two by SQLite. Memory stays bounded by one transcript's usage
+lines and SQLite's page cache, whatever the tree's size, and one transaction commits the
+counts, the offsets and the keys together.
+
+A large first scan reads and parses in worker processes (_read_all) while this one counts:
+benchmarks/usage_logs has the figures.
 """
 
 from __future__ import annotations
@@ -28,15 +33,15 @@ from zoneinfo import ZoneInfo
 
 from reminderd.errors import StateError
 from reminderd.offers import Price
-from reminderd.usage_logs import HOUR_FORMAT, USAGE_MARK, Skip, Tokens, price_tokens
+from reminderd.usage_logs import HOUR_FORMAT, USAGE_MARK, Tokens, price_tokens
 
-SCHEMA = 1
+SCHEMA = 2  # 2: `hours` is rebuilt from `seen` and `archive` (1 kept it by deltas)
 KEEP_SEEN_DAYS = 40
+WRITE_CACHE_KB = 16 * 1024  # SQLite's page cache when writing (its default, 2 MB, spills a large scan)
 RACY_NS = 2_000_000_000  # a file changed this close to a scan may change again unseen by stat: look again
 TAIL = 256  # bytes before the saved offset, fingerprinted: a file rewritten in place is read whole
 COUNTS = ("input", "output", "write_5m", "write_1h", "cache_read", "web_searches")
 REASONS = ("malformed", "synthetic")
-BATCH = 500  # keys looked up in one query
 
 
 class Ledger(NamedTuple):
@@ -73,6 +78,17 @@ CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, ino INTEGER, size INTEG
                                   {', '.join(f'{r} INTEGER' for r in REASONS)}) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, hour TEXT, model TEXT,
                                  {', '.join(f'{c} INTEGER' for c in COUNTS)}, sidechain INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS archive (hour TEXT, model TEXT, {', '.join(f'{c} INTEGER' for c in COUNTS)},
+                                    PRIMARY KEY (hour, model)) WITHOUT ROWID;
+"""
+# What the responses whose keys left `seen` added to `hours`: under schema 1, all that `seen`
+# does not explain.
+_MIGRATE_1 = f"""
+INSERT INTO archive SELECT * FROM (
+    SELECT h.hour, h.model, {', '.join(f'h.{c} - coalesce(s.{c}, 0) AS {c}' for c in COUNTS)}
+    FROM hours AS h LEFT JOIN (SELECT hour, model, {', '.join(f'sum({c}) AS {c}' for c in COUNTS)}
+                               FROM seen GROUP BY hour, model) AS s USING (hour, model))
+WHERE {' OR '.join(f'{c} != 0' for c in COUNTS)}
 """
 
 
@@ -102,8 +118,9 @@ def _open(path: Path, write: bool) -> Iterator[Any]:
                 with _open(path, write) as fresh:
                     yield fresh
                 return
+            db.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KB}")  # `seen` of a first scan stays in memory
             db.execute("BEGIN IMMEDIATE")  # one writer at a time; readers go on
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+            _upgrade(db, path)
         yield db
         if write:
             db.execute("COMMIT")
@@ -113,6 +130,17 @@ def _open(path: Path, write: bool) -> Iterator[Any]:
         db.close()
         with contextlib.suppress(OSError):
             os.chmod(path, 0o600)
+
+
+def _upgrade(db: Any, path: Path) -> None:
+    row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+    schema = int(row[0]) if row and str(row[0]).isdigit() else SCHEMA
+    if schema > SCHEMA:
+        raise StateError(f"{path}: the usage ledger was written by a newer reminderd (schema {schema})")
+    if schema == 1:
+        db.execute(_MIGRATE_1)
+    if row is None or schema != SCHEMA:  # no write when nothing changes: a re-scan of an unchanged tree stays cheap
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
 
 
 def load(state_dir: Path, credit_id: str) -> Ledger:
@@ -143,66 +171,40 @@ def _ledger(db: Any) -> Ledger:
 
 # -- bringing it up to date -----------------------------------------------------------------------
 
-
-class _Counter:
-    """Applies calls to hour buckets, replacing an earlier copy of the same response.
-
-    Over a large tree this runs once per usage line: plain tuples and dicts. `hours` collects
-    the changes of one refresh; `seen` holds the keys met in the current file, looked up in
-    the database in batches before it is counted (see _prefetch).
-    """
-
-    def __init__(self) -> None:
-        self.hours: dict[tuple[str, str], list[int]] = {}
-        self.seen: dict[str, tuple[Any, ...]] = {}
-        self.changed: set[str] = set()
-
-    def add(self, key: str, hour: str, model: str, tokens: tuple[int, ...], sidechain: bool) -> None:
-        old = self.seen.get(key)
-        if old is not None:
-            # keep the copy with more tokens (a streaming partial comes first), else the main one
-            if (old[2] + old[3] + old[4] + old[5] + old[6], not old[8]) >= (
-                    tokens[0] + tokens[1] + tokens[2] + tokens[3] + tokens[4], not sidechain):
-                return
-            self._bucket(old[0], old[1], old[2:8], -1)
-        self._bucket(hour, model, tokens, 1)
-        self.seen[key] = (hour, model, *tokens, sidechain)
-        self.changed.add(key)
-
-    def _bucket(self, hour: str, model: str, tokens: Any, sign: int) -> None:
-        counts = self.hours.get((hour, model))
-        if counts is None:
-            counts = self.hours[(hour, model)] = [0, 0, 0, 0, 0, 0]
-        a, b, c, d, e, f = tokens
-        counts[0] += sign * a
-        counts[1] += sign * b
-        counts[2] += sign * c
-        counts[3] += sign * d
-        counts[4] += sign * e
-        counts[5] += sign * f
-
-
-class _Collector:
-    """Gathers a file's parsed usage lines, so their keys are looked up in one go."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, str, tuple[int, ...], bool]] = []
-
-    def add(self, *fields: Any) -> None:
-        self.calls.append(fields)
-
+_RANKED = COUNTS[:5]  # the counts a copy is ranked by (Tokens.total: web searches are not tokens)
+# A copy replaces the one `seen` holds when it has more tokens (a streaming partial comes
+# first), or as many and is not from a sidechain; else the first one met stays.
+_ADD_SEEN = (
+    f"INSERT INTO seen VALUES (?, ?, ?, {', '.join('?' * len(COUNTS))}, ?) ON CONFLICT (key) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in ("hour", "model", *COUNTS, "sidechain"))
+    + f" WHERE ({' + '.join(f'excluded.{c}' for c in _RANKED)}, NOT excluded.sidechain)"
+    + f" > ({' + '.join(_RANKED)}, NOT sidechain)")
+_SUMS = ", ".join(f"sum({c})" for c in COUNTS)
+# Keys older than the horizon leave `seen`; what they counted stays, in `archive`.
+_PRUNE = [
+    f"""INSERT INTO archive SELECT hour, model, {_SUMS} FROM seen WHERE hour < :horizon GROUP BY hour, model
+        ON CONFLICT (hour, model) DO UPDATE SET {', '.join(f'{c} = {c} + excluded.{c}' for c in COUNTS)}""",
+    "DELETE FROM seen WHERE hour < :horizon",
+]
+# `hours`, what load() reads, rebuilt in one statement: SQLite sums faster than deltas kept in Python.
+_REBUILD_HOURS = [
+    "DELETE FROM hours",
+    f"""INSERT INTO hours SELECT hour, model, {_SUMS} FROM (
+            SELECT hour, model, {', '.join(COUNTS)} FROM archive
+            UNION ALL SELECT hour, model, {', '.join(COUNTS)} FROM seen)
+        GROUP BY hour, model HAVING {' OR '.join(f'sum({c}) != 0' for c in COUNTS)}""",
+]
 
 WHOLE_FILE = 64 * 1024 * 1024  # read in one piece up to this size (no joins); larger files in blocks
 CHUNK = 16 * 1024 * 1024
 
 
-def _read_new_lines(path: Path, start: int, reader: Any, counter: Any, skipped: dict[str, int]) -> int:
-    """Count the complete lines from `start`; return the offset to resume from next time.
+def _read_new_lines(path: Path, start: int, reader: Any, rows: list[Any], skipped: dict[str, int]) -> int:
+    """Parse the complete usage lines from `start` into `rows`; return the offset to resume
+    from next time. A last line without its newline is left for next time unless it is a
+    whole usage line."""
+    from reminderd.usage_logs import find_usage_lines
 
-    Only the lines that hold the usage key are looked at (found with bytes.find and decoded
-    from a memoryview, without a copy): the many long lines without it cost no Python work.
-    A last line without its newline is left for next time unless it is a whole usage line.
-    """
     with open(path, "rb") as handle:
         handle.seek(start)
         offset = start  # where `data` begins in the file
@@ -214,99 +216,206 @@ def _read_new_lines(path: Path, start: int, reader: Any, counter: Any, skipped: 
             if block:
                 data += block
             end = len(data) if at_end else data.rfind(b"\n") + 1  # whole lines only, unless at the end
-            _count_block(data, end, reader, counter, skipped)
+            find_usage_lines(data, 0, end, reader.parse, rows, skipped)
             if at_end:
-                last_newline = data.rfind(b"\n") + 1
-                tail = data[last_newline:]
-                if USAGE_MARK in tail:
-                    fields = reader.parse(tail.rstrip(b"\r"))
-                    if fields is not None and not isinstance(fields, Skip):  # whole, it only lacks its newline
-                        counter.add(*fields)
-                        return offset + len(data)
-                return offset + last_newline
+                return offset + _last_line(data, data.rfind(b"\n") + 1, len(data), reader, rows)
             offset += end
             data = data[end:]
 
 
-def _count_block(data: bytes, end: int, reader: Any, counter: Any, skipped: dict[str, int]) -> None:
-    """Count the newline-terminated lines of data[:end] that hold the usage key."""
-    view, find, rfind, parse, add = memoryview(data), data.find, data.rfind, reader.parse, counter.add
-    position = 0
-    while (hit := find(USAGE_MARK, position, end)) >= 0:
-        line_start = rfind(b"\n", position, hit) + 1 or position
-        line_end = find(b"\n", hit, end)
-        if line_end < 0:
-            return
-        position = line_end + 1
-        if data[line_end - 1] == 13:  # CRLF
-            line_end -= 1
-        fields = parse(view[line_start:line_end])
-        if type(fields) is tuple:  # the common case first; a Skip is a NamedTuple, not a tuple exactly
-            add(*fields)
-        elif fields is not None:
-            skipped[fields.reason] = skipped.get(fields.reason, 0) + 1
+def _read_mapped(path: Path, start: int, reader: Any, rows: list[Any], skipped: dict[str, int]) -> int:
+    """_read_new_lines() through a memory map, in a worker process only: no copy of the file,
+    but a file cut shorter while it is mapped kills the process (SIGBUS), and the caller then
+    reads the rest itself."""
+    import mmap
+
+    from reminderd.usage_logs import find_usage_lines
+
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size <= start:
+            return start
+        data = mmap.mmap(handle.fileno(), size, prot=mmap.PROT_READ,
+                         flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0))
+    with data:
+        end = data.rfind(b"\n", start) + 1 or start
+        find_usage_lines(data, start, end, reader.parse, rows, skipped)
+        return _last_line(data, end, size, reader, rows)
+
+
+def _last_line(data: Any, end: int, size: int, reader: Any, rows: list[Any]) -> int:
+    """Where to resume after the newline-terminated lines that end at `end`: past the bytes
+    after it if they are a whole usage line (counted now), else at `end`."""
+    tail = data[end:size]
+    if USAGE_MARK in tail:
+        row = reader.parse(tail.rstrip(b"\r"))
+        if type(row) is tuple:  # whole, it only lacks its newline
+            rows.append(row)
+            return size
+    return end
 
 
 def refresh(state_dir: Path, credit_id: str, roots: list[Path], now: datetime) -> Ledger:
     """Read what is new in the transcripts below `roots` into the credit's ledger."""
-    from reminderd.usage_logs import LineReader, transcript_files
+    from reminderd.usage_logs import transcript_files
 
     with _open(ledger_path(state_dir, credit_id), write=True) as db:
         known = {row[0]: row[1:] for row in db.execute(
             f"SELECT path, ino, size, mtime_ns, offset, tail, racy, {', '.join(REASONS)} FROM files")}
-        current = {str(path): st for path, st in transcript_files(roots)}
+        current = dict(transcript_files(roots))
         changed = [p for p, st in current.items() if _changed(known.get(p), st)]
         gone = set(known) - set(current)
         if changed or gone:
-            reader, counter = LineReader() if changed else None, _Counter()
             scan_ns = time.time_ns()  # the file system's clock, which wrote the mtimes (not the plan's `now`)
-            for name in changed:
-                _read_file(db, name, current[name], known.get(name), reader, counter, scan_ns)
+            jobs = [(name, _resume_at(Path(name), known.get(name), current[name])) for name in changed]
+            for (name, resume), read in zip(jobs, _read_all(jobs, current), strict=True):
+                if read is not None:  # None: vanished or unreadable now, tried again next time
+                    _count(db, name, current[name], known.get(name), resume, read, scan_ns)
             db.executemany("DELETE FROM files WHERE path = ?", [(name,) for name in gone])  # counts stay
-            _save_hours(db, counter.hours)
             horizon = (now - timedelta(days=KEEP_SEEN_DAYS)).strftime(HOUR_FORMAT)
-            db.execute("DELETE FROM seen WHERE hour < ?", (horizon,))
+            for statement in [*_PRUNE, *_REBUILD_HOURS]:
+                db.execute(statement, {"horizon": horizon} if ":horizon" in statement else ())
             db.execute("INSERT OR REPLACE INTO meta VALUES ('scanned_at', ?)", (now.isoformat(),))
         return _ledger(db)
 
 
-def _read_file(db: Any, name: str, st: os.stat_result, entry: Any, reader: Any, counter: _Counter,
-               scan_ns: int) -> None:
-    """Count what is new in one transcript, against the keys the ledger has already seen."""
-    path, collector = Path(name), _Collector()
+class Read(NamedTuple):
+    """What is new in one transcript: the best copy of each response in it, the lines skipped
+    (by reason), the offset to resume at next time, and the fingerprint of the bytes before it."""
+
+    rows: list[Any]
+    skipped: dict[str, int]
+    offset: int
+    tail: str
+
+
+_reader: Any = None  # one LineReader per process
+
+
+def read_transcript(job: tuple[str, int], mapped: bool = False) -> Read | None:
+    """Read one transcript from an offset (job: path, offset), here or (mapped) in a worker
+    process; None if it vanished or cannot be read now."""
+    global _reader
+    from reminderd.usage_logs import LineReader
+
+    if _reader is None:
+        _reader = LineReader()
+    name, resume = job
+    rows: list[Any] = []
     skipped: dict[str, int] = {}
     try:
-        resume = _resume_at(path, entry, st)
-        offset = _read_new_lines(path, resume, reader, collector, skipped)
-        tail = _tail(path, offset)
+        offset = (_read_mapped if mapped else _read_new_lines)(Path(name), resume, _reader, rows, skipped)
+        tail = _tail(Path(name), offset)
     except OSError:
-        return  # vanished or unreadable now: tried again next time
+        return None
+    best: dict[str, Any] = {}  # the first copy with the most tokens, then the main chain (as _ADD_SEEN)
+    for row in rows:
+        old = best.get(row[0])
+        if old is None or (row[3] + row[4] + row[5] + row[6] + row[7], not row[9]) > (
+                old[3] + old[4] + old[5] + old[6] + old[7], not old[9]):
+            best[row[0]] = row
+    return Read(list(best.values()), skipped, offset, tail)
+
+
+PARALLEL_BYTES = 256 * 1024 * 1024  # more new bytes than this (a first scan) are read in worker processes
+WORKERS = 2
+AHEAD = 32  # transcripts handed to each worker ahead of the one being counted: bounds the memory
+_WORKER = "from reminderd.ledger import serve_reads; serve_reads()"
+
+
+def _read_all(jobs: list[tuple[str, int]], current: Mapping[str, os.stat_result]) -> Iterator[Read | None]:
+    """read_transcript() of each job, in order. A large first scan reads and parses in worker
+    processes while this one counts into SQLite: decoding a GB of JSON is CPU work, and most
+    machines have a core to spare. If the workers cannot start or die, the rest is read here."""
+    new_bytes = sum(current[name].st_size - resume for name, resume in jobs)
+    done = 0
+    if new_bytes > PARALLEL_BYTES and (os.cpu_count() or 1) > 1:
+        try:
+            for read in _in_workers(jobs):
+                yield read
+                done += 1
+        except (OSError, EOFError, ValueError) as exc:
+            import logging
+
+            logging.getLogger(__name__).warning("reading the transcripts in one process: a worker failed (%r)", exc)
+    for job in jobs[done:]:
+        yield read_transcript(job)
+
+
+def _in_workers(jobs: list[tuple[str, int]]) -> Iterator[Read | None]:
+    """Job i goes to worker i % WORKERS and its result is read back in the same order. Plain
+    processes and marshal over pipes, not multiprocessing: its spawn method imports the
+    caller's __main__ again, and fork copies the daemon's threads' locks."""
+    import subprocess
+    import sys
+
+    workers = [subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+               for _ in range(WORKERS)]
+    sent = 0
+    try:
+        for i in range(len(jobs)):
+            while sent < min(len(jobs), i + AHEAD * WORKERS):
+                _send(workers[sent % WORKERS].stdin, jobs[sent])
+                sent += 1
+            read = _receive(workers[i % WORKERS].stdout)
+            yield None if read is None else Read(*read)
+    finally:
+        for worker in workers:
+            with contextlib.suppress(OSError):
+                worker.stdin.close()  # type: ignore[union-attr]
+            try:
+                worker.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+            worker.stdout.close()  # type: ignore[union-attr]
+
+
+def serve_reads() -> None:
+    """A worker process: read_transcript() for each job on stdin, each result on stdout."""
+    import sys
+
+    jobs, results = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            job = _receive(jobs)
+        except EOFError:
+            return
+        read = read_transcript(job, mapped=True)
+        _send(results, None if read is None else tuple(read))
+
+
+def _send(pipe: Any, value: Any) -> None:
+    """One value, marshalled, behind its length: marshal.load() on a pipe reads it a field at a time."""
+    import marshal
+
+    data = marshal.dumps(value)
+    pipe.write(len(data).to_bytes(8, "little") + data)
+    pipe.flush()
+
+
+def _receive(pipe: Any) -> Any:
+    import marshal
+
+    size = pipe.read(8)
+    if len(size) < 8:
+        raise EOFError("the pipe closed")
+    data = pipe.read(int.from_bytes(size, "little"))
+    if len(data) < int.from_bytes(size, "little"):
+        raise EOFError("the pipe closed mid-value")
+    return marshal.loads(data)
+
+
+def _count(db: Any, name: str, st: os.stat_result, entry: Any, resume: int, read: Read, scan_ns: int) -> None:
+    """Count what was new in one transcript into `seen`, and where it stopped."""
+    skipped = dict(read.skipped)
     if resume and entry is not None:
         for reason, before in zip(REASONS, entry[6:], strict=True):
             skipped[reason] = skipped.get(reason, 0) + (before or 0)
-    keys = list({call[0] for call in collector.calls} - counter.seen.keys())
-    for i in range(0, len(keys), BATCH):
-        batch = keys[i:i + BATCH]
-        for key, *row in db.execute(f"SELECT key, hour, model, {', '.join(COUNTS)}, sidechain FROM seen "
-                                    f"WHERE key IN ({', '.join('?' * len(batch))})", batch):
-            counter.seen[key] = (*row[:8], bool(row[8]))
-    for call in collector.calls:
-        counter.add(*call)
-    db.executemany(f"INSERT OR REPLACE INTO seen VALUES (?, ?, ?, {', '.join('?' * len(COUNTS))}, ?)",
-                   [(key, *counter.seen[key][:8], int(counter.seen[key][8])) for key in counter.changed])
-    counter.seen.clear()  # memory stays bounded by one file's lines
-    counter.changed.clear()
+    db.executemany(_ADD_SEEN, read.rows)
     db.execute(f"INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, {', '.join('?' * len(REASONS))})",
-               (name, st.st_ino, st.st_size, st.st_mtime_ns, offset, tail, int(st.st_mtime_ns > scan_ns - RACY_NS),
-                *(skipped.get(reason, 0) for reason in REASONS)))
-
-
-def _save_hours(db: Any, changes: dict[tuple[str, str], list[int]]) -> None:
-    db.executemany(
-        f"INSERT INTO hours VALUES (?, ?, {', '.join('?' * len(COUNTS))}) ON CONFLICT (hour, model) DO UPDATE SET "
-        + ", ".join(f"{c} = {c} + excluded.{c}" for c in COUNTS),
-        [(hour, model, *counts) for (hour, model), counts in changes.items() if any(counts)])
-    db.execute(f"DELETE FROM hours WHERE {' AND '.join(f'{c} = 0' for c in COUNTS)}")
+               (name, st.st_ino, st.st_size, st.st_mtime_ns, read.offset, read.tail,
+                int(st.st_mtime_ns > scan_ns - RACY_NS), *(skipped.get(reason, 0) for reason in REASONS)))
 
 
 def _changed(entry: Any, st: os.stat_result) -> bool:
@@ -333,7 +442,10 @@ def _resume_at(path: Path, entry: Any, st: os.stat_result) -> int:
     ino, _, _, offset, tail = entry[:5]
     if not offset or ino != st.st_ino or st.st_size < offset:
         return 0
-    return int(offset) if _tail(path, offset) == tail else 0
+    try:
+        return int(offset) if _tail(path, offset) == tail else 0
+    except OSError:
+        return 0  # vanished or unreadable now: read_transcript() will say so
 
 
 # -- in dollars, per local day (pure) -----------------------------------------------------------------
@@ -346,22 +458,30 @@ def daily_usd(ledger: Ledger, zone: ZoneInfo, prices: Mapping[str, Price], web_s
     with a half-hour offset) is split between the two days in proportion."""
     by_day: dict[date, dict[str, float]] = {}
     unknown: dict[str, str] = {}
+    rates: dict[str, tuple[tuple[float, ...], Any]] = {}
     for hour_text, models in ledger.hours.items():
-        try:
-            begin = datetime.strptime(hour_text, HOUR_FORMAT).replace(tzinfo=UTC)
+        try:  # HOUR_FORMAT, read by hand: strptime costs more than the rest of status for a long ledger
+            begin = datetime(int(hour_text[:4]), int(hour_text[5:7]), int(hour_text[8:10]), int(hour_text[11:13]),
+                             tzinfo=UTC)
         except ValueError:
+            continue
+        if len(hour_text) != 13 or hour_text[4] + hour_text[7] + hour_text[10] != "--T":
             continue
         shares = _local_days(begin, zone)
         if start is not None and all(day < start for day, _ in shares) or \
                 end is not None and all(day > end for day, _ in shares):
             continue
         for model, tokens in models.items():
-            priced = price_tokens(model, tokens, prices, web_search_usd)
+            rate = rates.get(model)
+            if rate is None:  # price_tokens() is linear in the tokens: its price of one of each, once per model
+                rate = rates[model] = _unit_prices(model, prices, web_search_usd)
+            units, priced = rate
             if not priced.known:
                 unknown[model] = priced.priced_as
+            usd = math.fsum(count * unit for count, unit in zip(tokens, units, strict=True))
             for day, share in shares:
                 day_models = by_day.setdefault(day, {})
-                day_models[model] = day_models.get(model, 0.0) + priced.usd * share
+                day_models[model] = day_models.get(model, 0.0) + usd * share
     if not by_day and (start is None or end is None):
         return Priced((), unknown)
     first = start or min(by_day)
@@ -374,6 +494,13 @@ def daily_usd(ledger: Ledger, zone: ZoneInfo, prices: Mapping[str, Price], web_s
         days.append(DaySpend(day, math.fsum(usd_by_model.values()), dict(sorted(usd_by_model.items()))))
         day += timedelta(days=1)
     return Priced(tuple(days), unknown)
+
+
+def _unit_prices(model: str, prices: Mapping[str, Price], web_search_usd: float) -> tuple[tuple[float, ...], Any]:
+    """USD for one of each count (Tokens order) of `model`, and how it is priced."""
+    units = tuple(price_tokens(model, Tokens(*(int(i == j) for i in range(len(Tokens._fields)))), prices,
+                               web_search_usd).usd for j in range(len(Tokens._fields)))
+    return units, price_tokens(model, Tokens(), prices, web_search_usd)
 
 
 def _local_days(begin: datetime, zone: ZoneInfo) -> list[tuple[date, float]]:

@@ -14,8 +14,10 @@ The rules (../shared/CLAUDE_CODE_LOGS.md, each one a bug another tool shipped):
 - an unknown model is priced as the dearest known family and named in a warning; ids are
   normalised ("claude-opus-4-6-20260205", "anthropic/claude-4.6-opus" -> "opus-4.6").
 
-msgspec decodes each usage line into a small typed structure, skipping the long `content`
-in C; the standard library's json.loads builds every string of it (benchmarks/usage_logs).
+Most of a transcript's bytes are long `content` that carries no cost, so the scan never looks
+at it in Python: stringzilla finds the usage key with SIMD (about 4x bytes.find), and msgspec
+decodes each line that holds it into a small typed structure, skipping the content in C (the
+standard library's json.loads builds every string of it; benchmarks/usage_logs).
 """
 
 from __future__ import annotations
@@ -60,19 +62,12 @@ class Tokens(NamedTuple):
 HOUR_FORMAT = "%Y-%m-%dT%H"
 
 
-class Call(NamedTuple):
-    """One model response, as a usage line reports it."""
-
-    key: str  # what identifies the response across files (for dedup)
-    hour: str  # the UTC hour it was written in, HOUR_FORMAT
-    model: str  # normalised id, FAST_SUFFIX added in fast mode
-    tokens: Tokens
-    sidechain: bool
-
-    def outranks(self, other: Call) -> bool:
-        """Whether this copy replaces `other`: more tokens (a later streaming copy), or as many
-        and not from a sidechain."""
-        return (self.tokens.total, not self.sidechain) > (other.tokens.total, not other.sidechain)
+# One model response as a usage line reports it, flat (the ledger's `seen` row): key (what
+# identifies the response across files), the UTC hour it was written in (HOUR_FORMAT), the
+# normalised model (FAST_SUFFIX added in fast mode), the six Tokens counts, and 1 if it comes
+# from a sidechain. Of two copies of a response the ledger keeps the one with more tokens (a
+# streaming partial comes first), or as many and not from a sidechain, else the first.
+Row = tuple[str, str, str, int, int, int, int, int, int, int]
 
 
 class Skip(NamedTuple):
@@ -90,12 +85,13 @@ def default_roots(environ: Mapping[str, str], home: Path) -> list[Path]:
     return [xdg / "claude", home / ".claude"]
 
 
-def transcript_files(roots: list[Path]) -> Iterator[tuple[Path, os.stat_result]]:
+def transcript_files(roots: list[Path]) -> Iterator[tuple[str, os.stat_result]]:
     """Every *.jsonl below <root>/projects with its stat, each real file once (by device and
-    inode: a file reached through a link or two roots counts once), in a stable order."""
+    inode: a file reached through a link or two roots counts once), in a stable order. Paths
+    are strings: an unchanged re-scan of a large tree costs little more than its stat calls."""
     seen: set[tuple[int, int]] = set()
 
-    def walk(directory: str) -> Iterator[tuple[Path, os.stat_result]]:
+    def walk(directory: str) -> Iterator[tuple[str, os.stat_result]]:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
@@ -108,7 +104,7 @@ def transcript_files(roots: list[Path]) -> Iterator[tuple[Path, os.stat_result]]
                     st = entry.stat()
                     if (st.st_dev, st.st_ino) not in seen:
                         seen.add((st.st_dev, st.st_ino))
-                        yield Path(entry.path), st
+                        yield entry.path, st
             except OSError:
                 continue  # vanished or unreadable now
 
@@ -119,8 +115,8 @@ def transcript_files(roots: list[Path]) -> Iterator[tuple[Path, os.stat_result]]
 # -- one line ----------------------------------------------------------------------------------
 
 
-_MODEL = re.compile(r"(opus|sonnet|haiku)")
-_VERSION = re.compile(r"(?<![0-9])(\d)[-.](\d{1,2})(?![0-9])")
+_MODEL = r"(opus|sonnet|haiku)"  # re caches compiled patterns: compiled on first use, not at import
+_VERSION = r"(?<![0-9])(\d)[-.](\d{1,2})(?![0-9])"
 
 
 @functools.lru_cache(maxsize=256)
@@ -128,8 +124,8 @@ def normalise_model(raw: str) -> str:
     """'claude-opus-4-6-20260205', 'anthropic/claude-4.6-opus' -> 'opus-4.6'; other ids stay as
     they are, lower-cased (an unknown model, priced high with a warning)."""
     text = raw.strip().lower().rsplit("/", 1)[-1]
-    family = _MODEL.search(text)
-    version = _VERSION.search(re.sub(r"-\d{8}$", "", text))
+    family = re.search(_MODEL, text)
+    version = re.search(_VERSION, re.sub(r"-\d{8}$", "", text))
     if family and version:
         return f"{family.group(1)}-{version.group(1)}.{version.group(2)}"
     return text
@@ -137,13 +133,14 @@ def normalise_model(raw: str) -> str:
 
 def _decoder() -> Any:
     """A msgspec decoder for the fields we need; every other field (the long `content`) is
-    skipped without being built. defstruct, not class syntax: the types must be objects here."""
+    skipped without being built. defstruct, not class syntax: the types must be objects here.
+    gc=False: they hold no cycles, and a scan makes hundreds of thousands of them."""
     from typing import Annotated
 
     import msgspec
 
     def struct(name: str, fields: list[tuple[str, Any, Any]]) -> Any:
-        return msgspec.defstruct(name, fields)
+        return msgspec.defstruct(name, fields, gc=False)
 
     count = Annotated[int, msgspec.Meta(ge=0)]  # a negative count is a malformed line, checked in C
     cache_creation = struct("CacheCreation", [("ephemeral_5m_input_tokens", count, 0),
@@ -161,21 +158,13 @@ def _decoder() -> Any:
 
 
 class LineReader:
-    """Turns one transcript line into a Call, a Skip, or None (a line that carries no cost)."""
+    """Turns one transcript line into a Row, a Skip, or None (a line that carries no cost)."""
 
     def __init__(self) -> None:
         self.decode, self.decode_error = _decoder()
 
-    def read(self, raw: bytes | memoryview) -> Call | Skip | None:
-        """One line (that holds the usage key) as a Call, a Skip, or None if it has no cost."""
-        fields = self.parse(raw)
-        if fields is None or isinstance(fields, Skip):
-            return fields
-        key, hour, model, tokens, sidechain = fields
-        return Call(key, hour, model, Tokens(*tokens), sidechain)
-
-    def parse(self, raw: bytes | memoryview) -> tuple[str, str, str, tuple[int, ...], bool] | Skip | None:
-        """read(), as a plain tuple (key, hour, model, tokens, sidechain): the scan's hot path."""
+    def parse(self, raw: bytes | memoryview) -> Row | Skip | None:
+        """One line (that holds the usage key): the scan's hot path, once per usage line."""
         try:
             line = self.decode(raw)
         except self.decode_error:
@@ -199,8 +188,6 @@ class LineReader:
         else:  # older lines: every cache write counts as a 5-minute write
             write_5m, write_1h = usage.cache_creation_input_tokens, 0
         tool = usage.server_tool_use
-        tokens = (usage.input_tokens, usage.output_tokens, write_5m, write_1h, usage.cache_read_input_tokens,
-                  tool.web_search_requests if tool is not None else 0)
         model = normalise_model(model)
         if usage.speed == "fast":
             model += FAST_SUFFIX
@@ -210,18 +197,50 @@ class LineReader:
             import hashlib
 
             key = "line:" + hashlib.sha1(bytes(raw).strip(), usedforsecurity=False).hexdigest()
-        return key, hour, model, tokens, line.isSidechain
+        return (key, hour, model, usage.input_tokens, usage.output_tokens, write_5m, write_1h,
+                usage.cache_read_input_tokens, tool.web_search_requests if tool is not None else 0,
+                1 if line.isSidechain else 0)
+
+
+def find_usage_lines(data: Any, start: int, end: int, parse: Any, rows: list[Row], skipped: dict[str, int]) -> None:
+    """Parse the newline-terminated lines of data[start:end] that hold the usage key into
+    `rows`, counting the skipped ones by reason. `data`: bytes, or a memory map.
+
+    Only the lines that hold the key are looked at, each decoded from a memoryview without a
+    copy: the many long lines without it cost no Python work.
+    """
+    from stringzilla import find
+
+    view = memoryview(data)
+    try:
+        find_line_end, find_line_start = data.find, data.rfind
+        position = start
+        while (hit := find(view, USAGE_MARK, position, end)) >= 0:
+            line_start = find_line_start(b"\n", position, hit) + 1 or position
+            stop = find_line_end(b"\n", hit, end)
+            if stop < 0:
+                return
+            position = stop + 1
+            if data[stop - 1] == 13:  # CRLF
+                stop -= 1
+            row = parse(view[line_start:stop])
+            if type(row) is tuple:  # the common case first; a Skip is a NamedTuple, not a tuple exactly
+                rows.append(row)
+            elif row is not None:
+                skipped[row.reason] = skipped.get(row.reason, 0) + 1
+    finally:
+        view.release()  # a memory map can then be closed
 
 
 MALFORMED, SYNTHETIC_SKIP = Skip("malformed"), Skip("synthetic")
-_UTC_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+_UTC_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
 
 
 def _utc_hour(text: str | None) -> str | None:
     """The UTC hour of a timestamp; Claude Code writes UTC with a Z, read without a datetime."""
     if not text:
         return None
-    if _UTC_STAMP.fullmatch(text):
+    if re.fullmatch(_UTC_STAMP, text):
         return text[:13]
     try:
         at = datetime.fromisoformat(text)

@@ -206,7 +206,7 @@ def test_roots_as_claude_code_has_them(tmp_path: Path) -> None:
     (home / ".claude/projects/p/s/subagents/b.jsonl").write_text("")
     os.symlink(home / ".claude/projects/p/a.jsonl", home / ".config/claude/projects/p/same.jsonl")
     files = [path for path, _ in transcript_files(default_roots({}, home))]
-    assert len(files) == 2 and "b.jsonl" in [p.name for p in files]  # a.jsonl, reached twice, is read once
+    assert len(files) == 2 and "b.jsonl" in [Path(p).name for p in files]  # a.jsonl, reached twice, is read once
 
 
 def test_nothing_found_is_an_empty_ledger(tmp_path: Path) -> None:
