@@ -223,26 +223,6 @@ def _read_new_lines(path: Path, start: int, reader: Any, rows: list[Any], skippe
             data = data[end:]
 
 
-def _read_mapped(path: Path, start: int, reader: Any, rows: list[Any], skipped: dict[str, int]) -> int:
-    """_read_new_lines() through a memory map, in a worker process only: no copy of the file,
-    but a file cut shorter while it is mapped kills the process (SIGBUS), and the caller then
-    reads the rest itself."""
-    import mmap
-
-    from reminderd.usage_logs import find_usage_lines
-
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size <= start:
-            return start
-        data = mmap.mmap(handle.fileno(), size, prot=mmap.PROT_READ,
-                         flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0))
-    with data:
-        end = data.rfind(b"\n", start) + 1 or start
-        find_usage_lines(data, start, end, reader.parse, rows, skipped)
-        return _last_line(data, end, size, reader, rows)
-
-
 def _last_line(data: Any, end: int, size: int, reader: Any, rows: list[Any]) -> int:
     """Where to resume after the newline-terminated lines that end at `end`: past the bytes
     after it if they are a whole usage line (counted now), else at `end`."""
@@ -292,9 +272,9 @@ class Read(NamedTuple):
 _reader: Any = None  # one LineReader per process
 
 
-def read_transcript(job: tuple[str, int], mapped: bool = False) -> Read | None:
-    """Read one transcript from an offset (job: path, offset), here or (mapped) in a worker
-    process; None if it vanished or cannot be read now."""
+def read_transcript(job: tuple[str, int]) -> Read | None:
+    """Read one transcript from an offset (job: path, offset), here or in a worker process;
+    None if it vanished or cannot be read now."""
     global _reader
     from reminderd.usage_logs import LineReader
 
@@ -304,7 +284,7 @@ def read_transcript(job: tuple[str, int], mapped: bool = False) -> Read | None:
     rows: list[Any] = []
     skipped: dict[str, int] = {}
     try:
-        offset = (_read_mapped if mapped else _read_new_lines)(Path(name), resume, _reader, rows, skipped)
+        offset = _read_new_lines(Path(name), resume, _reader, rows, skipped)
         tail = _tail(Path(name), offset)
     except OSError:
         return None
@@ -349,9 +329,10 @@ def _in_workers(jobs: list[tuple[str, int]]) -> Iterator[Read | None]:
     import subprocess
     import sys
 
-    workers = [subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-               for _ in range(WORKERS)]
-    sent = 0
+    # a session of their own: Ctrl-C in a terminal reaches this process only, which stops them
+    workers = [subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                start_new_session=True) for _ in range(WORKERS)]
+    sent, finished = 0, False
     try:
         for i in range(len(jobs)):
             while sent < min(len(jobs), i + AHEAD * WORKERS):
@@ -359,8 +340,11 @@ def _in_workers(jobs: list[tuple[str, int]]) -> Iterator[Read | None]:
                 sent += 1
             read = _receive(workers[i % WORKERS].stdout)
             yield None if read is None else Read(*read)
+        finished = True
     finally:
         for worker in workers:
+            if not finished:  # stopped early: a worker may be blocked writing what nobody will read
+                worker.kill()
             with contextlib.suppress(OSError):
                 worker.stdin.close()  # type: ignore[union-attr]
             try:
@@ -381,7 +365,7 @@ def serve_reads() -> None:
             job = _receive(jobs)
         except EOFError:
             return
-        read = read_transcript(job, mapped=True)
+        read = read_transcript(job)
         _send(results, None if read is None else tuple(read))
 
 

@@ -202,9 +202,9 @@ class LineReader:
                 1 if line.isSidechain else 0)
 
 
-def find_usage_lines(data: Any, start: int, end: int, parse: Any, rows: list[Row], skipped: dict[str, int]) -> None:
+def find_usage_lines(data: bytes, start: int, end: int, parse: Any, rows: list[Row], skipped: dict[str, int]) -> None:
     """Parse the newline-terminated lines of data[start:end] that hold the usage key into
-    `rows`, counting the skipped ones by reason. `data`: bytes, or a memory map.
+    `rows`, counting the skipped ones by reason.
 
     Only the lines that hold the key are looked at, each decoded from a memoryview without a
     copy: the many long lines without it cost no Python work.
@@ -229,7 +229,7 @@ def find_usage_lines(data: Any, start: int, end: int, parse: Any, rows: list[Row
             elif row is not None:
                 skipped[row.reason] = skipped.get(row.reason, 0) + 1
     finally:
-        view.release()  # a memory map can then be closed
+        view.release()
 
 
 MALFORMED, SYNTHETIC_SKIP = Skip("malformed"), Skip("synthetic")
