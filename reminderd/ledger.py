@@ -9,11 +9,11 @@ days after their last activity, a credit lasts 60: the ledger keeps the counts.
 Incremental: a file is re-read only when its size, mtime or inode changed, from its saved
 offset; a last line without its newline is read again next time; a file that shrank or was
 replaced is read whole. Each response is a row of the `seen` table (usage_logs.Row), keyed so
-a copy met again replaces it only if it is better, so nothing is counted twice; `seen` keeps
-the last KEEP_SEEN_DAYS days, and what older rows counted moves to `archive`. `hours` (what
-load() reads) is rebuilt from the two by SQLite. Memory stays bounded by one transcript's usage
-lines and SQLite's page cache, whatever the tree's size, and one transaction commits the
-counts, the offsets and the keys together.
+a copy met again replaces it only if it is better, so nothing is counted twice; triggers add
+each new row to `hours` (what load() reads) and move a replaced one's counts, in SQLite's own
+code. `seen` keeps the last KEEP_SEEN_DAYS days; `hours` keeps everything. Memory stays
+bounded by one transcript's usage lines and SQLite's page cache, whatever the tree's size, and
+one transaction commits the counts, the offsets and the keys together.
 
 A large first scan reads and parses in worker processes (_read_all) while this one counts:
 benchmarks/usage_logs has the figures.
@@ -35,7 +35,7 @@ from reminderd.errors import StateError
 from reminderd.offers import Price
 from reminderd.usage_logs import HOUR_FORMAT, USAGE_MARK, Tokens, price_tokens
 
-SCHEMA = 2  # 2: `hours` is rebuilt from `seen` and `archive` (1 kept it by deltas)
+SCHEMA = 1
 KEEP_SEEN_DAYS = 40
 WRITE_CACHE_KB = 16 * 1024  # SQLite's page cache when writing (its default, 2 MB, spills a large scan)
 RACY_NS = 2_000_000_000  # a file changed this close to a scan may change again unseen by stat: look again
@@ -78,17 +78,6 @@ CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, ino INTEGER, size INTEG
                                   {', '.join(f'{r} INTEGER' for r in REASONS)}) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, hour TEXT, model TEXT,
                                  {', '.join(f'{c} INTEGER' for c in COUNTS)}, sidechain INTEGER) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS archive (hour TEXT, model TEXT, {', '.join(f'{c} INTEGER' for c in COUNTS)},
-                                    PRIMARY KEY (hour, model)) WITHOUT ROWID;
-"""
-# What the responses whose keys left `seen` added to `hours`: under schema 1, all that `seen`
-# does not explain.
-_MIGRATE_1 = f"""
-INSERT INTO archive SELECT * FROM (
-    SELECT h.hour, h.model, {', '.join(f'h.{c} - coalesce(s.{c}, 0) AS {c}' for c in COUNTS)}
-    FROM hours AS h LEFT JOIN (SELECT hour, model, {', '.join(f'sum({c}) AS {c}' for c in COUNTS)}
-                               FROM seen GROUP BY hour, model) AS s USING (hour, model))
-WHERE {' OR '.join(f'{c} != 0' for c in COUNTS)}
 """
 
 
@@ -121,6 +110,8 @@ def _open(path: Path, write: bool) -> Iterator[Any]:
             db.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KB}")  # `seen` of a first scan stays in memory
             db.execute("BEGIN IMMEDIATE")  # one writer at a time; readers go on
             _upgrade(db, path)
+            for statement in _TRIGGERS:
+                db.execute(statement)
         yield db
         if write:
             db.execute("COMMIT")
@@ -137,8 +128,6 @@ def _upgrade(db: Any, path: Path) -> None:
     schema = int(row[0]) if row and str(row[0]).isdigit() else SCHEMA
     if schema > SCHEMA:
         raise StateError(f"{path}: the usage ledger was written by a newer reminderd (schema {schema})")
-    if schema == 1:
-        db.execute(_MIGRATE_1)
     if row is None or schema != SCHEMA:  # no write when nothing changes: a re-scan of an unchanged tree stays cheap
         db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
 
@@ -179,20 +168,16 @@ _ADD_SEEN = (
     + ", ".join(f"{c} = excluded.{c}" for c in ("hour", "model", *COUNTS, "sidechain"))
     + f" WHERE ({' + '.join(f'excluded.{c}' for c in _RANKED)}, NOT excluded.sidechain)"
     + f" > ({' + '.join(_RANKED)}, NOT sidechain)")
-_SUMS = ", ".join(f"sum({c})" for c in COUNTS)
-# Keys older than the horizon leave `seen`; what they counted stays, in `archive`.
-_PRUNE = [
-    f"""INSERT INTO archive SELECT hour, model, {_SUMS} FROM seen WHERE hour < :horizon GROUP BY hour, model
-        ON CONFLICT (hour, model) DO UPDATE SET {', '.join(f'{c} = {c} + excluded.{c}' for c in COUNTS)}""",
-    "DELETE FROM seen WHERE hour < :horizon",
-]
-# `hours`, what load() reads, rebuilt in one statement: SQLite sums faster than deltas kept in Python.
-_REBUILD_HOURS = [
-    "DELETE FROM hours",
-    f"""INSERT INTO hours SELECT hour, model, {_SUMS} FROM (
-            SELECT hour, model, {', '.join(COUNTS)} FROM archive
-            UNION ALL SELECT hour, model, {', '.join(COUNTS)} FROM seen)
-        GROUP BY hour, model HAVING {' OR '.join(f'sum({c}) != 0' for c in COUNTS)}""",
+_ADD_HOURS = ("INSERT INTO hours VALUES ({row}.hour, {row}.model, "
+              + ", ".join(f"{{sign}}{{row}}.{c}" for c in COUNTS) + ") ON CONFLICT (hour, model) DO UPDATE SET "
+              + ", ".join(f"{c} = {c} + excluded.{c}" for c in COUNTS) + ";")
+# `hours` follows `seen`: a new row adds its counts, a replaced one moves them. No trigger on
+# DELETE: a row pruned from `seen` past the horizon stays counted. TEMP: the file keeps schema 1.
+_TRIGGERS = [
+    f"""CREATE TEMP TRIGGER IF NOT EXISTS seen_added AFTER INSERT ON seen BEGIN
+        {_ADD_HOURS.format(row="new", sign="")} END""",
+    f"""CREATE TEMP TRIGGER IF NOT EXISTS seen_replaced AFTER UPDATE ON seen BEGIN
+        {_ADD_HOURS.format(row="old", sign="-")} {_ADD_HOURS.format(row="new", sign="")} END""",
 ]
 
 WHOLE_FILE = 64 * 1024 * 1024  # read in one piece up to this size (no joins); larger files in blocks
@@ -252,9 +237,9 @@ def refresh(state_dir: Path, credit_id: str, roots: list[Path], now: datetime) -
                 if read is not None:  # None: vanished or unreadable now, tried again next time
                     _count(db, name, current[name], known.get(name), resume, read, scan_ns)
             db.executemany("DELETE FROM files WHERE path = ?", [(name,) for name in gone])  # counts stay
+            db.execute(f"DELETE FROM hours WHERE {' AND '.join(f'{c} = 0' for c in COUNTS)}")
             horizon = (now - timedelta(days=KEEP_SEEN_DAYS)).strftime(HOUR_FORMAT)
-            for statement in [*_PRUNE, *_REBUILD_HOURS]:
-                db.execute(statement, {"horizon": horizon} if ":horizon" in statement else ())
+            db.execute("DELETE FROM seen WHERE hour < ?", (horizon,))
             db.execute("INSERT OR REPLACE INTO meta VALUES ('scanned_at', ?)", (now.isoformat(),))
         return _ledger(db)
 
