@@ -8,15 +8,15 @@ days after their last activity, a credit lasts 60: the ledger keeps the counts.
 
 Incremental: a file is re-read only when its size, mtime or inode changed, from its saved
 offset; a last line without its newline is read again next time; a file that shrank or was
-replaced is read whole. Each response is a row of the `seen` table (usage_logs.Row), keyed so
-a copy met again replaces it only if it is better, so nothing is counted twice; triggers add
-each new row to `hours` (what load() reads) and move a replaced one's counts, in SQLite's own
-code. `seen` keeps the last KEEP_SEEN_DAYS days; `hours` keeps everything. Memory stays
-bounded by one transcript's usage lines and SQLite's page cache, whatever the tree's size, and
-one transaction commits the counts, the offsets and the keys together.
+replaced is read whole. Each response is a row of the `seen` table (usage_logs.Row): a copy
+met again replaces it only if it is better (_outranks), and then moves its counts in `hours`
+(what load() reads), so nothing is counted twice. `seen` keeps the last KEEP_SEEN_DAYS days;
+`hours` keeps everything. Memory stays bounded by one transcript's usage lines, SQLite's page
+cache and the (hour, model) pairs, whatever the tree's size, and one transaction commits the
+counts, the offsets and the keys together.
 
-A large first scan reads and parses in worker processes (_read_all) while this one counts:
-benchmarks/usage_logs has the figures.
+A large first scan has a worker process read and parse most transcripts while this one counts
+(_read_all): benchmarks/usage_logs has the figures.
 """
 
 from __future__ import annotations
@@ -110,8 +110,6 @@ def _open(path: Path, write: bool) -> Iterator[Any]:
             db.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KB}")  # `seen` of a first scan stays in memory
             db.execute("BEGIN IMMEDIATE")  # one writer at a time; readers go on
             _upgrade(db, path)
-            for statement in _TRIGGERS:
-                db.execute(statement)
         yield db
         if write:
             db.execute("COMMIT")
@@ -160,25 +158,44 @@ def _ledger(db: Any) -> Ledger:
 
 # -- bringing it up to date -----------------------------------------------------------------------
 
-_RANKED = COUNTS[:5]  # the counts a copy is ranked by (Tokens.total: web searches are not tokens)
 # A copy replaces the one `seen` holds when it has more tokens (a streaming partial comes
 # first), or as many and is not from a sidechain; else the first one met stays.
-_ADD_SEEN = (
-    f"INSERT INTO seen VALUES (?, ?, ?, {', '.join('?' * len(COUNTS))}, ?) ON CONFLICT (key) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in ("hour", "model", *COUNTS, "sidechain"))
-    + f" WHERE ({' + '.join(f'excluded.{c}' for c in _RANKED)}, NOT excluded.sidechain)"
-    + f" > ({' + '.join(_RANKED)}, NOT sidechain)")
-_ADD_HOURS = ("INSERT INTO hours VALUES ({row}.hour, {row}.model, "
-              + ", ".join(f"{{sign}}{{row}}.{c}" for c in COUNTS) + ") ON CONFLICT (hour, model) DO UPDATE SET "
-              + ", ".join(f"{c} = {c} + excluded.{c}" for c in COUNTS) + ";")
-# `hours` follows `seen`: a new row adds its counts, a replaced one moves them. No trigger on
-# DELETE: a row pruned from `seen` past the horizon stays counted. TEMP: the file keeps schema 1.
-_TRIGGERS = [
-    f"""CREATE TEMP TRIGGER IF NOT EXISTS seen_added AFTER INSERT ON seen BEGIN
-        {_ADD_HOURS.format(row="new", sign="")} END""",
-    f"""CREATE TEMP TRIGGER IF NOT EXISTS seen_replaced AFTER UPDATE ON seen BEGIN
-        {_ADD_HOURS.format(row="old", sign="-")} {_ADD_HOURS.format(row="new", sign="")} END""",
-]
+_ROW = f"key, hour, model, {', '.join(COUNTS)}, sidechain"
+_LOOKUP = 500  # keys looked up in one query
+_ADD_HOURS = (f"INSERT INTO hours VALUES (?, ?, {', '.join('?' * len(COUNTS))}) ON CONFLICT (hour, model) "
+              f"DO UPDATE SET {', '.join(f'{c} = {c} + excluded.{c}' for c in COUNTS)}")
+
+
+def _outranks(row: Any, old: Any) -> bool:
+    """Whether a copy of a response replaces the one counted: more tokens (a streaming partial
+    comes first), or as many and not from a sidechain; else the first one met stays."""
+    return (row[3] + row[4] + row[5] + row[6] + row[7], not row[9]) > (old[3] + old[4] + old[5] + old[6] + old[7],
+                                                                         not old[9])
+
+
+class _Hours:
+    """What this refresh adds to `hours`, per (hour, model): a replaced copy's counts move."""
+
+    def __init__(self) -> None:
+        self.deltas: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, row: Any, sign: int) -> None:
+        counts = self.deltas.get((row[1], row[2]))
+        if counts is None:
+            counts = self.deltas[(row[1], row[2])] = [0, 0, 0, 0, 0, 0]
+        _, _, _, a, b, c, d, e, f, _ = row  # once per usage line of a first scan: no loop
+        counts[0] += sign * a
+        counts[1] += sign * b
+        counts[2] += sign * c
+        counts[3] += sign * d
+        counts[4] += sign * e
+        counts[5] += sign * f
+
+    def save(self, db: Any) -> None:
+        db.executemany(_ADD_HOURS, [(hour, model, *counts) for (hour, model), counts in self.deltas.items()
+                                    if any(counts)])
+        db.execute(f"DELETE FROM hours WHERE {' AND '.join(f'{c} = 0' for c in COUNTS)}")
+
 
 WHOLE_FILE = 64 * 1024 * 1024  # read in one piece up to this size (no joins); larger files in blocks
 CHUNK = 16 * 1024 * 1024
@@ -233,11 +250,12 @@ def refresh(state_dir: Path, credit_id: str, roots: list[Path], now: datetime) -
         if changed or gone:
             scan_ns = time.time_ns()  # the file system's clock, which wrote the mtimes (not the plan's `now`)
             jobs = [(name, _resume_at(Path(name), known.get(name), current[name])) for name in changed]
+            hours = _Hours()
             for (name, resume), read in zip(jobs, _read_all(jobs, current), strict=True):
                 if read is not None:  # None: vanished or unreadable now, tried again next time
-                    _count(db, name, current[name], known.get(name), resume, read, scan_ns)
+                    _count(db, name, current[name], known.get(name), resume, read, scan_ns, hours)
+            hours.save(db)
             db.executemany("DELETE FROM files WHERE path = ?", [(name,) for name in gone])  # counts stay
-            db.execute(f"DELETE FROM hours WHERE {' AND '.join(f'{c} = 0' for c in COUNTS)}")
             horizon = (now - timedelta(days=KEEP_SEEN_DAYS)).strftime(HOUR_FORMAT)
             db.execute("DELETE FROM seen WHERE hour < ?", (horizon,))
             db.execute("INSERT OR REPLACE INTO meta VALUES ('scanned_at', ?)", (now.isoformat(),))
@@ -273,71 +291,80 @@ def read_transcript(job: tuple[str, int]) -> Read | None:
         tail = _tail(Path(name), offset)
     except OSError:
         return None
-    best: dict[str, Any] = {}  # the first copy with the most tokens, then the main chain (as _ADD_SEEN)
+    best: dict[str, Any] = {}
     for row in rows:
         old = best.get(row[0])
-        if old is None or (row[3] + row[4] + row[5] + row[6] + row[7], not row[9]) > (
-                old[3] + old[4] + old[5] + old[6] + old[7], not old[9]):
+        if old is None or _outranks(row, old):
             best[row[0]] = row
     return Read(list(best.values()), skipped, offset, tail)
 
 
-PARALLEL_BYTES = 256 * 1024 * 1024  # more new bytes than this (a first scan) are read in worker processes
-WORKERS = 2
-AHEAD = 32  # transcripts handed to each worker ahead of the one being counted: bounds the memory
+PARALLEL_BYTES = 256 * 1024 * 1024  # more new bytes than this (a first scan) are read with a worker process
+HERE_SHARE = 0.25  # of those bytes, what this process reads itself between counting: the worker reads the rest
+AHEAD = 64  # transcripts handed to the worker ahead of the one being counted: bounds the memory
 _WORKER = "from reminderd.ledger import serve_reads; serve_reads()"
 
 
 def _read_all(jobs: list[tuple[str, int]], current: Mapping[str, os.stat_result]) -> Iterator[Read | None]:
-    """read_transcript() of each job, in order. A large first scan reads and parses in worker
-    processes while this one counts into SQLite: decoding a GB of JSON is CPU work, and most
-    machines have a core to spare. If the workers cannot start or die, the rest is read here."""
-    new_bytes = sum(current[name].st_size - resume for name, resume in jobs)
+    """read_transcript() of each job, in order. A large first scan is CPU work (decoding a GB of
+    JSON), and most machines have a core to spare: a worker process reads and parses most
+    transcripts while this one counts into SQLite and reads the others. If the worker cannot
+    start or dies, the rest is read here."""
+    sizes = [current[name].st_size - resume for name, resume in jobs]
     done = 0
-    if new_bytes > PARALLEL_BYTES and (os.cpu_count() or 1) > 1:
+    if sum(sizes) > PARALLEL_BYTES and (os.cpu_count() or 1) > 1:
         try:
-            for read in _in_workers(jobs):
+            for read in _with_worker(jobs, sizes):
                 yield read
                 done += 1
         except (OSError, EOFError, ValueError) as exc:
             import logging
 
-            logging.getLogger(__name__).warning("reading the transcripts in one process: a worker failed (%r)", exc)
+            logging.getLogger(__name__).warning("reading the transcripts in one process: the worker failed (%r)", exc)
     for job in jobs[done:]:
         yield read_transcript(job)
 
 
-def _in_workers(jobs: list[tuple[str, int]]) -> Iterator[Read | None]:
-    """Job i goes to worker i % WORKERS and its result is read back in the same order. Plain
-    processes and marshal over pipes, not multiprocessing: its spawn method imports the
-    caller's __main__ again, and fork copies the daemon's threads' locks."""
+def _with_worker(jobs: list[tuple[str, int]], sizes: list[int]) -> Iterator[Read | None]:
+    """Each job is read here or by the worker, HERE_SHARE of the bytes here, and the results
+    come in the jobs' order. A plain process and marshal over pipes, not multiprocessing: its
+    spawn method imports the caller's __main__ again, and fork copies the daemon's threads' locks."""
     import subprocess
     import sys
 
-    # a session of their own: Ctrl-C in a terminal reaches this process only, which stops them
-    workers = [subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                start_new_session=True) for _ in range(WORKERS)]
-    sent, finished = 0, False
+    here, assigned_here, assigned = [], 0, 0
+    for size in sizes:
+        here.append(assigned_here < HERE_SHARE * (assigned + size))
+        assigned_here += size if here[-1] else 0
+        assigned += size
+    theirs = [job for job, mine in zip(jobs, here, strict=True) if not mine]
+    # a session of its own: Ctrl-C in a terminal reaches this process only, which stops it
+    worker = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              start_new_session=True)
+    sent, received, finished = 0, 0, False
     try:
-        for i in range(len(jobs)):
-            while sent < min(len(jobs), i + AHEAD * WORKERS):
-                _send(workers[sent % WORKERS].stdin, jobs[sent])
+        for job, mine in zip(jobs, here, strict=True):
+            while sent < min(len(theirs), received + AHEAD):
+                _send(worker.stdin, theirs[sent])
                 sent += 1
-            read = _receive(workers[i % WORKERS].stdout)
+            if mine:
+                yield read_transcript(job)
+                continue
+            read = _receive(worker.stdout)
+            received += 1
             yield None if read is None else Read(*read)
         finished = True
     finally:
-        for worker in workers:
-            if not finished:  # stopped early: a worker may be blocked writing what nobody will read
-                worker.kill()
-            with contextlib.suppress(OSError):
-                worker.stdin.close()  # type: ignore[union-attr]
-            try:
-                worker.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-            worker.stdout.close()  # type: ignore[union-attr]
+        if not finished:  # stopped early: the worker may be blocked writing what nobody will read
+            worker.kill()
+        with contextlib.suppress(OSError):
+            worker.stdin.close()  # type: ignore[union-attr]
+        try:
+            worker.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        worker.stdout.close()  # type: ignore[union-attr]
 
 
 def serve_reads() -> None:
@@ -375,13 +402,32 @@ def _receive(pipe: Any) -> Any:
     return marshal.loads(data)
 
 
-def _count(db: Any, name: str, st: os.stat_result, entry: Any, resume: int, read: Read, scan_ns: int) -> None:
-    """Count what was new in one transcript into `seen`, and where it stopped."""
+def _count(db: Any, name: str, st: os.stat_result, entry: Any, resume: int, read: Read, scan_ns: int,
+           hours: _Hours) -> None:
+    """Count what was new in one transcript against the copies `seen` holds, and where it stopped."""
     skipped = dict(read.skipped)
     if resume and entry is not None:
         for reason, before in zip(REASONS, entry[6:], strict=True):
             skipped[reason] = skipped.get(reason, 0) + (before or 0)
-    db.executemany(_ADD_SEEN, read.rows)
+    keys = [row[0] for row in read.rows]
+    counted: dict[str, Any] = {}
+    for i in range(0, len(keys), _LOOKUP):
+        batch = keys[i:i + _LOOKUP]
+        counted.update((row[0], row) for row in db.execute(
+            f"SELECT {_ROW} FROM seen WHERE key IN ({', '.join('?' * len(batch))})", batch))
+    new, better = [], []
+    for row in read.rows:
+        old = counted.get(row[0])
+        if old is None:
+            new.append(row)
+        elif _outranks(row, old):
+            better.append(row)
+            hours.add(old, -1)
+        else:
+            continue
+        hours.add(row, 1)
+    db.executemany(f"INSERT INTO seen VALUES (?, ?, ?, {', '.join('?' * len(COUNTS))}, ?)", new)
+    db.executemany(f"INSERT OR REPLACE INTO seen VALUES (?, ?, ?, {', '.join('?' * len(COUNTS))}, ?)", better)
     db.execute(f"INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, {', '.join('?' * len(REASONS))})",
                (name, st.st_ino, st.st_size, st.st_mtime_ns, read.offset, read.tail,
                 int(st.st_mtime_ns > scan_ns - RACY_NS), *(skipped.get(reason, 0) for reason in REASONS)))

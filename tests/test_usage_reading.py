@@ -86,8 +86,9 @@ def test_worker_processes_count_what_one_process_counts(tmp_path: Path, monkeypa
     alone = ledger_hours(tmp_path / "alone", tmp_path / "claude")
     monkeypatch.setattr(ledger_module, "PARALLEL_BYTES", 0)
     started = []
-    real = ledger_module._in_workers
-    monkeypatch.setattr(ledger_module, "_in_workers", lambda jobs: started.append(len(jobs)) or real(jobs))
+    real = ledger_module._with_worker
+    monkeypatch.setattr(ledger_module, "_with_worker",
+                        lambda jobs, sizes: started.append(len(jobs)) or real(jobs, sizes))
     assert ledger_hours(tmp_path / "workers", tmp_path / "claude") == alone
     assert started == [6]
     opus = alone["2026-02-09T01"]["opus-4.6"]  # type: ignore[index]
@@ -102,7 +103,7 @@ def test_workers_that_fail_leave_the_rest_to_this_process(tmp_path: Path, monkey
     monkeypatch.setattr(ledger_module, "_WORKER", "import sys; sys.exit(3)")  # e.g. a frozen executable
     with caplog.at_level(logging.WARNING):
         assert ledger_hours(tmp_path / "workers", tmp_path / "claude") == alone
-    assert "a worker failed" in caplog.text
+    assert "the worker failed" in caplog.text
 
 
 def test_keys_past_the_horizon_leave_seen_and_their_counts_stay(tmp_path: Path) -> None:
@@ -123,7 +124,8 @@ def test_workers_stop_at_once_when_the_scan_is_abandoned(tmp_path: Path, monkeyp
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"".join(LINE % (n, n, 1) + b"\n" for n in range(i * 5000, i * 5000 + 5000)))
     jobs = [(str(p), 0) for p in sorted((tmp_path / "claude").rglob("*.jsonl"))]
-    reads = ledger_module._in_workers(jobs)
+    monkeypatch.setattr(ledger_module, "HERE_SHARE", 0)
+    reads = ledger_module._with_worker(jobs, [1] * len(jobs))
     assert next(reads) is not None
     started = time.monotonic()
     reads.close()  # what an exception in the consumer does to the generator
