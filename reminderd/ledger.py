@@ -242,12 +242,13 @@ def refresh(state_dir: Path, credit_id: str, roots: list[Path], now: datetime) -
     from reminderd.usage_logs import transcript_files
 
     with _open(ledger_path(state_dir, credit_id), write=True) as db:
-        known = {row[0]: row[1:] for row in db.execute(
-            f"SELECT path, ino, size, mtime_ns, offset, tail, racy, {', '.join(REASONS)} FROM files")}
+        looked = {row[0]: row[1:] for row in db.execute("SELECT path, ino, size, mtime_ns, racy FROM files")}
         current = dict(transcript_files(roots))
-        changed = [p for p, st in current.items() if _changed(known.get(p), st)]
-        gone = set(known) - set(current)
+        changed = [p for p, st in current.items() if _changed(looked.get(p), st)]
+        gone = set(looked) - set(current)
         if changed or gone:
+            known = {row[0]: row[1:] for row in db.execute(
+                f"SELECT path, ino, size, mtime_ns, offset, tail, racy, {', '.join(REASONS)} FROM files")}
             scan_ns = time.time_ns()  # the file system's clock, which wrote the mtimes (not the plan's `now`)
             jobs = [(name, _resume_at(Path(name), known.get(name), current[name])) for name in changed]
             hours = _Hours()
@@ -433,10 +434,11 @@ def _count(db: Any, name: str, st: os.stat_result, entry: Any, resume: int, read
                 int(st.st_mtime_ns > scan_ns - RACY_NS), *(skipped.get(reason, 0) for reason in REASONS)))
 
 
-def _changed(entry: Any, st: os.stat_result) -> bool:
-    if entry is None or entry[5]:  # unknown, or racy: changed within RACY_NS of the last look
+def _changed(looked: Any, st: os.stat_result) -> bool:
+    """looked: (ino, size, mtime_ns, racy) as last read, or None."""
+    if looked is None or looked[3]:  # unknown, or racy: changed within RACY_NS of the last look
         return True
-    return (entry[0], entry[1], entry[2]) != (st.st_ino, st.st_size, st.st_mtime_ns)
+    return (looked[0], looked[1], looked[2]) != (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _tail(path: Path, offset: int) -> str:
@@ -493,7 +495,8 @@ def daily_usd(ledger: Ledger, zone: ZoneInfo, prices: Mapping[str, Price], web_s
             units, priced = rate
             if not priced.known:
                 unknown[model] = priced.priced_as
-            usd = math.fsum(count * unit for count, unit in zip(tokens, units, strict=True))
+            a, b, c, d, e, f = tokens
+            usd = a * units[0] + b * units[1] + c * units[2] + d * units[3] + e * units[4] + f * units[5]
             for day, share in shares:
                 day_models = by_day.setdefault(day, {})
                 day_models[model] = day_models.get(model, 0.0) + usd * share
