@@ -9,7 +9,7 @@ days after their last activity, a credit lasts 60: the ledger keeps the counts.
 Incremental: a file is re-read only when its size, mtime or inode changed, from its saved
 offset; a last line without its newline is read again next time; a file that shrank or was
 replaced is read whole. Each response is a row of the `seen` table (usage_logs.Row): a copy
-met again replaces it only if it is better (_outranks), and then moves its counts in `hours`
+met again replaces it only if it is better (usage_logs.outranks), and then moves its counts in `hours`
 (what load() reads), so nothing is counted twice. `seen` keeps the last KEEP_SEEN_DAYS days;
 `hours` keeps everything. Memory stays bounded by one transcript's usage lines, SQLite's page
 cache and the (hour, model) pairs, whatever the tree's size, and one transaction commits the
@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from reminderd.errors import StateError
 from reminderd.offers import Price
-from reminderd.usage_logs import HOUR_FORMAT, USAGE_MARK, Tokens, price_tokens
+from reminderd.usage_logs import HOUR_FORMAT, USAGE_MARK, Tokens, outranks, price_tokens
 
 SCHEMA = 1
 KEEP_SEEN_DAYS = 40
@@ -109,7 +109,7 @@ def _open(path: Path, write: bool) -> Iterator[Any]:
                 return
             db.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KB}")  # `seen` of a first scan stays in memory
             db.execute("BEGIN IMMEDIATE")  # one writer at a time; readers go on
-            _upgrade(db, path)
+            _check_schema(db, path)
         yield db
         if write:
             db.execute("COMMIT")
@@ -121,13 +121,14 @@ def _open(path: Path, write: bool) -> Iterator[Any]:
             os.chmod(path, 0o600)
 
 
-def _upgrade(db: Any, path: Path) -> None:
+def _check_schema(db: Any, path: Path) -> None:
+    """Refuse a ledger of a newer reminderd; mark a new one. No write otherwise: a re-scan of an
+    unchanged tree stays cheap."""
     row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
-    schema = int(row[0]) if row and str(row[0]).isdigit() else SCHEMA
-    if schema > SCHEMA:
-        raise StateError(f"{path}: the usage ledger was written by a newer reminderd (schema {schema})")
-    if row is None or schema != SCHEMA:  # no write when nothing changes: a re-scan of an unchanged tree stays cheap
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+    if row is None:
+        db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+    elif str(row[0]).isdigit() and int(row[0]) > SCHEMA:
+        raise StateError(f"{path}: the usage ledger was written by a newer reminderd (schema {row[0]})")
 
 
 def load(state_dir: Path, credit_id: str) -> Ledger:
@@ -158,19 +159,10 @@ def _ledger(db: Any) -> Ledger:
 
 # -- bringing it up to date -----------------------------------------------------------------------
 
-# A copy replaces the one `seen` holds when it has more tokens (a streaming partial comes
-# first), or as many and is not from a sidechain; else the first one met stays.
 _ROW = f"key, hour, model, {', '.join(COUNTS)}, sidechain"
 _LOOKUP = 500  # keys looked up in one query
 _ADD_HOURS = (f"INSERT INTO hours VALUES (?, ?, {', '.join('?' * len(COUNTS))}) ON CONFLICT (hour, model) "
               f"DO UPDATE SET {', '.join(f'{c} = {c} + excluded.{c}' for c in COUNTS)}")
-
-
-def _outranks(row: Any, old: Any) -> bool:
-    """Whether a copy of a response replaces the one counted: more tokens (a streaming partial
-    comes first), or as many and not from a sidechain; else the first one met stays."""
-    return (row[3] + row[4] + row[5] + row[6] + row[7], not row[9]) > (old[3] + old[4] + old[5] + old[6] + old[7],
-                                                                         not old[9])
 
 
 class _Hours:
@@ -201,10 +193,12 @@ WHOLE_FILE = 64 * 1024 * 1024  # read in one piece up to this size (no joins); l
 CHUNK = 16 * 1024 * 1024
 
 
-def _read_new_lines(path: Path, start: int, reader: Any, rows: list[Any], skipped: dict[str, int]) -> int:
+def _read_new_lines(path: Path, start: int, reader: Any, rows: list[Any],
+                    skipped: dict[str, int]) -> tuple[int, str]:
     """Parse the complete usage lines from `start` into `rows`; return the offset to resume
-    from next time. A last line without its newline is left for next time unless it is a
-    whole usage line."""
+    from next time, and the fingerprint of the bytes before it (from what was read, when it
+    holds them). A last line without its newline is left for next time unless it is a whole
+    usage line."""
     from reminderd.usage_logs import find_usage_lines
 
     with open(path, "rb") as handle:
@@ -218,23 +212,20 @@ def _read_new_lines(path: Path, start: int, reader: Any, rows: list[Any], skippe
             if block:
                 data += block
             end = len(data) if at_end else data.rfind(b"\n") + 1  # whole lines only, unless at the end
-            find_usage_lines(data, 0, end, reader.parse, rows, skipped)
+            find_usage_lines(data, end, reader.parse, rows, skipped)
             if at_end:
-                return offset + _last_line(data, data.rfind(b"\n") + 1, len(data), reader, rows)
+                end = data.rfind(b"\n") + 1
+                last = data[end:]
+                if USAGE_MARK in last:
+                    row = reader.parse(last.rstrip(b"\r"))
+                    if type(row) is tuple:  # whole, it only lacks its newline
+                        rows.append(row)
+                        end = len(data)
+                if end >= TAIL or offset == 0:
+                    return offset + end, _fingerprint(data[max(0, end - TAIL):end])
+                return offset + end, _tail(handle, offset + end)
             offset += end
             data = data[end:]
-
-
-def _last_line(data: Any, end: int, size: int, reader: Any, rows: list[Any]) -> int:
-    """Where to resume after the newline-terminated lines that end at `end`: past the bytes
-    after it if they are a whole usage line (counted now), else at `end`."""
-    tail = data[end:size]
-    if USAGE_MARK in tail:
-        row = reader.parse(tail.rstrip(b"\r"))
-        if type(row) is tuple:  # whole, it only lacks its newline
-            rows.append(row)
-            return size
-    return end
 
 
 def refresh(state_dir: Path, credit_id: str, roots: list[Path], now: datetime) -> Ledger:
@@ -288,14 +279,13 @@ def read_transcript(job: tuple[str, int]) -> Read | None:
     rows: list[Any] = []
     skipped: dict[str, int] = {}
     try:
-        offset = _read_new_lines(Path(name), resume, _reader, rows, skipped)
-        tail = _tail(Path(name), offset)
+        offset, tail = _read_new_lines(Path(name), resume, _reader, rows, skipped)
     except OSError:
         return None
     best: dict[str, Any] = {}
     for row in rows:
         old = best.get(row[0])
-        if old is None or _outranks(row, old):
+        if old is None or outranks(row, old):
             best[row[0]] = row
     return Read(list(best.values()), skipped, offset, tail)
 
@@ -421,7 +411,7 @@ def _count(db: Any, name: str, st: os.stat_result, entry: Any, resume: int, read
         old = counted.get(row[0])
         if old is None:
             new.append(row)
-        elif _outranks(row, old):
+        elif outranks(row, old):
             better.append(row)
             hours.add(old, -1)
         else:
@@ -441,13 +431,16 @@ def _changed(looked: Any, st: os.stat_result) -> bool:
     return (looked[0], looked[1], looked[2]) != (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _tail(path: Path, offset: int) -> str:
-    """A fingerprint of the TAIL bytes before `offset`."""
+def _tail(handle: Any, offset: int) -> str:
+    """The fingerprint of the TAIL bytes before `offset` in an open file."""
+    handle.seek(max(0, offset - TAIL))
+    return _fingerprint(handle.read(min(offset, TAIL)))
+
+
+def _fingerprint(before: bytes) -> str:
     import hashlib
 
-    with open(path, "rb") as handle:
-        handle.seek(max(0, offset - TAIL))
-        return hashlib.sha1(handle.read(min(offset, TAIL)), usedforsecurity=False).hexdigest()
+    return hashlib.sha1(before, usedforsecurity=False).hexdigest()
 
 
 def _resume_at(path: Path, entry: Any, st: os.stat_result) -> int:
@@ -460,7 +453,8 @@ def _resume_at(path: Path, entry: Any, st: os.stat_result) -> int:
     if not offset or ino != st.st_ino or st.st_size < offset:
         return 0
     try:
-        return int(offset) if _tail(path, offset) == tail else 0
+        with open(path, "rb") as handle:
+            return int(offset) if _tail(handle, offset) == tail else 0
     except OSError:
         return 0  # vanished or unreadable now: read_transcript() will say so
 

@@ -65,9 +65,15 @@ HOUR_FORMAT = "%Y-%m-%dT%H"
 # One model response as a usage line reports it, flat (the ledger's `seen` row): key (what
 # identifies the response across files), the UTC hour it was written in (HOUR_FORMAT), the
 # normalised model (FAST_SUFFIX added in fast mode), the six Tokens counts, and 1 if it comes
-# from a sidechain. Of two copies of a response the ledger keeps the one with more tokens (a
-# streaming partial comes first), or as many and not from a sidechain, else the first.
+# from a sidechain. Of two copies of a response, outranks() says which one counts.
 Row = tuple[str, str, str, int, int, int, int, int, int, int]
+
+
+def outranks(row: Row, counted: Row) -> bool:
+    """Whether a copy of a response replaces the one counted: more tokens (a streaming partial
+    comes first), or as many and not from a sidechain; else the first one met stays."""
+    return (row[3] + row[4] + row[5] + row[6] + row[7], not row[9]) > (
+        counted[3] + counted[4] + counted[5] + counted[6] + counted[7], not counted[9])
 
 
 class Skip(NamedTuple):
@@ -202,34 +208,30 @@ class LineReader:
                 1 if line.isSidechain else 0)
 
 
-def find_usage_lines(data: bytes, start: int, end: int, parse: Any, rows: list[Row], skipped: dict[str, int]) -> None:
-    """Parse the newline-terminated lines of data[start:end] that hold the usage key into
-    `rows`, counting the skipped ones by reason.
+def find_usage_lines(data: bytes, end: int, parse: Any, rows: list[Row], skipped: dict[str, int]) -> None:
+    """Parse the newline-terminated lines of data[:end] that hold the usage key into `rows`,
+    counting the skipped ones by reason.
 
     Only the lines that hold the key are looked at, each decoded from a memoryview without a
     copy: the many long lines without it cost no Python work.
     """
     from stringzilla import find
 
-    view = memoryview(data)
-    try:
-        find_line_end, find_line_start = data.find, data.rfind
-        position = start
-        while (hit := find(view, USAGE_MARK, position, end)) >= 0:
-            line_start = find_line_start(b"\n", position, hit) + 1 or position
-            stop = find_line_end(b"\n", hit, end)
-            if stop < 0:
-                return
-            position = stop + 1
-            if data[stop - 1] == 13:  # CRLF
-                stop -= 1
-            row = parse(view[line_start:stop])
-            if type(row) is tuple:  # the common case first; a Skip is a NamedTuple, not a tuple exactly
-                rows.append(row)
-            elif row is not None:
-                skipped[row.reason] = skipped.get(row.reason, 0) + 1
-    finally:
-        view.release()
+    view, find_line_end, find_line_start = memoryview(data), data.find, data.rfind
+    position = 0
+    while (hit := find(data, USAGE_MARK, position, end)) >= 0:
+        line_start = find_line_start(b"\n", position, hit) + 1 or position
+        stop = find_line_end(b"\n", hit, end)
+        if stop < 0:
+            return
+        position = stop + 1
+        if data[stop - 1] == 13:  # CRLF
+            stop -= 1
+        row = parse(view[line_start:stop])
+        if type(row) is tuple:  # the common case first; a Skip is a NamedTuple, not a tuple exactly
+            rows.append(row)
+        elif row is not None:
+            skipped[row.reason] = skipped.get(row.reason, 0) + 1
 
 
 MALFORMED, SYNTHETIC_SKIP = Skip("malformed"), Skip("synthetic")

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import reminderd.ledger as ledger_module
-from reminderd.ledger import _read_new_lines, refresh
+from reminderd.ledger import _read_new_lines, _tail, refresh
 from reminderd.usage_logs import USAGE_MARK, LineReader, find_usage_lines
 
 NOW = datetime(2026, 2, 20, 12, tzinfo=UTC)
@@ -48,7 +48,7 @@ def test_finding_usage_lines_is_splitting_the_lines(data: bytes, start: int) -> 
     start = data.find(b"\n", 0, start) + 1  # a line start
     rows: list[object] = []
     skipped: dict[str, int] = {}
-    find_usage_lines(data, start, len(data), reader.parse, rows, skipped)
+    find_usage_lines(data[start:], len(data) - start, reader.parse, rows, skipped)
     assert (rows, skipped) == plain(data[start:], reader)
 
 
@@ -61,12 +61,14 @@ def test_reading_in_blocks_reads_what_reading_whole_reads(tmp_path_factory: pyte
     reader = LineReader()
     whole: tuple[list[object], dict[str, int]] = ([], {})
     in_blocks: tuple[list[object], dict[str, int]] = ([], {})
-    offset = _read_new_lines(path, start, reader, *whole)
+    offset, tail = _read_new_lines(path, start, reader, *whole)
     with pytest.MonkeyPatch.context() as patch:  # files larger than WHOLE_FILE are read CHUNK bytes at a time
         patch.setattr(ledger_module, "WHOLE_FILE", 0)
         patch.setattr(ledger_module, "CHUNK", block)
-        assert _read_new_lines(path, start, reader, *in_blocks) == offset
+        assert _read_new_lines(path, start, reader, *in_blocks) == (offset, tail)
     assert in_blocks == whole
+    with open(path, "rb") as handle:  # the fingerprint taken from what was read is the file's own
+        assert tail == _tail(handle, offset)
 
 
 def transcripts(root: Path, files: int = 6) -> None:
