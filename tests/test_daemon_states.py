@@ -63,7 +63,8 @@ class RecordingDaemon(Daemon):
     machine: DaemonMachine
 
     def _push_channels(self) -> list[tuple[str, Callable[[], FallbackNotifier]]]:
-        return [(PUSH, lambda: FallbackNotifier([Pusher(self.machine)]))]
+        m = self.machine
+        return [(PUSH, lambda: FallbackNotifier([Recorder(m, "pusher", m.pushed, "push_fails", killable=False)]))]
 
     def _deliver(self, reminder: Reminder, now: datetime, channel: str, notifier: FallbackNotifier,
                  ends_snooze: bool = False) -> bool:
@@ -72,45 +73,26 @@ class RecordingDaemon(Daemon):
 
 
 class Recorder:
-    name = "recorder"
+    """A channel's notifier: records what it shows in `log`, or fails while the machine's flag
+    `fails` is set; the desktop's can also be killed between showing and recording."""
 
-    def __init__(self, machine: DaemonMachine) -> None:
-        self.machine = machine
+    def __init__(self, machine: DaemonMachine, name: str, log: list[Shown], fails: str, killable: bool) -> None:
+        self.machine, self.name, self.log, self.fails, self.killable = machine, name, log, fails, killable
 
     def cancel(self) -> None:
         pass
 
     def send(self, title: str, body: str) -> None:
         m = self.machine
-        if m.notifier_fails:
-            raise NotifyError("recorder: refused")
+        if getattr(m, self.fails):
+            raise NotifyError(f"{self.name}: refused")
         reminder = m.daemon.current
         assert reminder is not None and title == reminder.title_at(m.now)
-        m.shown.append(Shown(m.now, reminder))
-        if m.kill_next:
+        self.log.append(Shown(m.now, reminder))
+        if self.killable and m.kill_next:
             m.kill_next = False
             m.may_repeat.add((DESKTOP, reminder.id))
             raise Killed
-
-
-class Pusher:
-    """The push channel: records, or fails while the machine says it does."""
-
-    name = "pusher"
-
-    def __init__(self, machine: DaemonMachine) -> None:
-        self.machine = machine
-
-    def cancel(self) -> None:
-        pass
-
-    def send(self, title: str, body: str) -> None:
-        m = self.machine
-        if m.push_fails:
-            raise NotifyError("pusher: HTTP 500")
-        reminder = m.daemon.current
-        assert reminder is not None and title == reminder.title_at(m.now)
-        m.pushed.append(Shown(m.now, reminder))
 
 
 class DaemonMachine(RuleBasedStateMachine):
@@ -146,7 +128,8 @@ class DaemonMachine(RuleBasedStateMachine):
 
     def new_daemon(self) -> RecordingDaemon:
         daemon = RecordingDaemon(self.config_path, self.state_path, self.dir / "lock", lambda: self.now,
-                                 notifier_factory=lambda c: FallbackNotifier([Recorder(self)]))
+                                 notifier_factory=lambda c: FallbackNotifier(
+                                     [Recorder(self, "recorder", self.shown, "notifier_fails", killable=True)]))
         daemon.machine = self
         return daemon
 
