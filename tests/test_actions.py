@@ -37,6 +37,7 @@ from reminderd.timeline import plan
 
 CREDIT = '[[credit]]\nid = "c"\nplan = "pro"\nclaimed_at = 2026-02-10T12:00:00\n'
 EXPIRES = datetime(2026, 4, 11, 19, 0, tzinfo=UTC)
+START = EXPIRES - timedelta(days=6)  # the daemon fixture starts here: the 7-day warning is due
 NO_CHECKS = "[reminders]\nusage_check_every_days = 0\n"
 BUTTONS = ["done", "I turned it off", "snooze", "Remind me in 1 hour"]
 
@@ -183,42 +184,48 @@ def daemon(tmp_path: Path, bus_env: str):  # type: ignore[no-untyped-def]
     config = tmp_path / "config.toml"
     config.write_text(config_text(NO_CHECKS + '[notifications]\nbackend = "dbus"\n',
                                   credit=CREDIT + "auto_reload = false\n"))
-    clock = Clock(EXPIRES - timedelta(days=6))  # the 7-day warning is due
+    clock = Clock(START)
     running = Daemon(config, tmp_path / "state.json", tmp_path / "lock", clock)
     running.start(paused=True)
     yield running, clock
     running.stop()
 
 
-def test_clicking_done_records_it_and_stops_the_series(daemon, clickable: Path, bus_env: str,  # type: ignore[no-untyped-def]
-                                                       tmp_path: Path) -> None:
-    running, clock = daemon
+def shown_and_clicked(daemon, clickable: Path, bus_env: str, button: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The daemon shows its first reminder, and a person clicks `button` on it."""
+    running, _ = daemon
     running.tick("test")
     (shown,) = received(clickable)
-    click_button(bus_env, shown["id"], DONE)
+    click_button(bus_env, shown["id"], button)
+    return shown
+
+
+def tick_after(daemon, later: timedelta) -> None:  # type: ignore[no-untyped-def]
+    running, clock = daemon
+    clock.now = START + later
+    running.tick("test")
+
+
+def test_clicking_done_records_it_and_stops_the_series(daemon, clickable: Path, bus_env: str,  # type: ignore[no-untyped-def]
+                                                       tmp_path: Path) -> None:
+    shown_and_clicked(daemon, clickable, bus_env, DONE)
     wait_for(lambda: read_state(tmp_path / "state.json").state.acknowledged.get("c"), timeout=5,
              what="the acknowledgement")
     assert list(read_state(tmp_path / "state.json").state.acknowledged["c"]) == ["extra-usage-off"]
     for hours in (24 * 5, 24 * 5 + 23, 24 * 6 + 12):  # the 1-day, 2-hour and at-expiry reminders
-        clock.now = EXPIRES - timedelta(days=6) + timedelta(hours=hours)
-        running.tick("test")
+        tick_after(daemon, timedelta(hours=hours))
     assert len(received(clickable)) == 1
 
 
 def test_a_snoozed_reminder_comes_once_more_an_hour_later(daemon, clickable: Path, bus_env: str,  # type: ignore[no-untyped-def]
                                                           tmp_path: Path) -> None:
-    running, clock = daemon
-    running.tick("test")
-    (first,) = received(clickable)
-    click_button(bus_env, first["id"], SNOOZE)
+    first = shown_and_clicked(daemon, clickable, bus_env, SNOOZE)
     wait_for(lambda: snoozes(read_state(tmp_path / "state.json").state), timeout=5, what="the snooze")
     for minutes in (30, 59):
-        clock.now = EXPIRES - timedelta(days=6) + timedelta(minutes=minutes)
-        running.tick("test")
+        tick_after(daemon, timedelta(minutes=minutes))
     assert len(received(clickable)) == 1
     for minutes in (60, 61, 120):
-        clock.now = EXPIRES - timedelta(days=6) + timedelta(minutes=minutes)
-        running.tick("test")
+        tick_after(daemon, timedelta(minutes=minutes))
     shown = received(clickable)
     assert first["summary"] == "Extra Usage credit expires in 6 days: turn Extra Usage off"
     assert [n["summary"] for n in shown[1:]] == ["Extra Usage credit expires in 5 days 23 hours: turn Extra Usage off"]
