@@ -234,7 +234,7 @@ class CommandNotifier:
         self._cancelled = True
         process = self._process
         if process is not None:
-            _kill_group(process)
+            kill_group(process)
 
     def send(self, title: str, body: str) -> None:
         if shutil.which(self.argv[0]) is None:
@@ -251,7 +251,7 @@ class CommandNotifier:
         try:
             out, err = process.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(process)
+            kill_group(process)
             process.communicate()
             raise NotifyError(f"{self.name}: no answer within {self.timeout:g} s; stopped it") from None
         finally:
@@ -263,7 +263,8 @@ class CommandNotifier:
             raise NotifyError(f"{self.name}: exit {process.returncode}" + (f": {detail[-1]}" if detail else ""))
 
 
-def _kill_group(process: subprocess.Popen[Any]) -> None:
+def kill_group(process: subprocess.Popen[Any]) -> None:
+    """Kill a process started with start_new_session=True, and all it started; gone already is fine."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)  # the group has the child's pid (start_new_session)
 

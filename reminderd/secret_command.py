@@ -13,9 +13,9 @@ class CommandFailed(Exception):
 def printed_lines(argv: Sequence[str], key: str, timeout: float) -> list[str]:
     """The lines `argv` prints, as printed. It runs in its own process group, killed whole after
     `timeout` seconds; its stderr is dropped and nothing it prints is ever logged."""
-    import os
-    import signal
     import subprocess
+
+    from reminderd.notify import kill_group
 
     try:
         process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -25,7 +25,7 @@ def printed_lines(argv: Sequence[str], key: str, timeout: float) -> list[str]:
     try:
         out, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        kill_group(process)
         process.communicate()
         raise CommandFailed(f"{key}: no answer within {timeout:g} s") from None
     if process.returncode != 0:
