@@ -16,8 +16,10 @@ import pytest
 import vobject
 from click.testing import Result
 from conftest import ROOT
+from hypothesis import given
+from hypothesis import strategies as st
 
-from reminderd.caldav_sync import CalendarAuthError, CalendarError, plan_sync, sync
+from reminderd.caldav_sync import CalendarAuthError, CalendarError, plan_sync, resource_name, sync
 from reminderd.config import load_config
 from reminderd.state import read_state
 
@@ -300,3 +302,60 @@ def test_a_plain_http_address_is_refused_unless_local(cli: Cli, write_config: Ca
 def test_readme_documents_the_sync(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     assert "## Calendar sync (CalDAV)" in readme and "reminderd sync-calendar" in readme
+
+
+# -- plan_sync over generated histories --------------------------------------------------------
+
+COLLECTION = "http://x/cal/"
+UIDS = ("a", "b", "c", "d")
+versions = st.sampled_from(["0:f", "1:g", "2:h"])
+
+
+@st.composite
+def sync_situations(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str], set[str]]:
+    """What reminderd wants, what it wrote before, and the server now: some of its resources
+    deleted there, some edited there (a new ETag), and resources of other programs."""
+    wanted = draw(st.dictionaries(st.sampled_from(UIDS), versions))
+    synced = {uid: {"href": f"/cal/{resource_name(uid)}", "etag": f'"{uid}0"', "synced": version}
+              for uid, version in draw(st.dictionaries(st.sampled_from(UIDS), versions)).items()}
+    listing, edited = {}, set()
+    for uid, mine in synced.items():
+        fate = draw(st.sampled_from(["kept", "kept", "deleted", "edited"]))
+        if fate != "deleted":
+            listing[mine["href"]] = mine["etag"] if fate == "kept" else f'"{uid}-theirs"'
+        if fate == "edited":
+            edited.add(uid)
+    for n in range(draw(st.integers(0, 2))):
+        listing[f"/cal/foreign-{n}.ics"] = f'"f{n}"'
+    return wanted, synced, listing, edited
+
+
+def apply(actions: list, synced: dict[str, dict[str, str]], server: dict[str, str]) -> None:  # type: ignore[type-arg]
+    """A CalDAV server's conditional writes: If-None-Match: * for a create, If-Match otherwise (412: nothing)."""
+    for n, action in enumerate(actions):
+        if action.kind == "forget":
+            del synced[action.uid]
+        elif action.kind == "delete" and server.get(action.href) == action.etag:
+            del server[action.href]
+            del synced[action.uid]
+        elif action.kind in ("create", "update") and server.get(action.href) == action.etag:
+            server[action.href] = f'"w{n}"'
+            synced[action.uid] = {"href": action.href, "etag": f'"w{n}"', "synced": action.synced}
+
+
+@given(sync_situations())
+def test_plan_sync_converges_and_never_touches_what_is_not_its_own(situation) -> None:  # type: ignore[no-untyped-def]
+    wanted, synced, listing, edited = situation
+    actions = plan_sync(COLLECTION, wanted, synced, listing)
+    ours = {mine["href"] for mine in synced.values()} | {f"/cal/{resource_name(uid)}" for uid in wanted}
+    assert {a.href for a in actions} <= ours  # other programs' resources are never named
+    server, after = dict(listing), {uid: dict(mine) for uid, mine in synced.items()}
+    apply(actions, after, server)
+    for uid in edited:  # an event edited in the calendar app is never overwritten nor deleted
+        assert server[synced[uid]["href"]] == listing[synced[uid]["href"]]
+    for uid, version in wanted.items():
+        if uid not in edited:
+            assert after[uid]["synced"] == version and server[after[uid]["href"]] == after[uid]["etag"]
+    assert not set(after) - set(wanted) - edited  # what no longer applies is gone, unless edited there
+    again = plan_sync(COLLECTION, wanted, after, server)
+    assert all(a.uid in edited for a in again)  # converged: only the conflicts remain to report
