@@ -406,12 +406,7 @@ class _Parser:
         why = check_url(url) if url else None
         if why:
             self.problem("calendar.caldav_url", why, url)
-        command = raw.get("password_command")
-        if isinstance(command, str):
-            import shlex
-
-            command = shlex.split(command)
-        argv = self.texts(command, "calendar.password_command", 1) if command is not None else ()
+        argv = self.command(raw.get("password_command"), "calendar.password_command")
         username = self.text(raw.get("username"), "calendar.username", "") or None
         return CalendarSettings(url, username, argv) if url and not why else None
 
@@ -701,13 +696,22 @@ class _Parser:
             self.problems.append(f"{self.source}: notifications.command: expected a program to run "
                                  "when backend = \"command\", got nothing")
         push = self.push_urls(raw.get("push"))
-        push_command = raw.get("push_command")
-        if isinstance(push_command, str):
+        argv = self.command(raw.get("push_command"), "notifications.push_command")
+        return Notifications(backend=backend, command=tuple(command), push=push, push_command=argv)
+
+    def command(self, value: Any, path: str) -> tuple[str, ...]:
+        """A program to run with its arguments: a list, or one string split as a shell would."""
+        if value is None:
+            return ()
+        if isinstance(value, str):
             import shlex
 
-            push_command = shlex.split(push_command)
-        argv = self.texts(push_command, "notifications.push_command", 1) if push_command is not None else ()
-        return Notifications(backend=backend, command=tuple(command), push=push, push_command=argv)
+            try:
+                value = shlex.split(value)
+            except ValueError as exc:  # an unclosed quote, a trailing backslash
+                self.problem(path, f'a command line, e.g. "pass show reminderd" ({str(exc).lower()})', value)
+                return ()
+        return self.texts(value, path, 1)
 
     def push_urls(self, value: Any) -> tuple[str, ...]:
         """Apprise URLs; one Apprise cannot read is an error naming its place, not its text

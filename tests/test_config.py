@@ -161,3 +161,15 @@ def test_bad_config_through_the_cli_exits_78_with_no_traceback(
         f"reminderd: {path}: credit[0].usage.daily_spend_usd: expected a number from 0 to 1,000,000, got -2",
     ]
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("table, key", [("notifications", "push_command"), ("calendar", "password_command")])
+def test_a_command_line_with_an_unclosed_quote_is_one_line_and_exit_78(
+        cli: Callable[..., Result], write_config: Callable[[str], Path], table: str, key: str) -> None:
+    calendar = 'caldav_url = "http://127.0.0.1:5232/me/cal/"\n' if table == "calendar" else ""
+    path = write_config(f'[[credit]]\nplan = "pro"\n[{table}]\n{calendar}{key} = "pass show \'reminderd"\n')
+    result = cli("--config", str(path), "status")
+    assert result.exit_code == 78
+    assert result.stderr.splitlines() == [
+        f"reminderd: {path}: {table}.{key}: expected a command line, e.g. \"pass show reminderd\" "
+        "(no closing quotation), got \"pass show 'reminderd\""]

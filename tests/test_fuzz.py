@@ -68,7 +68,8 @@ SCALARS = st.one_of(
                      "2026-02-06T09:30:00+05:45", "1970-01-01T00:00:00Z", "2199-12-31T23:59:59", "23:59:00",
                      '"22:00"', '"24:00"', '""', '"7d"', '["7d", "0m"]', '["99999999999d"]', "[]", "{}",
                      '["1d12h", "2h"]', '"America/Los_Angeles"', '"Nowhere/City"', '"JST-9"', "1e-300", "1e308",
-                     '["Overage", "Auto top-up"]', '"Overage"', '["Extra Usage", "extra usage"]', '["a\\nb"]']),
+                     '["Overage", "Auto top-up"]', '"Overage"', '["Extra Usage", "extra usage"]', '["a\\nb"]',
+                     '["json://127.0.0.1:9/"]', '"https://dav.example.com/cal/"']),
     st.sampled_from(ZONES).map(json.dumps),
 )
 
@@ -81,10 +82,14 @@ OFFER_KEYS = ("name", "amount_usd", "eligible_plans", "subscribed_by", "claim_op
               "credit_name", "how_to_claim", "billed_at", "product", "source")
 
 
+# a command given as one string is split like a shell's: quotes, backslashes and spaces
+COMMAND_LINES = st.one_of(SCALARS, st.text(alphabet="ab '\"\\", max_size=8).map(json.dumps))
+
+
 @st.composite
 def table(draw: st.DrawFn, keys: tuple[str, ...]) -> str:
     chosen = draw(st.lists(st.sampled_from(keys + ("unknown_key",)), unique=True, max_size=len(keys)))
-    return "".join(f"{key} = {draw(SCALARS)}\n" for key in chosen)
+    return "".join(f"{key} = {draw(COMMAND_LINES if key.endswith('_command') else SCALARS)}\n" for key in chosen)
 
 
 @st.composite
@@ -107,7 +112,9 @@ def configs(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         parts.append("[quiet_hours]\n" + draw(table(("start", "end"))))
     if draw(st.booleans()):
-        parts.append("[notifications]\n" + draw(table(("backend", "command"))))
+        parts.append("[notifications]\n" + draw(table(("backend", "command", "push", "push_command"))))
+    if draw(st.booleans()):
+        parts.append("[calendar]\n" + draw(table(("caldav_url", "username", "password_command"))))
     if draw(st.booleans()):
         parts.append("[offers.acme]\n" + draw(table(OFFER_KEYS)))
     return "".join(parts).encode("utf-8", "surrogatepass")
