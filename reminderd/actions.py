@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from reminderd.state import SNOOZED_SECTION
 
 if TYPE_CHECKING:
-    from reminderd.config import Config
+    from reminderd.settings import Config
     from reminderd.state import State
     from reminderd.timeline import Reminder
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reminderd.offers import BUILTIN_OFFERS, PLAN_NAMES, Offer
+from reminderd.prices import Price
 from reminderd.timeutil import format_local
 
 
@@ -31,12 +32,17 @@ def offer_json(offer: Offer) -> dict[str, Any]:
         "top_up_switch": offer.top_up_switch,
         "where": offer.where,
         "billed_at": offer.billed_at,
-        "prices_usd_per_million_tokens": {model: {"input": p.input, "output": p.output}
-                                          for model, p in sorted(offer.prices.items())},
+        "prices_usd_per_million_tokens": {model: price_json(p) for model, p in offer.prices.current().items()},
         "prices_source": offer.prices_source or None,
         "activity_costs_usd": {name: {"low": c.low, "high": c.high} for name, c in sorted(offer.activities.items())},
         "source": offer.source or None,
     }
+
+
+def price_json(price: Price) -> dict[str, Any]:
+    return {"input": price.input, "output": price.output, "cache_read": price.read, "fast": price.fast,
+            "credits_only": price.credits_only, "source": price.source or None,
+            "from": price.since.isoformat() if price.since else None}
 
 
 def offers_json(offers: Mapping[str, Offer]) -> dict[str, Any]:
@@ -66,8 +72,8 @@ def offers_text(offers: Mapping[str, Offer]) -> str:
         row("Where", offer.where)
         row("Done with", " | ".join(f"reminderd done {a}" for a in offer.actions))
         row("Afterwards", f"billed at {offer.billed_at}")
-        if offer.prices:
-            prices = ", ".join(f"{m} {p.input:g}/{p.output:g}" for m, p in sorted(offer.prices.items()))
+        if offer.prices.rows:
+            prices = ", ".join(f"{m} {p.input:g}/{p.output:g}" for m, p in offer.prices.current().items())
             row("Prices", f"{prices} (USD per million tokens in/out)")
             if offer.prices_source:
                 row("", f"from the {offer.prices_source}")

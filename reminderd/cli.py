@@ -11,8 +11,9 @@ from typing import Any, NamedTuple, NoReturn
 import click
 
 from reminderd import __version__, paths
-from reminderd.config import Config, load_config
+from reminderd.config import load_config
 from reminderd.errors import ConfigError, OutputError, ReminderdError, StateError, UsageError, one_line
+from reminderd.settings import Config
 from reminderd.state import MAX_BALANCE_USD, SERVICE_SECTION, State
 from reminderd.timeutil import RANGE_TEXT, OutOfRange, format_local, parse_instant
 
@@ -333,7 +334,8 @@ def usage(obj: Context, as_json: bool, since: str | None, days: int, credit_id: 
     import os
     from datetime import timedelta
 
-    from reminderd.ledger import current, daily_usd
+    from reminderd.ledger import current
+    from reminderd.spend import daily_usd
     from reminderd.usage_report import UsageView, usage_json, usage_text
 
     config = obj.config()

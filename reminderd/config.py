@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reminderd.errors import ConfigError
@@ -24,13 +24,22 @@ from reminderd.offers import (
     ACTIVITY_NAMES,
     BUILTIN_OFFERS,
     DEFAULT_OFFER,
-    EMPTY_MAPPING,
     PLAN_NAMES,
     WORDING_KEYS,
     ActivityCost,
     Offer,
-    Price,
     action_for,
+)
+from reminderd.prices import CLAUDE_PRICES, Price, PriceTable, normalise_key
+from reminderd.settings import (
+    CalendarSettings,
+    Config,
+    Credit,
+    Notifications,
+    QuietHours,
+    ReminderSettings,
+    TokenCounts,
+    UsageProfile,
 )
 from reminderd.timeutil import RANGE_TEXT, OutOfRange, parse_clock, parse_duration, parse_iso, to_instant
 
@@ -41,79 +50,7 @@ MAX_CHECK_EVERY_DAYS = 366
 MAX_USD = 1_000_000.0
 MAX_COUNT = 1e12  # activities or tokens a day
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-
-
-class QuietHours(NamedTuple):
-    start: time
-    end: time
-
-
-class ReminderSettings(NamedTuple):
-    claim_deadline: tuple[timedelta, ...] = (timedelta(days=3), timedelta(days=1), timedelta(hours=2))
-    expiry: tuple[timedelta, ...] = (timedelta(days=7), timedelta(days=1), timedelta(hours=2))
-    low_balance_usd: float = 10.0
-    unused_credit: tuple[timedelta, ...] = (timedelta(days=14), timedelta(days=3))
-    unused_min_usd: float = 1.0
-    usage_check_every_days: int = 7
-    usage_check_time: time = time(10, 0)
-
-
-class UsageProfile(NamedTuple):
-    """What the user spends beyond the plan's included usage, i.e. what the credit pays for."""
-
-    daily_spend_usd: float | None = None
-    per_day: Mapping[str, float] = EMPTY_MAPPING
-    tokens_per_day: Mapping[str, Price] = EMPTY_MAPPING
-    uncertainty: float = 0.2
-    claude_code_logs: bool = False  # read Claude Code's transcripts on this machine (usage_logs.py)
-    claude_code_dirs: tuple[Path, ...] = ()  # instead of the default roots
-
-    @property
-    def is_empty(self) -> bool:
-        return self.daily_spend_usd is None and not self.per_day and not self.tokens_per_day
-
-
-class Credit(NamedTuple):
-    id: str
-    offer: Offer
-    plan: str | None
-    subscribed_at: datetime | None
-    claimed_at: datetime | None
-    auto_reload: bool | None
-    usage: UsageProfile
-    claimed_on_date: bool = False  # claimed_at was a date without a time: the claim was that day
-    account: str | None = None  # which account it belongs to, when several are tracked
-
-
-class Notifications(NamedTuple):
-    backend: str = "auto"
-    command: tuple[str, ...] = ()
-    push: tuple[str, ...] = ()  # Apprise URLs (push.py); they carry secrets
-    push_command: tuple[str, ...] = ()  # prints more push URLs, one a line
-
-
-class CalendarSettings(NamedTuple):
-    """[calendar]: a CalDAV calendar kept in step with the timeline (caldav_sync.py)."""
-
-    url: str
-    username: str | None = None
-    password_command: tuple[str, ...] = ()  # prints the password; else the system keyring, else none
-
-
-class Config(NamedTuple):
-    source: str
-    timezone: ZoneInfo
-    credits: tuple[Credit, ...]
-    reminders: ReminderSettings = ReminderSettings()
-    quiet_hours: QuietHours | None = None
-    notifications: Notifications = Notifications()
-    ics_path: Path | None = None
-    warnings: tuple[str, ...] = ()
-    offers: Mapping[str, Offer] = BUILTIN_OFFERS  # built in, and described in [offers.NAME]
-    calendar: CalendarSettings | None = None
-
-    def credit(self, credit_id: str) -> Credit | None:
-        return next((c for c in self.credits if c.id == credit_id), None)
+PRICE_ROW_KEYS = frozenset({"cache_read", "fast", "credits_only", "from"})  # besides input and output
 
 
 class UnknownSystemZone(ValueError):
@@ -363,11 +300,13 @@ class _Parser:
 
     def config(self, raw: dict[str, Any]) -> Config:
         self.unknown_keys(raw, {"timezone", "reminders", "quiet_hours", "notifications",
-                                "ics_path", "offers", "credit", "calendar"}, "")
+                                "ics_path", "offers", "credit", "calendar", "prices"}, "")
         zone = self.zone(raw.get("timezone"), "timezone", None)
-        offers = dict(BUILTIN_OFFERS)
+        overrides = self.price_rows(raw.get("prices"), "prices")  # every offer's table, before its own rows
+        offers = {key: offer._replace(prices=offer.prices.with_rows(overrides)) if overrides else offer
+                  for key, offer in BUILTIN_OFFERS.items()}
         for key, value in self.table(raw, "offers", "offers").items():
-            offer = self.custom_offer(key, value, zone)
+            offer = self.custom_offer(key, value, zone, CLAUDE_PRICES.with_rows(overrides))
             if offer is not None:
                 offers[key] = offer
             else:
@@ -410,7 +349,7 @@ class _Parser:
         username = self.text(raw.get("username"), "calendar.username", "") or None
         return CalendarSettings(url, username, argv) if url and not why else None
 
-    def custom_offer(self, key: str, raw: Any, config_zone: ZoneInfo) -> Offer | None:
+    def custom_offer(self, key: str, raw: Any, config_zone: ZoneInfo, prices: PriceTable) -> Offer | None:
         path = f"offers.{key}"
         if not isinstance(raw, dict):
             self.problem(path, "a table describing an offer", raw)
@@ -438,7 +377,7 @@ class _Parser:
             plans = []
         if opens and closes and closes <= opens:
             self.problem(f"{path}.claim_closes", "an instant after claim_opens", raw.get("claim_closes"))
-        prices = self.prices(raw.get("prices"), f"{path}.prices", {})
+        prices = prices.with_rows(self.price_rows(raw.get("prices"), f"{path}.prices"))
         activities = self.activity_costs(raw.get("activity_costs"), f"{path}.activity_costs", {})
         wording = self.wording(raw, path)
         location = self.text(raw.get("switch_location"), f"{path}.switch_location", "")
@@ -457,7 +396,7 @@ class _Parser:
             zone=zone,
             switch_location=location,
             web_search_usd=self.number(raw.get("web_search_usd"), f"{path}.web_search_usd", default=0.01) or 0.0,
-            prices=MappingProxyType(prices),
+            prices=prices,
             prices_source=self.string(raw.get("prices_source"), f"{path}.prices_source", "") or "",
             activities=MappingProxyType(activities),
             **wording,
@@ -504,24 +443,39 @@ class _Parser:
             "source": self.text(raw.get("source"), f"{path}.source", ""),
         }
 
-    def prices(self, raw: Any, path: str, base: Mapping[str, Price]) -> dict[str, Price]:
-        prices = dict(base)
+    def price_rows(self, raw: Any, path: str) -> dict[str, Price]:
+        """[prices."MODEL"] rows: `input`, `output` (USD per million tokens), optional `cache_read`,
+        `fast` (fast mode's multiplier), `credits_only`, `from` (the first day it holds)."""
         if raw is None:
-            return prices
+            return {}
         if not isinstance(raw, dict):
             self.problem(path, "a table of models", raw)
-            return prices
+            return {}
+        rows = {}
         for model, row in raw.items():
-            pair = self.price_pair(row, f"{path}.{model}", "USD per million tokens")
-            if pair is not None:
-                prices[model] = pair
-        return prices
+            where = f"{path}.{model}"
+            pair = self.pair(row, where, "USD per million tokens", PRICE_ROW_KEYS)
+            if pair is None:
+                continue
+            credits_only = row.get("credits_only", False)
+            if not isinstance(credits_only, bool):
+                self.problem(f"{where}.credits_only", "true or false", credits_only)
+            since = row.get("from")
+            if since is not None and (isinstance(since, datetime) or not isinstance(since, date)):
+                self.problem(f"{where}.from", "a date such as 2026-06-01 (the first day the price holds)", since)
+                since = None
+            rows[model] = Price(*pair, cache_read=self.number(row.get("cache_read"), f"{where}.cache_read"),
+                                fast=self.number(row.get("fast"), f"{where}.fast", minimum=1.0, maximum=100.0),
+                                credits_only=credits_only is True, source=f"your config ({where})", since=since)
+        return rows
 
-    def price_pair(self, row: Any, path: str, unit: str, maximum: float = MAX_USD) -> Price | None:
+    def pair(self, row: Any, path: str, unit: str, optional: frozenset[str] = frozenset(),
+             maximum: float = MAX_USD) -> tuple[float, float] | None:
+        """A table's `input` and `output` numbers."""
         if not isinstance(row, dict):
             self.problem(path, f"a table {{ input = ..., output = ... }} in {unit}", row)
             return None
-        self.unknown_keys(row, {"input", "output"}, f"{path}.")
+        self.unknown_keys(row, {"input", "output", *optional}, f"{path}.")
         missing = [side for side in ("input", "output") if side not in row]
         if missing:
             self.problems.append(f"{self.source}: {path}.{missing[0]}: expected a number in {unit}, got nothing")
@@ -529,7 +483,7 @@ class _Parser:
         values = [self.number(row.get(side), f"{path}.{side}", maximum=maximum) for side in ("input", "output")]
         if values[0] is None or values[1] is None:
             return None
-        return Price(values[0], values[1])
+        return values[0], values[1]
 
     def activity_costs(self, raw: Any, path: str, base: Mapping[str, ActivityCost]) -> dict[str, ActivityCost]:
         costs = dict(base)
@@ -597,7 +551,7 @@ class _Parser:
             self.problem(f"{path}.auto_reload", 'true, false or "unknown"', auto_reload_raw)
         if offer is not None:
             offer = offer._replace(
-                prices=MappingProxyType(self.prices(raw.get("prices"), f"{path}.prices", offer.prices)),
+                prices=offer.prices.with_rows(self.price_rows(raw.get("prices"), f"{path}.prices")),
                 activities=MappingProxyType(self.activity_costs(
                     raw.get("activity_costs"), f"{path}.activity_costs", offer.activities)),
             )
@@ -629,15 +583,16 @@ class _Parser:
             value = self.number(count, f"{path}.per_day.{name}", maximum=MAX_COUNT)
             if value is not None:
                 per_day[name] = value
-        tokens: dict[str, Price] = {}
+        tokens: dict[str, TokenCounts] = {}
         for model, row in self.table(raw, "tokens_per_day", f"{path}.tokens_per_day").items():
-            if offer is not None and model not in offer.prices:
+            key = normalise_key(model)
+            if offer is not None and key not in offer.prices.rows:
                 self.problem(f"{path}.tokens_per_day.{model}",
-                             "a model with a price: " + ", ".join(offer.prices), model)
+                             "a model with a price: " + ", ".join(sorted(offer.prices.rows)), model)
                 continue
-            pair = self.price_pair(row, f"{path}.tokens_per_day.{model}", "tokens per day", MAX_COUNT)
+            pair = self.pair(row, f"{path}.tokens_per_day.{model}", "tokens per day", maximum=MAX_COUNT)
             if pair is not None:
-                tokens[model] = pair
+                tokens[key] = TokenCounts(*pair)
         return UsageProfile(daily_spend_usd=daily, per_day=MappingProxyType(per_day),
                             tokens_per_day=MappingProxyType(tokens), uncertainty=uncertainty or 0.0,
                             claude_code_logs=logs, claude_code_dirs=tuple(Path(d).expanduser() for d in dirs))

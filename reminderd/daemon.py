@@ -33,10 +33,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from reminderd.actions import DONE, SNOOZE_FOR, Watcher, actions_for, done_action, with_snooze, without_snooze
 from reminderd.catchup import snoozed, to_deliver
-from reminderd.config import Config, load_config
+from reminderd.config import load_config
 from reminderd.errors import ConfigError, ReminderdError, StateError
 from reminderd.instance import acquire_instance_lock
 from reminderd.notify import FallbackNotifier, NotifyError, make_notifier
+from reminderd.settings import Config
 from reminderd.state import DESKTOP, Delivery, State, read_state, update_state
 from reminderd.timeline import Reminder, Timeline, plan
 

@@ -33,8 +33,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from reminderd.config import UsageProfile
 from reminderd.offers import Offer
+from reminderd.settings import UsageProfile
 
 DAY = timedelta(days=1)
 MIN_SPAN = DAY
@@ -158,10 +158,9 @@ def profile_rate(usage: UsageProfile, offer: Offer) -> SpendRate | None:
     if usage.is_empty:
         return None
     u = usage.uncertainty
-    tokens = sum(
-        count.input / 1e6 * offer.prices[model].input + count.output / 1e6 * offer.prices[model].output
-        for model, count in usage.tokens_per_day.items()
-    )
+    rows = offer.prices.current()
+    tokens = sum(count.input / 1e6 * rows[model].input + count.output / 1e6 * rows[model].output
+                 for model, count in usage.tokens_per_day.items() if model in rows)
     mix_low = tokens + sum(n * offer.activities[name].low for name, n in usage.per_day.items())
     mix_high = tokens + sum(n * offer.activities[name].high for name, n in usage.per_day.items())
     has_mix = bool(usage.per_day or usage.tokens_per_day)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from reminderd import __version__
-from reminderd.config import Config
+from reminderd.settings import Config
 from reminderd.timeline import Reminder, Timeline
 
 PRODID = f"-//reminderd//reminderd {__version__}//EN"

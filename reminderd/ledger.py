@@ -2,7 +2,7 @@
 
 One ledger per credit that reads the logs, in the state directory (usage/<credit>.sqlite, the
 standard library's SQLite): tokens per UTC hour and per model (not dollars: prices and the
-configured zone may change later, and daily_usd() applies them when asked), and for each
+configured zone may change later: spend.py applies them when asked), and for each
 transcript file how far it was read and which lines it skipped. Transcripts are deleted 30
 days after their last activity, a credit lasts 60: the ledger keeps the counts.
 
@@ -22,18 +22,17 @@ A large first scan has a worker process read and parse most transcripts while th
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 from reminderd.errors import StateError
-from reminderd.offers import Price
-from reminderd.usage_logs import HOUR_FORMAT, USAGE_MARK, Tokens, outranks, price_tokens
+from reminderd.prices import Tokens
+from reminderd.spend import HOUR_FORMAT, NO_USAGE, LoggedUsage
+from reminderd.usage_logs import USAGE_MARK, outranks
 
 SCHEMA = 1
 KEEP_SEEN_DAYS = 40
@@ -42,27 +41,6 @@ RACY_NS = 2_000_000_000  # a file changed this close to a scan may change again 
 TAIL = 256  # bytes before the saved offset, fingerprinted: a file rewritten in place is read whole
 COUNTS = ("input", "output", "write_5m", "write_1h", "cache_read", "web_searches")
 REASONS = ("malformed", "synthetic")
-
-
-class Ledger(NamedTuple):
-    hours: Mapping[str, Mapping[str, Tokens]]  # "2026-02-09T01" (UTC) -> model -> tokens
-    skipped: Mapping[str, int]  # reason -> lines
-    files: int  # transcript files it has read
-    scanned_at: datetime | None
-
-
-EMPTY = Ledger({}, {}, 0, None)
-
-
-class DaySpend(NamedTuple):
-    day: date
-    usd: float
-    by_model: Mapping[str, float]
-
-
-class Priced(NamedTuple):
-    days: tuple[DaySpend, ...]
-    unknown: Mapping[str, str]  # model -> what it was priced as
 
 
 def ledger_path(state_dir: Path, credit_id: str) -> Path:
@@ -131,30 +109,30 @@ def _check_schema(db: Any, path: Path) -> None:
         raise StateError(f"{path}: the usage ledger was written by a newer reminderd (schema {row[0]})")
 
 
-def load(state_dir: Path, credit_id: str) -> Ledger:
+def load(state_dir: Path, credit_id: str) -> LoggedUsage:
     """The ledger as last saved (what status needs); an absent one is empty."""
     path = ledger_path(state_dir, credit_id)
     if not path.exists():
-        return EMPTY
+        return NO_USAGE
     try:
         with _open(path, write=False) as db:
             return _ledger(db)
     except StateError:
-        return EMPTY
+        return NO_USAGE
     except Exception as exc:  # noqa: BLE001 (sqlite3's errors, raised while reading: status must not crash)
         if type(exc).__module__ == "sqlite3":
-            return EMPTY
+            return NO_USAGE
         raise
 
 
-def _ledger(db: Any) -> Ledger:
+def _ledger(db: Any) -> LoggedUsage:
     hours: dict[str, dict[str, Tokens]] = {}
     for hour, model, *counts in db.execute(f"SELECT hour, model, {', '.join(COUNTS)} FROM hours"):
         hours.setdefault(hour, {})[model] = Tokens(*counts)
     row = db.execute(f"SELECT count(*), {', '.join(f'total({r})' for r in REASONS)} FROM files").fetchone()
     skipped = {reason: int(n) for reason, n in zip(REASONS, row[1:], strict=True) if n}
     scanned = db.execute("SELECT value FROM meta WHERE name = 'scanned_at'").fetchone()
-    return Ledger(hours, skipped, row[0], datetime.fromisoformat(scanned[0]) if scanned else None)
+    return LoggedUsage(hours, skipped, row[0], datetime.fromisoformat(scanned[0]) if scanned else None)
 
 
 # -- bringing it up to date -----------------------------------------------------------------------
@@ -228,7 +206,7 @@ def _read_new_lines(path: Path, start: int, reader: Any, rows: list[Any],
             data = data[end:]
 
 
-def refresh(state_dir: Path, credit_id: str, roots: list[Path], now: datetime) -> Ledger:
+def refresh(state_dir: Path, credit_id: str, roots: list[Path], now: datetime) -> LoggedUsage:
     """Read what is new in the transcripts below `roots` into the credit's ledger."""
     from reminderd.usage_logs import transcript_files
 
@@ -459,72 +437,6 @@ def _resume_at(path: Path, entry: Any, st: os.stat_result) -> int:
         return 0  # vanished or unreadable now: read_transcript() will say so
 
 
-# -- in dollars, per local day (pure) -----------------------------------------------------------------
-
-
-def daily_usd(ledger: Ledger, zone: ZoneInfo, prices: Mapping[str, Price], web_search_usd: float,
-              start: date | None = None, end: date | None = None) -> Priced:
-    """USD per local day in `zone`, from `start` to `end` inclusive (None: the ledger's own
-    extent); days without use are listed with 0. An hour that spans a local midnight (zones
-    with a half-hour offset) is split between the two days in proportion."""
-    by_day: dict[date, dict[str, float]] = {}
-    unknown: dict[str, str] = {}
-    rates: dict[str, tuple[tuple[float, ...], Any]] = {}
-    for hour_text, models in ledger.hours.items():
-        try:  # HOUR_FORMAT, read by hand: strptime costs more than the rest of status for a long ledger
-            begin = datetime(int(hour_text[:4]), int(hour_text[5:7]), int(hour_text[8:10]), int(hour_text[11:13]),
-                             tzinfo=UTC)
-        except ValueError:
-            continue
-        if len(hour_text) != 13 or hour_text[4] + hour_text[7] + hour_text[10] != "--T":
-            continue
-        shares = _local_days(begin, zone)
-        if start is not None and all(day < start for day, _ in shares) or \
-                end is not None and all(day > end for day, _ in shares):
-            continue
-        for model, tokens in models.items():
-            rate = rates.get(model)
-            if rate is None:  # price_tokens() is linear in the tokens: its price of one of each, once per model
-                rate = rates[model] = _unit_prices(model, prices, web_search_usd)
-            units, priced = rate
-            if not priced.known:
-                unknown[model] = priced.priced_as
-            a, b, c, d, e, f = tokens
-            usd = a * units[0] + b * units[1] + c * units[2] + d * units[3] + e * units[4] + f * units[5]
-            for day, share in shares:
-                day_models = by_day.setdefault(day, {})
-                day_models[model] = day_models.get(model, 0.0) + usd * share
-    if not by_day and (start is None or end is None):
-        return Priced((), unknown)
-    first = start or min(by_day)
-    last = end or max(by_day)
-    by_day = {day: models for day, models in by_day.items() if first <= day <= last}
-    days = []
-    day = first
-    while day <= last:
-        usd_by_model = by_day.get(day, {})
-        days.append(DaySpend(day, math.fsum(usd_by_model.values()), dict(sorted(usd_by_model.items()))))
-        day += timedelta(days=1)
-    return Priced(tuple(days), unknown)
-
-
-def _unit_prices(model: str, prices: Mapping[str, Price], web_search_usd: float) -> tuple[tuple[float, ...], Any]:
-    """USD for one of each count (Tokens order) of `model`, and how it is priced."""
-    units = tuple(price_tokens(model, Tokens(*(int(i == j) for i in range(len(Tokens._fields)))), prices,
-                               web_search_usd).usd for j in range(len(Tokens._fields)))
-    return units, price_tokens(model, Tokens(), prices, web_search_usd)
-
-
-def _local_days(begin: datetime, zone: ZoneInfo) -> list[tuple[date, float]]:
-    """The local day(s) of the UTC hour starting at `begin`, with each one's share of it: an
-    hour starting at hh:30 local (a half-hour zone) at 23:30 spans midnight and is split."""
-    local = begin.astimezone(zone)
-    if local.minute == 0 or local.hour != 23:
-        return [(local.date(), 1.0)]
-    before = (60 - local.minute) / 60
-    return [(local.date(), before), (local.date() + timedelta(days=1), 1.0 - before)]
-
-
 # -- for the commands and the daemon ---------------------------------------------------------------
 
 
@@ -534,10 +446,10 @@ def roots_for(usage_dirs: tuple[Path, ...], environ: Mapping[str, str], home: Pa
     return list(usage_dirs) or default_roots(environ, home)
 
 
-def current(config: Any, state_dir: Path, now: datetime, report: Any = None) -> dict[str, Ledger]:
+def current(config: Any, state_dir: Path, now: datetime, report: Any = None) -> dict[str, LoggedUsage]:
     """The up-to-date ledger of every credit that reads Claude Code's logs (refresh() each);
     a ledger that cannot be written is used as last saved, and `report` is told why."""
-    out: dict[str, Ledger] = {}
+    out: dict[str, LoggedUsage] = {}
     for credit in config.credits:
         if not credit.usage.claude_code_logs:
             continue

@@ -1,9 +1,8 @@
 """The built-in offer(s) and their price tables, as data.
 
-Every fact and figure of an offer lives here and nowhere else in the code; the config can
-override prices and activity costs, or describe a whole other offer in the same shape.
-Source of the figures: ../shared/PROMO.md (the February 2026 announcement and the provider's
-model page, read 2026-02).
+Every fact and figure of an offer lives here and nowhere else in the code (model prices: in
+prices.py); the config can override prices and activity costs, or describe a whole other offer
+in the same shape.
 """
 
 from __future__ import annotations
@@ -14,15 +13,10 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from reminderd.prices import CLAUDE_PRICES, PriceTable
+
 PACIFIC = ZoneInfo("America/Los_Angeles")
 EMPTY_MAPPING: Mapping[str, Any] = MappingProxyType({})
-
-
-class Price(NamedTuple):
-    """USD per million tokens."""
-
-    input: float
-    output: float
 
 
 class ActivityCost(NamedTuple):
@@ -49,7 +43,7 @@ class Offer(NamedTuple):
     validity_days: int
     zone: ZoneInfo
     switch_location: str  # where the switches are: "the Claude web app, Settings > Usage"
-    prices: Mapping[str, Price] = EMPTY_MAPPING
+    prices: PriceTable = CLAUDE_PRICES  # the models' list prices, this offer's own rows applied
     prices_source: str = ""
     activities: Mapping[str, ActivityCost] = EMPTY_MAPPING
     # -- wording -----------------------------------------------------------------------------
@@ -139,15 +133,9 @@ CLAUDE_EXTRA_USAGE_2026_02 = Offer(
     validity_days=60,
     zone=PACIFIC,
     switch_location="the Claude web app, Settings > Usage",
-    prices=MappingProxyType(
-        {
-            "opus-4.6": Price(5.0, 25.0),
-            "opus-4.6-fast": Price(30.0, 150.0),
-            "sonnet-4.5": Price(3.0, 15.0),
-            "haiku-4.5": Price(1.0, 5.0),
-        }
-    ),
-    prices_source="provider's model page, read February 2026 (the announcement said Opus 15/75)",
+    prices=CLAUDE_PRICES,
+    prices_source=("Claude Code's own cost figures (the announcement said Opus 4.6 cost 15/75, the price of "
+                   "Opus 4 and 4.1; the provider's model page said 5/25)"),
     # Published with the offer, worked out at the article's higher Opus price: they err
     # towards early exhaustion, the safe side for a reminder.
     activities=MappingProxyType(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from reminderd.config import QuietHours
+from reminderd.settings import QuietHours
 from reminderd.timeutil import at_wall_time
 
 # A reminder moved earlier lands this long before quiet hours begin.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from reminderd.config import Credit
 from reminderd.offers import PLAN_NAMES, Offer
+from reminderd.settings import Credit
 from reminderd.timeutil import add_calendar_days
 
 ELIGIBLE = "eligible"

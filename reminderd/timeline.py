@@ -13,19 +13,17 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from reminderd.config import Config, Credit, QuietHours
 from reminderd.forecast import Forecast, LogRates, Observation, forecast, log_rates, readings
 from reminderd.offers import Offer
 from reminderd.quiet import place
 from reminderd.rules import ELIGIBLE, NOT_ELIGIBLE, Eligibility, claim_in_window, eligibility, expiry
+from reminderd.settings import Config, Credit, QuietHours
+from reminderd.spend import LoggedUsage, daily_usd
 from reminderd.state import State
 from reminderd.timeutil import at_wall_time, duration_label, format_local, format_span
-
-if TYPE_CHECKING:
-    from reminderd.ledger import Ledger
 
 # Phases of a credit, as `status` and --json name them.
 NOT_OPEN_YET = "claim-not-open-yet"
@@ -104,7 +102,7 @@ class Timeline(NamedTuple):
         return tuple(r for r in self.reminders if r.is_live(self.now))
 
 
-def plan(config: Config, state: State, now: datetime, logs: Mapping[str, Ledger] | None = None) -> Timeline:
+def plan(config: Config, state: State, now: datetime, logs: Mapping[str, LoggedUsage] | None = None) -> Timeline:
     """Everything reminderd knows and will say, as of `now`.
 
     Acknowledgements and balance readings count from the moment they were made: one recorded
@@ -126,7 +124,7 @@ def plan(config: Config, state: State, now: datetime, logs: Mapping[str, Ledger]
 
 
 def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime,
-                     ledger: Ledger | None) -> CreditTimeline:
+                     ledger: LoggedUsage | None) -> CreditTimeline:
     offer, zone = credit.offer, config.timezone
     verdict = eligibility(credit)
     warnings: list[str] = []
@@ -168,14 +166,13 @@ def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime
     )
 
 
-def _log_rates(ledger: Ledger, credit: Credit, claimed: datetime, until: datetime,
+def _log_rates(ledger: LoggedUsage, credit: Credit, claimed: datetime, until: datetime,
                zone: ZoneInfo) -> tuple[LogRates | None, list[str]]:
     """The pace Claude Code's logs show over the whole days from the claim to `until`."""
-    from reminderd.ledger import daily_usd  # only for credits that read the logs: status stays light
     first, last = claimed.astimezone(zone).date() + timedelta(days=1), until.astimezone(zone).date() - timedelta(days=1)
     priced = daily_usd(ledger, zone, credit.offer.prices, credit.offer.web_search_usd, first, last)
-    warnings = [f"Claude Code logs: model {model} has no price in the offer's table; counted at the price of "
-                f"{priced_as} (the dearest)" for model, priced_as in sorted(priced.unknown.items())]
+    warnings = [f"Claude Code logs: model {model} has no row in the price table; counted at the price of "
+                f"{priced_as}" for model, priced_as in sorted(priced.unknown.items())]
     if ledger.files == 0:
         warnings.append("Claude Code logs: no transcript found on this machine (`reminderd usage` says where "
                         "it looks)")

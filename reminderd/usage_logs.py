@@ -8,11 +8,9 @@ The rules (../shared/CLAUDE_CODE_LOGS.md, each one a bug another tool shipped):
 - one response can appear in several files (resumed sessions, sidechains, worktrees) and
   first as a streaming partial: key on (message.id, requestId) and keep the copy with the
   largest token total, preferring isSidechain false; a line with no id is keyed on its bytes;
-- cost = input x in + output x out + 5-minute cache writes x 1.25 in + 1-hour cache writes x 2 in
-  + cache reads x 0.1 in, per million tokens; fast mode is the offer's "-fast" row, else 6x,
-  cache rates included; web searches are priced per request;
-- an unknown model is priced as the dearest known family and named in a warning; ids are
-  normalised ("claude-opus-4-6-20260205", "anthropic/claude-4.6-opus" -> "opus-4.6").
+- each row is keyed by prices.ledger_key(): the model's id ("claude-opus-4-6-20260205" ->
+  "claude-opus-4-6"), "@long" for a tiered model's long prompt, "@fast" in fast mode; what it
+  costs is prices.py's and spend.py's business, applied when asked.
 
 Most of a transcript's bytes are long `content` that carries no cost, so the scan never looks
 at it in Python: stringzilla finds the usage key with SIMD (about 4x bytes.find), and msgspec
@@ -22,7 +20,6 @@ standard library's json.loads builds every string of it; benchmarks/usage_logs).
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -30,41 +27,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from reminderd.offers import Price
+from reminderd.prices import ledger_key
+from reminderd.spend import HOUR_FORMAT
 
-CACHE_WRITE_5M = 1.25
-CACHE_WRITE_1H = 2.0
-CACHE_READ = 0.1
-FAST_MULTIPLIER = 6.0  # Opus 4.6 fast mode against standard, when the table has no "-fast" row
-FAST_SUFFIX = "@fast"  # a model id as counted in fast mode
 SYNTHETIC = "<synthetic>"
 # A line without the usage key carries no cost and is not even decoded. The mark ends on ':',
 # so it matches compact JSON (Claude Code's) and JSON written with spaces alike.
 USAGE_MARK = b'"usage":'
 
 
-class Tokens(NamedTuple):
-    input: int = 0
-    output: int = 0
-    cache_write_5m: int = 0
-    cache_write_1h: int = 0
-    cache_read: int = 0
-    web_searches: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.input + self.output + self.cache_write_5m + self.cache_write_1h + self.cache_read
-
-    def plus(self, other: Tokens, sign: int = 1) -> Tokens:
-        return Tokens(*(a + sign * b for a, b in zip(self, other, strict=True)))
-
-
-HOUR_FORMAT = "%Y-%m-%dT%H"
-
-
 # One model response as a usage line reports it, flat (the ledger's `seen` row): key (what
 # identifies the response across files), the UTC hour it was written in (HOUR_FORMAT), the
-# normalised model (FAST_SUFFIX added in fast mode), the six Tokens counts, and 1 if it comes
+# model key (prices.ledger_key), the six prices.Tokens counts, and 1 if it comes
 # from a sidechain. Of two copies of a response, outranks() says which one counts.
 Row = tuple[str, str, str, int, int, int, int, int, int, int]
 
@@ -119,22 +93,6 @@ def transcript_files(roots: list[Path]) -> Iterator[tuple[str, os.stat_result]]:
 
 
 # -- one line ----------------------------------------------------------------------------------
-
-
-_MODEL = r"(opus|sonnet|haiku)"  # re caches compiled patterns: compiled on first use, not at import
-_VERSION = r"(?<![0-9])(\d)[-.](\d{1,2})(?![0-9])"
-
-
-@functools.lru_cache(maxsize=256)
-def normalise_model(raw: str) -> str:
-    """'claude-opus-4-6-20260205', 'anthropic/claude-4.6-opus' -> 'opus-4.6'; other ids stay as
-    they are, lower-cased (an unknown model, priced high with a warning)."""
-    text = raw.strip().lower().rsplit("/", 1)[-1]
-    family = re.search(_MODEL, text)
-    version = re.search(_VERSION, re.sub(r"-\d{8}$", "", text))
-    if family and version:
-        return f"{family.group(1)}-{version.group(1)}.{version.group(2)}"
-    return text
 
 
 def _decoder() -> Any:
@@ -194,9 +152,8 @@ class LineReader:
         else:  # older lines: every cache write counts as a 5-minute write
             write_5m, write_1h = usage.cache_creation_input_tokens, 0
         tool = usage.server_tool_use
-        model = normalise_model(model)
-        if usage.speed == "fast":
-            model += FAST_SUFFIX
+        model = ledger_key(model, usage.input_tokens + usage.cache_read_input_tokens + write_5m + write_1h,
+                           usage.speed == "fast")
         if message.id:
             key = message.id + ":" + line.requestId if line.requestId else message.id
         else:  # no id: the line's own bytes identify it (hashlib only here: its start-up is slow)
@@ -249,38 +206,3 @@ def _utc_hour(text: str | None) -> str | None:
     except ValueError:
         return None
     return at.astimezone(UTC).strftime(HOUR_FORMAT) if at.tzinfo else None
-
-
-# -- what it costs -------------------------------------------------------------------------------
-
-
-class Priced(NamedTuple):
-    usd: float
-    known: bool  # False: an unknown model, priced as the dearest known family
-    priced_as: str
-
-
-def dearest(prices: Mapping[str, Price]) -> str | None:
-    """The dearest standard (not fast-mode) row: what an unknown model is priced as."""
-    standard = {k: p for k, p in prices.items() if not k.endswith("-fast")} or dict(prices)
-    return max(standard, key=lambda k: (standard[k].output, standard[k].input)) if standard else None
-
-
-def price_tokens(model: str, tokens: Tokens, prices: Mapping[str, Price], web_search_usd: float) -> Priced:
-    """USD for `tokens` of `model` (a normalised id, maybe with FAST_SUFFIX) at `prices`."""
-    base, fast = model.removesuffix(FAST_SUFFIX), model.endswith(FAST_SUFFIX)
-    multiplier = 1.0
-    if fast and f"{base}-fast" in prices:
-        row, known, priced_as = prices[f"{base}-fast"], True, f"{base}-fast"
-    elif base in prices:
-        row, known, priced_as = prices[base], True, base
-        multiplier = FAST_MULTIPLIER if fast else 1.0
-    else:
-        priced_as = dearest(prices) or ""
-        row, known = prices.get(priced_as, Price(0.0, 0.0)), False
-        multiplier = FAST_MULTIPLIER if fast else 1.0
-    per_input = row.input * multiplier / 1e6
-    usd = (tokens.input * per_input + tokens.output * row.output * multiplier / 1e6
-           + tokens.cache_write_5m * per_input * CACHE_WRITE_5M + tokens.cache_write_1h * per_input * CACHE_WRITE_1H
-           + tokens.cache_read * per_input * CACHE_READ + tokens.web_searches * web_search_usd)
-    return Priced(usd, known, priced_as)

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from reminderd.ledger import Ledger, Priced
+from reminderd.spend import LoggedUsage, Priced
 from reminderd.timeutil import format_local
 
 NOT_A_BILL = ("API-equivalent cost of Claude Code use on this machine: not a bill (your plan's own usage "
@@ -29,10 +29,10 @@ class UsageView(NamedTuple):
     priced: Priced  # the days shown
     since_claim: Priced | None  # every day from the claim on, for the total
     claimed_at: datetime | None
-    ledger: Ledger
+    ledger: LoggedUsage
 
     def warnings(self) -> list[str]:
-        out = [f"model {model} has no price in the offer's table: counted at the price of {priced_as}, the dearest"
+        out = [f"model {model} has no row in the price table: counted at the price of {priced_as}"
                for model, priced_as in sorted({**self.priced.unknown,
                                                **(self.since_claim.unknown if self.since_claim else {})}.items())]
         skipped = self.ledger.skipped

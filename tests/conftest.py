@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, settings
 from integration import require
 
 from reminderd.cli import main
-from reminderd.config import Config, parse_config
+from reminderd.config import parse_config
+from reminderd.settings import Config
 
 # Hypothesis: "ci" (the default) runs enough examples to find the review's C1 and C2 from scratch;
 # HYPOTHESIS_PROFILE=thorough runs ten times as many for a local soak.

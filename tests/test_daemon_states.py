@@ -30,7 +30,8 @@ from strategies import WINDOW_OPENS, Scenario, scenarios
 import reminderd.state as state_module
 from reminderd.actions import DONE, SNOOZE, SNOOZE_FOR, done_action
 from reminderd.catchup import REARM_AFTER, snoozed, to_deliver
-from reminderd.config import Config, load_config
+from reminderd.config import load_config
+from reminderd.settings import Config
 from reminderd.daemon import Daemon
 from reminderd.errors import StateError
 from reminderd.forecast import Observation

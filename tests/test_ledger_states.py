@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from reminderd.ledger import refresh
-from reminderd.usage_logs import Tokens, normalise_model
+from reminderd.prices import Tokens, ledger_key
 
 NOW = datetime(2026, 2, 20, 12, tzinfo=UTC)
 FILES = ("a.jsonl", "b.jsonl", "sub/c.jsonl")
@@ -100,15 +100,15 @@ class Model:
             key = "line:" + raw.decode()
         tokens = Tokens(usage.get("input_tokens", 0), usage.get("output_tokens", 0),
                         usage.get("cache_creation_input_tokens", 0), 0, usage.get("cache_read_input_tokens", 0))
-        rank = (tokens.total, not record.get("isSidechain", False))
+        rank = (sum(tokens[:5]), not record.get("isSidechain", False))
         old = self.best.get(key)
         if old is None or rank > old[0]:
-            self.best[key] = (rank, record["timestamp"][:13], normalise_model(message["model"]), tokens)
+            self.best[key] = (rank, record["timestamp"][:13], ledger_key(message["model"], 0, False), tokens)
 
     def hours(self) -> dict[tuple[str, str], Tokens]:
         out: dict[tuple[str, str], Tokens] = {}
         for _, hour, model, tokens in self.best.values():
-            out[(hour, model)] = out.get((hour, model), Tokens()).plus(tokens)
+            out[(hour, model)] = Tokens(*map(sum, zip(out.get((hour, model), Tokens()), tokens, strict=True)))
         return {k: v for k, v in out.items() if any(v)}
 
 
@@ -205,4 +205,4 @@ def test_the_model_counts_a_response_once_keeping_its_best_copy() -> None:
     partial = usage_line(1, whole=False, hour=HOURS[0], sidechain=False)
     whole = usage_line(1, whole=True, hour=HOURS[1], sidechain=True)
     model.scan({"a.jsonl": partial + b"\n", "b.jsonl": whole + b"\n" + partial + b"\n"})
-    assert model.hours() == {(HOURS[1], "sonnet-4.5"): Tokens(3, 150, 7, 0, 2)}
+    assert model.hours() == {(HOURS[1], "claude-sonnet-4-5"): Tokens(3, 150, 7, 0, 2)}

@@ -166,4 +166,4 @@ def test_the_commented_example_offer_in_the_example_config_is_valid() -> None:
     lines = ["[offers.acme-launch]"] + [line[2:] for line in block.splitlines() if line.startswith("# ")]
     offer = parse_config('[[credit]]\noffer = "acme-launch"\n' + "\n".join(lines) + "\n", "example").offers[
         "acme-launch"]
-    assert offer.switches == ("Overage", "Auto top-up") and offer.prices["acme-1"].output == 4
+    assert offer.switches == ("Overage", "Auto top-up") and offer.prices.current()["acme-1"].output == 4

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from conftest import LA, la
 
-from reminderd.config import QuietHours
+from reminderd.settings import QuietHours
 from reminderd.quiet import place, quiet_period
 
 NIGHT = QuietHours(time(22, 0), time(8, 0))

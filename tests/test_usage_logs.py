@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reminderd.ledger import EMPTY, daily_usd, load, refresh
+from reminderd.ledger import load, refresh
 from reminderd.offers import CLAUDE_EXTRA_USAGE_2026_02 as OFFER
-from reminderd.usage_logs import default_roots, normalise_model, transcript_files
+from reminderd.prices import normalise_model
+from reminderd.spend import NO_USAGE, daily_usd
+from reminderd.usage_logs import default_roots, transcript_files
 
 NOW = datetime(2026, 2, 20, 12, tzinfo=UTC)
 UTCZ = ZoneInfo("UTC")
@@ -99,7 +101,7 @@ def test_the_same_id_with_another_request_is_another_response(tree: Tree, tmp_pa
 
 def test_a_sidechain_copy_never_replaces_an_equal_main_one(tree: Tree, tmp_path: Path) -> None:
     tree("p/a.jsonl", line("m1", out=1000, sidechain=False), line("m1", out=1000, sidechain=True, model="haiku"))
-    assert set(next(iter(scan(tree, tmp_path).hours.values()))) == {"opus-4.6"}
+    assert set(next(iter(scan(tree, tmp_path).hours.values()))) == {"claude-opus-4-6"}
 
 
 def test_synthetic_and_bad_lines_cost_nothing_and_are_counted(tree: Tree, tmp_path: Path) -> None:
@@ -121,14 +123,14 @@ def test_unknown_models_are_priced_high_and_named(tree: Tree, tmp_path: Path) ->
     tree("p/a.jsonl", line("m1", model="claude-mystery-9", out=1000),
          line("m2", model="claude-haiku-4-5-20251001", out=1000))
     priced = daily_usd(scan(tree, tmp_path), UTCZ, OFFER.prices, OFFER.web_search_usd)
-    assert priced.unknown == {"claude-mystery-9": "opus-4.6"}  # the dearest standard row, never 0
-    assert sum(d.usd for d in priced.days) == pytest.approx(1000 * 25 / 1e6 + 1000 * 5 / 1e6)
+    assert priced.unknown == {"claude-mystery-9": "claude-opus-4-1"}  # the dearest standard row, never 0
+    assert sum(d.usd for d in priced.days) == pytest.approx(1000 * 75 / 1e6 + 1000 * 5 / 1e6)  # never below 15/75
 
 
 @pytest.mark.parametrize("raw", ["claude-opus-4-6", "claude-opus-4-6-20260205", "anthropic/claude-4.6-opus-x",
                                  "Claude-Opus-4.6"])
 def test_model_ids_are_one_model(raw: str) -> None:
-    assert normalise_model(raw) == "opus-4.6"
+    assert normalise_model(raw) == "claude-opus-4-6"
 
 
 def test_a_truncated_last_line_is_read_when_it_is_complete(tree: Tree, tmp_path: Path) -> None:
@@ -211,7 +213,7 @@ def test_roots_as_claude_code_has_them(tmp_path: Path) -> None:
 
 def test_nothing_found_is_an_empty_ledger(tmp_path: Path) -> None:
     ledger = refresh(tmp_path / "state", "c", [tmp_path / "nowhere"], NOW)
-    assert ledger.hours == {} and ledger.files == 0 and EMPTY.files == 0
+    assert ledger.hours == {} and ledger.files == 0 and NO_USAGE.files == 0
 
 
 # -- the commands ------------------------------------------------------------------------------------
@@ -234,7 +236,7 @@ def logs_config(tree: Tree, write_config: Callable[[str], Path]) -> Path:
          line("m1", at="2026-02-08T10:00:00Z", out=40_000),  # 1.00
          line("m2", at="2026-02-09T10:00:00Z", out=80_000),  # 2.00
          line("m3", at="2026-02-09T11:00:00Z", model="claude-haiku-4-5", out=100_000),  # 0.50
-         line("m4", at="2026-02-10T10:00:00Z", model="claude-mystery-9", out=40_000))  # 1.00, priced as Opus
+         line("m4", at="2026-02-10T10:00:00Z", model="claude-mystery-9", out=40_000))  # 3.00, as Opus 4 (75/M)
     return write_config(LOGS_CONFIG.format(root=tree.root))  # type: ignore[attr-defined]
 
 
@@ -245,15 +247,15 @@ def test_usage_shows_the_dollars_per_day(cli, logs_config: Path) -> None:  # typ
         data = json.loads(cli("--config", str(logs_config), "usage", "--json", "--days", "4").stdout)
         text = cli("--config", str(logs_config), "usage", "--since", "2026-02-08").stdout
     assert [(d["date"], d["usd"], d["by_model"]) for d in data["days"]] == [
-        ("2026-02-08", 1.0, {"opus-4.6": 1.0}),
-        ("2026-02-09", 2.5, {"haiku-4.5": 0.5, "opus-4.6": 2.0}),
-        ("2026-02-10", 1.0, {"claude-mystery-9": 1.0}),
+        ("2026-02-08", 1.0, {"claude-opus-4-6": 1.0}),
+        ("2026-02-09", 2.5, {"claude-haiku-4-5": 0.5, "claude-opus-4-6": 2.0}),
+        ("2026-02-10", 3.0, {"claude-mystery-9": 3.0}),
         ("2026-02-11", 0.0, {})]
-    assert data["total_usd"] == 4.5 and data["since"] == "2026-02-08" and data["since_claim_usd"] == 4.5
-    assert data["unknown_models"] == {"claude-mystery-9": "opus-4.6"}
+    assert data["total_usd"] == 6.5 and data["since"] == "2026-02-08" and data["since_claim_usd"] == 6.5
+    assert data["unknown_models"] == {"claude-mystery-9": "claude-opus-4-1"}
     assert any("claude-mystery-9" in w for w in data["warnings"]) and "not a bill" in data["note"]
     assert "Wed 2026-02-11  USD     0.00  ........................" in text  # plain ASCII when not a terminal
-    assert "Mon 2026-02-09  USD     2.50  ########################  opus-4.6 2.00, haiku-4.5 0.50" in text
+    assert "Mon 2026-02-09  USD     2.50  ####################....  claude-opus-4-6 2.00, claude-haiku-4-5 0.50" in text
 
 
 def test_status_names_the_logs_as_a_source_and_they_outlive_the_transcripts(  # type: ignore[no-untyped-def]
@@ -263,14 +265,14 @@ def test_status_names_the_logs_as_a_source_and_they_outlive_the_transcripts(  # 
     with freeze_time("2026-02-11T12:00:00Z"):
         before = json.loads(cli("--config", str(logs_config), "status", "--json").stdout)["credits"][0]["forecast"]
     assert before["sources"] == ["claude-code-logs"] and before["basis"] == "claude-code-logs"
-    # whole days since the claim (02-07 to 02-10): 0, 1.00, 2.50, 1.00; p90 = 1.00 + 0.7 x 1.50 = 2.05
-    assert before["spend_usd_per_day"]["high"] == 2.05
+    # whole days since the claim (02-07 to 02-10): 0, 1.00, 2.50, 3.00; p90 = 2.50 + 0.7 x 0.50 = 2.85
+    assert before["spend_usd_per_day"]["high"] == 2.85
     for path in (tree.root / "projects").rglob("*.jsonl"):  # type: ignore[attr-defined]
         path.unlink()
     with freeze_time("2026-02-11T12:00:00Z"):
         after = json.loads(cli("--config", str(logs_config), "status", "--json").stdout)["credits"][0]["forecast"]
         usage = json.loads(cli("--config", str(logs_config), "usage", "--json").stdout)
-    assert after == before and usage["total_usd"] == 4.5
+    assert after == before and usage["total_usd"] == 6.5
 
 
 def test_usage_needs_a_credit_that_reads_the_logs(cli) -> None:  # type: ignore[no-untyped-def]
@@ -314,7 +316,7 @@ def test_a_damaged_ledger_is_put_aside_and_rebuilt(tree: Tree, tmp_path: Path) -
     path = ledger_path(tmp_path, "c")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"this is not a database" * 100)
-    assert load(tmp_path, "c") == EMPTY  # reading never crashes
+    assert load(tmp_path, "c") == NO_USAGE  # reading never crashes
     assert usd(scan(tree, tmp_path)) == pytest.approx(1000 * 25 / 1e6)  # rebuilt from the transcripts
     assert [p.name for p in path.parent.glob("c.sqlite.damaged-*")]  # and the damaged file kept
     assert path.stat().st_mode & 0o777 == 0o600

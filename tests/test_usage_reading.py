@@ -93,7 +93,7 @@ def test_worker_processes_count_what_one_process_counts(tmp_path: Path, monkeypa
                         lambda jobs, sizes: started.append(len(jobs)) or real(jobs, sizes))
     assert ledger_hours(tmp_path / "workers", tmp_path / "claude") == alone
     assert started == [6]
-    opus = alone["2026-02-09T01"]["opus-4.6"]  # type: ignore[index]
+    opus = alone["2026-02-09T01"]["claude-opus-4-6"]  # type: ignore[index]
     assert opus.output == sum(100 + n for n in range(20))  # 18 responses and 2 repeated, counted once, whole
 
 
