@@ -224,14 +224,14 @@ def run_actions(session: CalDAVSession, actions: list[Action], bodies: Callable[
 
 
 def sync(config: Any, state_path: Path, now: datetime, password: str | None, dry_run: bool = False,
-         report: Callable[[str], None] | None = None, logs: Any = None,
+         report: Callable[[str], None] | None = None, facts: Any = None,
          session_factory: Callable[..., CalDAVSession] = CalDAVSession) -> tuple[Outcome, list[Action]]:
     """Bring the calendar at config.calendar.url in step with the timeline at `now`."""
     from reminderd.ics import merge_records, render
     from reminderd.state import ICS_SECTION, update_state
 
     calendar = config.calendar
-    wanted, current, record, state = wanted_versions(config, state_path, now, report, logs)
+    wanted, current, record, state = wanted_versions(config, state_path, now, report, facts)
     synced: dict[str, dict[str, str]] = {uid: dict(entry) for uid, entry in
                                           state.extra.get(CALDAV_SECTION, {}).get(calendar.url, {}).items()}
     session = session_factory(calendar.url, calendar.username, password)
@@ -256,13 +256,14 @@ def sync(config: Any, state_path: Path, now: datetime, password: str | None, dry
 
 
 def wanted_versions(config: Any, state_path: Path, now: datetime, report: Callable[[str], None] | None = None,
-                    logs: Any = None) -> tuple[dict[str, str], dict[str, Any], dict[str, Any], Any]:
+                    facts: Any = None) -> tuple[dict[str, str], dict[str, Any], dict[str, Any], Any]:
     """What the calendar should hold at `now`: uid -> version (SEQUENCE and fingerprint), with
     the events, the SEQUENCE record and the state they come from. No request is made: the
     daemon compares versions to know whether to sync."""
     from reminderd.ics import to_publish
+    from reminderd.timeline import NO_FACTS
 
-    state, events, record = to_publish(config, state_path, now, report, logs)
+    state, events, record = to_publish(config, state_path, now, report, facts or NO_FACTS)
     current = {event.uid: event for event in events}
     wanted = {uid: f"{record[uid]['sequence']}:{record[uid]['fingerprint']}" for uid in current}
     return wanted, current, record, state

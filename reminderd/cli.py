@@ -13,6 +13,7 @@ import click
 from reminderd import __version__, paths
 from reminderd.config import load_config
 from reminderd.errors import ConfigError, OutputError, ReminderdError, StateError, UsageError, one_line
+from reminderd.facts import Facts
 from reminderd.settings import Config
 from reminderd.state import MAX_BALANCE_USD, SERVICE_SECTION, State
 from reminderd.timeutil import RANGE_TEXT, OutOfRange, format_local, parse_instant
@@ -45,14 +46,14 @@ class Context(NamedTuple):
             warn(describe_damage(self.state_path, loaded))
         return loaded.state
 
-    def logs(self, config: Config, now: datetime) -> dict[str, Any]:
-        """The usage ledgers of the credits that read Claude Code's logs, brought up to date;
-        nothing is imported or read when none does."""
+    def facts(self, config: Config, now: datetime) -> Facts:
+        """What the sources know: the usage ledgers of the credits that read Claude Code's logs,
+        brought up to date; nothing is imported or read when none does."""
         if not any(c.usage.claude_code_logs for c in config.credits):
-            return {}
+            return Facts()
         from reminderd.ledger import current
 
-        return current(config, paths.state_dir(), now, report=warn)
+        return Facts(usage=current(config, paths.state_dir(), now, report=warn))
 
     def update_state(self, change: Callable[[State], State]) -> State:
         from reminderd.state import update_state
@@ -165,7 +166,7 @@ def status(obj: Context, as_json: bool, at: str | None) -> None:
     config = obj.config()
     state = obj.state()
     now = parse_at(at, config)
-    timeline = plan(config, state, now, obj.logs(config, now_utc()))
+    timeline = plan(config, state, now, obj.facts(config, now_utc()))
     daemon = daemon_info(paths.lock_file())
     if as_json:
         import json  # only here: the text summary does without it
@@ -386,7 +387,7 @@ def sync_calendar(obj: Context, dry_run: bool) -> None:
                            "in a [calendar] table, got nothing"])
     now = now_utc()
     outcome, actions = sync(config, obj.state_path, now, password_for(config.calendar), dry_run=dry_run,
-                            report=warn, logs=obj.logs(config, now))
+                            report=warn, facts=obj.facts(config, now))
     if dry_run:
         changes = [a for a in actions if a.kind in ("create", "update", "delete")]
         for action in changes:
@@ -423,7 +424,7 @@ def export_ics(obj: Context, output: Path | None) -> None:
             write_atomically(output.expanduser(), data, mode=PRIVATE, error=OutputError)
 
     config, now = obj.config(), now_utc()
-    events = publish(config, obj.state_path, now, write, report=warn, logs=obj.logs(config, now))
+    events = publish(config, obj.state_path, now, write, report=warn, facts=obj.facts(config, now))
     if output is not None:
         click.echo(f"Wrote {events} events to {output}.", err=True)
 

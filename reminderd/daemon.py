@@ -35,6 +35,7 @@ from reminderd.actions import DONE, SNOOZE_FOR, Watcher, actions_for, done_actio
 from reminderd.catchup import snoozed, to_deliver
 from reminderd.config import load_config
 from reminderd.errors import ConfigError, ReminderdError, StateError
+from reminderd.facts import Facts
 from reminderd.instance import acquire_instance_lock
 from reminderd.notify import FallbackNotifier, NotifyError, make_notifier
 from reminderd.settings import Config
@@ -177,7 +178,7 @@ class Daemon:
         if state is None:
             return  # without the record of what was sent, sending could repeat it
         self._read_usage_logs(now)
-        timeline = plan(self.config, state, now, self.logs)
+        timeline = plan(self.config, state, now, Facts(usage=self.logs))
         log.debug("tick (%s) at %s: %d upcoming", reason, now.isoformat(), len(timeline.upcoming()))
         # the desktop first, so a slow push (or push_command) never delays it
         self._deliver_all(timeline, state, now, DESKTOP, lambda: self.notifier_factory(self.config))
@@ -231,13 +232,13 @@ class Daemon:
         if sync_state.retry_at is not None and now < sync_state.retry_at:
             return
         try:
-            versions = wanted_versions(self.config, self.state_path, now, logs=self.logs)[0]
+            versions = wanted_versions(self.config, self.state_path, now, facts=Facts(usage=self.logs))[0]
             if versions == sync_state.versions and sync_state.next_check is not None and now < sync_state.next_check:
                 return
             if not sync_state.have_password:
                 sync_state.password, sync_state.have_password = password_for(self.config.calendar), True
             outcome, _ = sync(self.config, self.state_path, now, sync_state.password,
-                              report=lambda line: log.warning("%s", line), logs=self.logs)
+                              report=lambda line: log.warning("%s", line), facts=Facts(usage=self.logs))
         except (CalendarError, StateError) as exc:
             if isinstance(exc, CalendarAuthError):
                 sync_state.have_password = False  # ask again next time: it may have been changed
@@ -401,7 +402,7 @@ class Daemon:
         try:
             events = publish(self.config, self.state_path, now,
                              lambda data: write_atomically(target, data, error=OutputError), destination=target,
-                             report=lambda line: log.warning("%s", line), logs=self.logs)
+                             report=lambda line: log.warning("%s", line), facts=Facts(usage=self.logs))
         except (OutputError, StateError) as exc:
             self.problems.report("calendar", str(exc))
             return

@@ -1,20 +1,19 @@
 """How fast the credit is spent, and when it runs out. Pure functions.
 
-A spend rate is a range in USD per day (low / expected / high). Two sources feed it, and the
+A spend rate is a range in USD per day (low / expected / high). Three sources feed it, and the
 README ("How reminderd counts") states how they combine:
 
 - the usage profile: an activity mix (low and high costs per unit times counts per day,
   expected the midpoint; token counts priced exactly), and/or `daily_spend_usd` widened by
   +/- `uncertainty`;
-- balance readings (`reminderd balance`): what was really spent. The claim is the first point
-  (the full amount). A drop is spend; a rise is a top-up (Auto-Reload, or a purchase), never
-  negative spend. A rate is measured over at least MIN_SPAN, so two readings an hour apart do
-  not make an hourly blip a daily rate.
-
-- Claude Code's logs (ledger.py): the API-equivalent cost of Claude Code use on this machine,
-  a ceiling for what the credit pays (the plan's own usage comes first), not a bill. They give
-  a high rate (the 90th percentile of the daily spend over the last 14 whole days since the
-  claim) and an expected one (the mean of the last 7 days with use).
+- balance readings (`reminderd balance`, later the account): what was really spent. The claim
+  is the first point (the full amount). A drop is spend; a rise is a top-up (Auto-Reload, or a
+  purchase), never negative spend; a drop far beyond what logged use and the profile's high
+  rate allow, where the logs cover the time, is an event (credit vanishing at a plan change):
+  the expected pace leaves it out, the high pace does not (it may have been spend after all). A rate is measured
+  over at least MIN_SPAN, so two readings an hour apart do not make an hourly blip a daily rate.
+- Claude Code's logs (logged.py): a ceiling on what the credit paid since the last known
+  balance, so a lower bound on the balance, and a pace (LogRates).
 
 Combined:
 - high = the fastest of the profile's high, the readings' rates (widened) and the logs' high:
@@ -24,15 +23,18 @@ Combined:
 - low = the slower of the readings' rates (widened) once they show spend; else the profile's,
   else the logs' expected rate narrowed by `uncertainty`.
 
-The high rate gives the earliest exhaustion: reminders use it, so they err early.
+The earliest exhaustion is the earliest of the high rate from the last known balance and the
+logs' bound (reached, or from where it stands at the high rate): reminders use it, so they err
+early.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from reminderd.logged import HOUR, LoggedSpend, LogRates, SpendBound, spend_bound
 from reminderd.offers import Offer
 from reminderd.settings import UsageProfile
 
@@ -41,13 +43,18 @@ MIN_SPAN = DAY
 PROFILE = "profile"
 OBSERVATIONS = "observations"
 CLAUDE_CODE_LOGS = "claude-code-logs"
-LOG_HIGH_DAYS = 14  # the window of the logs' high rate (its 90th percentile)
-LOG_EXPECTED_DAYS = 7  # days with use averaged for the logs' expected rate
+ACCOUNT = "account"
+MANUAL = "manual"  # a reading typed with `reminderd balance`
+DROP_MIN_USD = 5.0  # a drop beyond what use explains by at least this much, and DROP_MIN_SHARE of the balance
+DROP_MIN_SHARE = 0.2
 
 
 class Observation(NamedTuple):
+    """A balance reading: what was left at `at`, and where the figure came from."""
+
     at: datetime
     remaining_usd: float
+    source: str = MANUAL  # MANUAL or ACCOUNT
 
 
 class SpendRate(NamedTuple):
@@ -58,27 +65,6 @@ class SpendRate(NamedTuple):
     high: float
 
 
-class LogRates(NamedTuple):
-    """What Claude Code's logs say of the pace, in USD a day."""
-
-    high: float  # 90th percentile of the last LOG_HIGH_DAYS whole days' spend
-    expected: float  # mean of the last LOG_EXPECTED_DAYS days with use
-    days: int  # whole days seen since the claim
-
-
-def log_rates(daily_usd: Sequence[float]) -> LogRates | None:
-    """From the spend of each whole day since the claim, oldest first; None without one."""
-    if not daily_usd:
-        return None
-    recent = sorted(daily_usd[-LOG_HIGH_DAYS:])
-    rank = 0.9 * (len(recent) - 1)  # linear interpolation between closest ranks
-    low_index = int(rank)
-    high_index = min(low_index + 1, len(recent) - 1)
-    p90 = recent[low_index] + (recent[high_index] - recent[low_index]) * (rank - low_index)
-    active = [usd for usd in daily_usd if usd > 0][-LOG_EXPECTED_DAYS:]
-    return LogRates(p90, sum(active) / len(active) if active else 0.0, len(daily_usd))
-
-
 class TopUp(NamedTuple):
     """A reading higher than the one before it: money was added."""
 
@@ -87,16 +73,43 @@ class TopUp(NamedTuple):
     to_usd: float
 
 
+class BalanceDrop(NamedTuple):
+    """A reading far lower than use explains since the point before it: credit vanished."""
+
+    at: datetime  # the reading that shows it
+    since: datetime  # the point before it (the claim or a reading)
+    from_usd: float
+    to_usd: float
+    explained_usd: float  # what logged use and the profile's high rate allow in between
+
+    @property
+    def unexplained_usd(self) -> float:
+        return self.from_usd - self.to_usd - self.explained_usd
+
+
+# What use allows to be spent between two instants (the logs' counted cost, the profile's high
+# rate over the time between), or None when nothing tells.
+Allowance = Callable[[datetime, datetime], "float | None"]
+
+
 class Readings(NamedTuple):
     """The balance readings that count for a credit, and what they show."""
 
     used: tuple[Observation, ...]  # after the claim, before expiry, known by `now`; by time
     ignored: tuple[Observation, ...]  # before the claim or at/after the expiry
-    spent_usd: float  # the sum of the drops since the claim
+    spent_usd: float  # the sum of the drops since the claim (a vanished part not counted)
     overall: float  # USD a day since the claim (over at least MIN_SPAN)
     recent: float  # USD a day over the last MIN_SPAN or more before the latest reading
     covers_min_span: bool  # the latest reading is at least MIN_SPAN after the claim
     top_ups: tuple[TopUp, ...]
+    drops: tuple[BalanceDrop, ...] = ()
+    fastest: float = 0.0  # the faster of overall and recent with the vanished parts counted as spend
+
+    @property
+    def fast(self) -> float:
+        """The pace that times the warnings: a drop taken for vanished credit may have been spend
+        after all (a profile that underestimates), so here it counts."""
+        return max(self.overall, self.recent, self.fastest)
 
     @property
     def latest(self) -> Observation:
@@ -120,6 +133,8 @@ class Forecast(NamedTuple):
     expected_exhaustion: datetime | None
     latest_exhaustion: datetime | None
     top_ups: tuple[TopUp, ...] = ()
+    bound: SpendBound | None = None  # what the logs allow since the reference, when they are read
+    drops: tuple[BalanceDrop, ...] = ()
 
     def balance_at(self, instant: datetime, rate: float | None = None) -> float:
         """Estimated balance at `instant` (expected rate unless given); 0 once expired."""
@@ -129,17 +144,40 @@ class Forecast(NamedTuple):
         spent = per_day * max(0.0, (instant - self.reference_at) / DAY)
         return max(0.0, self.reference_balance_usd - spent)
 
-    def unused_at_expiry(self) -> SpendRate:
-        """Credit left unspent when it expires: low (at the high rate) to high (at the low rate).
+    def lowest_at(self, instant: datetime) -> float:
+        """The lowest balance the sources allow at `instant` (at or after the logs' as_of): the
+        high rate from the reference, or the logs' bound and the high rate after it."""
+        lowest = self.reference_balance_usd - self.rate.high * max(0.0, (instant - self.reference_at) / DAY)
+        if self.bound is not None:
+            after = self.rate.high * max(0.0, (instant - self.bound.as_of) / DAY)
+            lowest = min(lowest, self.bound.lowest_usd - after)
+        return lowest
 
-        Never more than the credit's amount: money a top-up added is not the credit.
+    def unused_at_expiry(self) -> SpendRate:
+        """Credit left unspent when it expires: low (the lowest the sources allow) to high (at the
+        low rate). Never more than the credit's amount: money a top-up added is not the credit.
         """
         days = max(0.0, (self.expires_at - self.reference_at) / DAY)
 
-        def left(rate: float) -> float:
-            return min(self.amount_usd, max(0.0, self.reference_balance_usd - rate * days))
+        def left(balance: float) -> float:
+            return min(self.amount_usd, max(0.0, balance))
 
-        return SpendRate(low=left(self.rate.high), expected=left(self.rate.expected), high=left(self.rate.low))
+        return SpendRate(low=left(self.lowest_at(self.expires_at)),
+                         expected=left(self.reference_balance_usd - self.rate.expected * days),
+                         high=left(self.reference_balance_usd - self.rate.low * days))
+
+    def lowest_reaches(self, amount_usd: float) -> datetime | None:
+        """When the lowest balance the sources allow falls to `amount_usd`; None if not before expiry."""
+        found = [self.when_balance_reaches(amount_usd, self.rate.high)]
+        bound = self.bound
+        if bound is not None:
+            reached = bound.reached(amount_usd)
+            if reached is None and self.rate.high > 0:
+                days = (bound.lowest_usd - amount_usd) / self.rate.high
+                if days < (self.expires_at - bound.as_of) / DAY:
+                    reached = bound.as_of + DAY * days
+            found.append(reached)
+        return min((f for f in found if f is not None), default=None)
 
     def when_balance_reaches(self, amount_usd: float, rate: float) -> datetime | None:
         """When, at `rate`, the balance falls to `amount_usd`; None if not before expiry."""
@@ -176,10 +214,12 @@ def profile_rate(usage: UsageProfile, offer: Offer) -> SpendRate | None:
 
 
 def readings(claimed_at: datetime, amount_usd: float, expires_at: datetime,
-             observations: Sequence[Observation], now: datetime) -> Readings | None:
+             observations: Sequence[Observation], now: datetime, allowance: Allowance | None = None) -> Readings | None:
     """The readings known at `now` that count, and the spend they show; None if none counts.
 
-    Two readings of the same instant are one: the one recorded last wins.
+    Two readings of the same instant are one: the one recorded last wins. A drop beyond what
+    `allowance` allows (by DROP_MIN_USD and DROP_MIN_SHARE of the balance before it) is a
+    BalanceDrop, and only the allowed part counts as spend.
     """
     by_instant = {o.at: o for o in observations if o.at <= now}
     known = sorted(by_instant.values(), key=lambda o: o.at)
@@ -188,7 +228,15 @@ def readings(claimed_at: datetime, amount_usd: float, expires_at: datetime,
     if not used:
         return None
     points = [Observation(claimed_at, amount_usd), *used]
-    drops = [max(0.0, a.remaining_usd - b.remaining_usd) for a, b in zip(points, points[1:], strict=False)]
+    drops, raw, events = [], [], []
+    for a, b in zip(points, points[1:], strict=False):
+        drop = max(0.0, a.remaining_usd - b.remaining_usd)
+        raw.append(drop)
+        allowed = allowance(a.at, b.at) if allowance is not None and drop > 0 else None
+        if allowed is not None and drop - allowed >= max(DROP_MIN_USD, DROP_MIN_SHARE * a.remaining_usd):
+            events.append(BalanceDrop(b.at, a.at, a.remaining_usd, b.remaining_usd, allowed))
+            drop = allowed
+        drops.append(drop)
     top_ups = tuple(TopUp(b.at, a.remaining_usd, b.remaining_usd)
                     for a, b in zip(points, points[1:], strict=False) if b.remaining_usd > a.remaining_usd)
     last = points[-1]
@@ -202,6 +250,9 @@ def readings(claimed_at: datetime, amount_usd: float, expires_at: datetime,
         recent=sum(drops[start:]) / _days_at_least_min_span(points[start].at, last.at),
         covers_min_span=last.at - claimed_at >= MIN_SPAN,
         top_ups=top_ups,
+        drops=tuple(events),
+        fastest=max(sum(raw) / _days_at_least_min_span(claimed_at, last.at),
+                    sum(raw[start:]) / _days_at_least_min_span(points[start].at, last.at)),
     )
 
 
@@ -212,7 +263,7 @@ def _days_at_least_min_span(start: datetime, end: datetime) -> float:
 def combined_rate(profile: SpendRate | None, seen: Readings | None, uncertainty: float,
                   logs: LogRates | None = None) -> tuple[SpendRate, str] | None:
     """The spend rate and the source of its expected value; None when nothing tells a pace."""
-    spend_seen = seen is not None and seen.spent_usd > 0
+    spend_seen = seen is not None and seen.fast > 0
     logs_seen = logs is not None and logs.high > 0
     if profile is None and not spend_seen and not logs_seen:
         return None
@@ -220,7 +271,7 @@ def combined_rate(profile: SpendRate | None, seen: Readings | None, uncertainty:
     if logs is not None and logs_seen:
         highs.append(logs.high)
     if seen is not None and spend_seen:
-        slow, fast = min(seen.overall, seen.recent), max(seen.overall, seen.recent)
+        slow, fast = min(seen.overall, seen.recent), seen.fast
         highs.append(fast * (1 + uncertainty))
         low = slow * (1 - uncertainty)
         if seen.covers_min_span or (profile is None and not logs_seen):
@@ -240,25 +291,49 @@ def combined_rate(profile: SpendRate | None, seen: Readings | None, uncertainty:
     return SpendRate(low, min(max(expected, low), high), high), basis
 
 
+def allowance(profile: SpendRate | None, logged: LoggedSpend | None) -> Allowance:
+    """What use allows to be spent between two instants, where Claude Code's logs cover the time
+    (they measure spend; a profile alone is a guess, and readings outrank it): the logs' counted
+    cost, plus the profile's high rate over the time for the use the logs do not see. None where
+    the logs do not cover it: a drop there is spend."""
+    def allowed(start: datetime, end: datetime) -> float | None:
+        if logged is None or end > logged.as_of + HOUR:
+            return None
+        return logged.between(start, end) + (profile.high * (end - start) / DAY if profile is not None else 0.0)
+
+    return allowed
+
+
 def forecast(offer: Offer, usage: UsageProfile, claimed_at: datetime, expires_at: datetime,
-             observations: Sequence[Observation], now: datetime, logs: LogRates | None = None) -> Forecast | None:
-    """The forecast as known at `now` (readings after `now` are not yet known)."""
-    seen = readings(claimed_at, offer.amount_usd, expires_at, observations, now)
+             observations: Sequence[Observation], now: datetime, logs: LogRates | None = None,
+             logged: LoggedSpend | None = None) -> Forecast | None:
+    """The forecast as known at `now` (readings after `now` are not yet known). `logs` is the
+    pace Claude Code's logs show, `logged` the cost they count against the credit."""
     profile = profile_rate(usage, offer)
+    seen = readings(claimed_at, offer.amount_usd, expires_at, observations, now, allowance(profile, logged))
     combined = combined_rate(profile, seen, usage.uncertainty, logs)
-    if combined is None:
-        return None
-    rate, basis = combined
-    sources = tuple(name for name, used in ((PROFILE, profile is not None), (OBSERVATIONS, seen is not None),
-                                            (CLAUDE_CODE_LOGS, logs is not None and logs.high > 0)) if used)
     if seen is not None:
         reference_at, balance = seen.latest.at, seen.latest.remaining_usd
     else:
         reference_at, balance = claimed_at, offer.amount_usd
+    bound = spend_bound(logged, reference_at, balance) if logged is not None else None
+    if combined is None:
+        if bound is None or not bound.hours:
+            return None
+        combined = SpendRate(0.0, 0.0, 0.0), CLAUDE_CODE_LOGS  # only what the logs already count
+    rate, basis = combined
+    if basis == CLAUDE_CODE_LOGS and bound is not None and bound.as_of > reference_at:
+        # the logs are the only pace: what they counted is taken as spent (the safe side), and
+        # the pace goes on from where they stand
+        reference_at, balance = bound.as_of, max(0.0, bound.lowest_usd)
+    sources = tuple(name for name, used in (
+        (PROFILE, profile is not None), (OBSERVATIONS, seen is not None),
+        (CLAUDE_CODE_LOGS, logs is not None and logs.high > 0 or bound is not None and bound.logged_usd > 0),
+        (ACCOUNT, seen is not None and any(o.source == ACCOUNT for o in seen.used))) if used)
     partial = Forecast(basis, sources, rate, reference_at, balance, offer.amount_usd, expires_at,
-                       None, None, None, seen.top_ups if seen else ())
+                       None, None, None, seen.top_ups if seen else (), bound, seen.drops if seen else ())
     return partial._replace(
-        earliest_exhaustion=partial.when_balance_reaches(0.0, rate.high),
+        earliest_exhaustion=partial.lowest_reaches(0.0),
         expected_exhaustion=partial.when_balance_reaches(0.0, rate.expected),
         latest_exhaustion=partial.when_balance_reaches(0.0, rate.low),
     )

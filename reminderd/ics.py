@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from reminderd import __version__
+from reminderd.facts import Facts
 from reminderd.settings import Config
-from reminderd.timeline import Reminder, Timeline
+from reminderd.timeline import NO_FACTS, Reminder, Timeline
+from reminderd.wording import sources_text
 
 PRODID = f"-//reminderd//reminderd {__version__}//EN"
 CALENDAR_NAME = "reminderd: usage credit reminders"
@@ -93,8 +95,8 @@ def _assumptions(timeline: Timeline, reminder: Reminder) -> str:
     fc = ct.forecast
     if fc is None:
         return ""
-    basis = (f"your recorded balance of USD {fc.reference_balance_usd:.2f}"
-             if fc.basis == "observations" else "your usage profile")
+    basis = (f"your recorded balance of USD {fc.reference_balance_usd:.2f}" if fc.basis == "observations"
+             else sources_text(fc.sources))
     return (f"\n\nAssumes spending USD {fc.rate.low:.2f}-{fc.rate.high:.2f} a day "
             f"(expected {fc.rate.expected:.2f}), from {basis}. "
             "Record the balance you see with `reminderd balance AMOUNT` and re-export.")
@@ -102,7 +104,7 @@ def _assumptions(timeline: Timeline, reminder: Reminder) -> str:
 
 def publish(config: Config, state_path: Path, now: datetime, write: Callable[[bytes], None],
             destination: Path | None = None, report: Callable[[str], None] | None = None,
-            logs: Mapping[str, Any] | None = None) -> int | None:
+            facts: Facts = NO_FACTS) -> int | None:
     """Plan, build the calendar, hand the bytes to `write`, then record what was published.
 
     The SEQUENCE record in the state is shared by every export, so it only ever rises. For a
@@ -115,7 +117,7 @@ def publish(config: Config, state_path: Path, now: datetime, write: Callable[[by
     """
     from reminderd.state import ICS_SECTION, ICS_WRITTEN_SECTION, update_state
 
-    state, current, record = to_publish(config, state_path, now, report, logs)
+    state, current, record = to_publish(config, state_path, now, report, facts)
     known = state.extra.get(ICS_SECTION, {})
     key = str(destination) if destination is not None else None
     if key is not None and destination is not None and destination.exists() \
@@ -139,7 +141,7 @@ class ToPublish(NamedTuple):
 
 
 def to_publish(config: Config, state_path: Path, now: datetime, report: Callable[[str], None] | None = None,
-               logs: Mapping[str, Any] | None = None) -> ToPublish:
+               facts: Facts = NO_FACTS) -> ToPublish:
     """What a calendar (a file or a CalDAV collection) should hold at `now`: one read of the
     state, one plan."""
     from reminderd.state import ICS_SECTION, read_state
@@ -147,7 +149,7 @@ def to_publish(config: Config, state_path: Path, now: datetime, report: Callable
 
     state = read_state(state_path).state
     namespace = installation_namespace(state_path, report, state)
-    current = events(plan(config, state, now, logs), namespace)
+    current = events(plan(config, state, now, facts), namespace)
     return ToPublish(state, current, published_record(current, state.extra.get(ICS_SECTION, {})))
 
 

@@ -26,6 +26,7 @@ from reminderd.timeline import (
     credit_label,
 )
 from reminderd.timeutil import format_local, format_span
+from reminderd.wording import sources_text
 
 SCHEMA_VERSION = 1
 GAUGE_WIDTH = 20
@@ -90,6 +91,14 @@ def status_json(timeline: Timeline, state: State, daemon: DaemonInfo) -> dict[st
                 "sources": list(fc.sources),
                 "spend_usd_per_day": rng(fc.rate),
                 "balance_now_usd": usd(fc.balance_at(timeline.now)),
+                "lowest_balance_now_usd": usd(max(0.0, min(fc.balance_at(timeline.now), fc.lowest_at(timeline.now)))),
+                "logged": None if fc.bound is None else {
+                    "since": iso(fc.bound.since), "balance_then_usd": usd(fc.bound.balance_usd),
+                    "counted_usd": usd(fc.bound.logged_usd), "as_of": iso(fc.bound.as_of),
+                    "spent_at": iso(fc.bound.spent_at)},
+                "balance_drops": [{"at": iso(d.at), "since": iso(d.since), "from_usd": usd(d.from_usd),
+                                   "to_usd": usd(d.to_usd), "explained_usd": usd(d.explained_usd)}
+                                  for d in fc.drops],
                 "exhaustion": {"earliest": iso(fc.earliest_exhaustion),
                                "expected": iso(fc.expected_exhaustion),
                                "latest": iso(fc.latest_exhaustion)},
@@ -175,10 +184,15 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
         out.append(row("Time left", f"{gauge(left / total)} {int(left // 86400)} of {offer.validity_days} days"))
     if fc is not None:
         balance = fc.balance_at(now)
-        names = {"observations": "your balance observations", "profile": "your usage profile"}
-        basis = " and ".join(names[source] for source in sorted(fc.sources))
+        basis = sources_text(fc.sources)
         out.append(row("Credit left", f"{gauge(balance / offer.amount_usd)} about USD {balance:.2f} of "
                                       f"{offer.amount_usd:g} (estimated from {basis})"))
+        if fc.bound is not None and fc.bound.logged_usd > 0:
+            bound = fc.bound
+            since = "the claim" if bound.since == ct.claimed_at else f"your reading of USD {bound.balance_usd:.2f}"
+            out.append(row("Logged use", f"USD {bound.logged_usd:.2f} at API prices since {since} "
+                                         f"({at(bound.since)}): as low as USD {max(0.0, bound.lowest_usd):.2f} left"))
+            out.append(row("", "(Claude Code on this machine: a ceiling on what the credit paid, not a bill)"))
         out.append(row("Spend", f"USD {fc.rate.low:.2f}-{fc.rate.high:.2f} a day "
                                 f"(expected {fc.rate.expected:.2f})"))
         if fc.earliest_exhaustion is None:

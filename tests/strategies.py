@@ -8,6 +8,8 @@ from typing import NamedTuple
 from hypothesis import strategies as st
 
 from reminderd.forecast import Observation
+from reminderd.prices import Tokens
+from reminderd.spend import LoggedUsage
 from reminderd.state import State
 
 # Zones with half-hour and 45-minute offsets, DST in the southern hemisphere, a 30-minute DST
@@ -24,6 +26,7 @@ class Scenario(NamedTuple):
     claimed_at: datetime | None
     quiet: tuple[time, time] | None
     has_profile: bool
+    reads_logs: bool = False
 
 
 def clock_times() -> st.SearchStrategy[time]:
@@ -53,7 +56,7 @@ def _toml_time(t: time) -> str:
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, claimed: bool | None = None) -> Scenario:
+def scenarios(draw: st.DrawFn, claimed: bool | None = None, logs: bool | None = None) -> Scenario:
     zone = draw(st.sampled_from(ZONES))
     claim = draw(claims()) if (claimed if claimed is not None else draw(st.booleans())) else None
     quiet = draw(quiet_hours())
@@ -66,7 +69,8 @@ def scenarios(draw: st.DrawFn, claimed: bool | None = None) -> Scenario:
         lines.append(f"claimed_at = {claim.strftime('%Y-%m-%dT%H:%M:%SZ')}")
     auto_reload = draw(st.sampled_from(["true", "false", '"unknown"']))
     lines.append(f"auto_reload = {auto_reload}")
-    lines += ["[credit.usage]", f"uncertainty = {uncertainty}"]
+    reads_logs = draw(st.booleans()) if logs is None else logs
+    lines += ["[credit.usage]", f"uncertainty = {uncertainty}"] + (["claude_code_logs = true"] if reads_logs else [])
     if daily is not None:
         lines.append(f"daily_spend_usd = {daily}")
     per_day = {k: v for k, v in (("chat_rounds", chats), ("claude_code_sessions", sessions)) if v is not None}
@@ -84,7 +88,7 @@ def scenarios(draw: st.DrawFn, claimed: bool | None = None) -> Scenario:
     if quiet is not None:
         lines += ["[quiet_hours]", f"start = {_toml_time(quiet[0])}", f"end = {_toml_time(quiet[1])}"]
     has_profile = daily is not None or bool(per_day)
-    return Scenario("\n".join(lines) + "\n", claim, quiet, has_profile)
+    return Scenario("\n".join(lines) + "\n", claim, quiet, has_profile, reads_logs)
 
 
 @st.composite
@@ -98,6 +102,26 @@ def readings(draw: st.DrawFn, around: datetime) -> tuple[Observation, ...]:
         if draw(st.booleans()) and draw(st.booleans()):  # the same instant once more, another offset
             out.append(Observation(at.astimezone(UTC) + timedelta(0), draw(st.floats(0, 80))))
     return tuple(out)
+
+
+MODELS = ("claude-opus-4-6", "claude-opus-4-6@fast", "claude-haiku-4-5", "claude-mystery-9")
+
+
+@st.composite
+def logged_usage(draw: st.DrawFn, around: datetime, heavy: bool = False) -> LoggedUsage:
+    """A ledger: use in hours around `around` (from quiet to far over any credit), scanned at
+    some moment (before or after the plan's `now`); `heavy`: at least one hour of USD 50 or more."""
+    hours: dict[str, dict[str, Tokens]] = {}
+    if heavy:
+        hour = (around + timedelta(hours=draw(st.integers(0, 40 * 24)))).astimezone(UTC)
+        hours[f"{hour:%Y-%m-%dT%H}"] = {"claude-opus-4-6": Tokens(output=draw(st.integers(2_000_000, 4_000_000)))}
+    for offset in draw(st.lists(st.integers(-48, 70 * 24), max_size=12)):
+        hour = (around + timedelta(hours=offset)).astimezone(UTC)
+        model = draw(st.sampled_from(MODELS))
+        tokens = Tokens(output=draw(st.integers(0, 2_000_000)), cache_read=draw(st.integers(0, 5_000_000)))
+        hours.setdefault(f"{hour:%Y-%m-%dT%H}", {})[model] = tokens
+    scanned = around + timedelta(hours=draw(st.integers(-24, 80 * 24)))
+    return LoggedUsage(hours, {}, draw(st.integers(0, 3)), scanned)
 
 
 def state_with(observations: tuple[Observation, ...], acks: dict[str, datetime] | None = None) -> State:

@@ -172,7 +172,7 @@ FORTNIGHT = [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0, 20.0, 22.0, 
 
 
 def test_log_rates_by_hand() -> None:
-    from reminderd.forecast import log_rates
+    from reminderd.logged import log_rates
 
     rates = log_rates(FORTNIGHT)
     assert rates is not None
@@ -185,7 +185,7 @@ def test_log_rates_by_hand() -> None:
 
 
 def test_logs_raise_the_high_rate_only_and_never_outvote_readings() -> None:
-    from reminderd.forecast import log_rates
+    from reminderd.logged import log_rates
 
     c = credit_with("daily_spend_usd = 1.5\n")
     logs = log_rates(FORTNIGHT)
@@ -199,7 +199,7 @@ def test_logs_raise_the_high_rate_only_and_never_outvote_readings() -> None:
 
 
 def test_logs_alone_give_a_forecast() -> None:
-    from reminderd.forecast import log_rates
+    from reminderd.logged import log_rates
 
     c = make_config("[credit.usage]\nuncertainty = 0.2\nclaude_code_logs = true\n").credits[0]
     fc = forecast(c.offer, c.usage, CLAIMED, EXPIRES, (), CLAIMED + timedelta(days=15), log_rates(FORTNIGHT))

@@ -13,17 +13,20 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import Scenario, readings, scenarios, state_with
+from strategies import Scenario, logged_usage, readings, scenarios, state_with
 
 from reminderd.catchup import held_by_quiet_hours, to_deliver
 from reminderd.config import parse_config
+from reminderd.facts import Facts
 from reminderd.forecast import forecast, profile_rate
-from reminderd.quiet import BEFORE_QUIET, quiet_period
+from reminderd.instance import DaemonInfo
+from reminderd.quiet import BEFORE_QUIET, place, quiet_period
+from reminderd.report import status_json, status_text
 from reminderd.state import State
 from reminderd.timeline import Reminder, Timeline, plan
 from reminderd.timeutil import format_span, parse_duration
 
-ANNOUNCING = {"expiry/at", "exhaustion/at"}  # they say the event happened
+ANNOUNCING = ("expiry/at", "exhaustion/at", "logged-spend/", "balance-drop/")  # they say the event happened
 
 
 def nows(scenario: Scenario) -> st.SearchStrategy[datetime]:
@@ -36,7 +39,8 @@ def planned(draw: st.DrawFn, claimed: bool | None = None) -> tuple[Scenario, Tim
     scenario = draw(scenarios(claimed))
     now = draw(nows(scenario))
     state = state_with(draw(readings(scenario.claimed_at or now)))
-    return scenario, plan(parse_config(scenario.text, "gen.toml"), state, now), state
+    facts = Facts(usage={"c": draw(logged_usage(scenario.claimed_at or now))}) if scenario.reads_logs else Facts()
+    return scenario, plan(parse_config(scenario.text, "gen.toml"), state, now, facts), state
 
 
 def kind_label(r: Reminder) -> str:
@@ -53,7 +57,7 @@ def series(timeline: Timeline) -> dict[str, list[Reminder]]:
 def rule_an_announcement_is_never_due_before_its_event(case: tuple[Scenario, Timeline, State]) -> None:
     _, timeline, _ = case
     for r in timeline.reminders:
-        if kind_label(r) in ANNOUNCING:
+        if kind_label(r).startswith(ANNOUNCING):
             assert r.event_at is not None and r.due >= r.event_at, r
 
 
@@ -62,7 +66,7 @@ def rule_a_warning_is_due_before_what_it_warns_about_and_worth_sending(case: tup
     for r in timeline.reminders:
         if r.until is not None:
             assert r.due < r.until, r
-        if r.event_at is not None and kind_label(r) not in ANNOUNCING:
+        if r.event_at is not None and not kind_label(r).startswith(ANNOUNCING):
             assert r.due < r.event_at, r  # quiet hours never move a warning past its event
 
 
@@ -102,7 +106,7 @@ def rule_quiet_hours_hold_a_reminder_only_when_nothing_else_is_in_time(case: tup
         period = quiet_period(r.due, timeline.quiet_hours, timeline.zone)
         if period is not None:
             # only a warning whose event comes before quiet hours end, with no earlier moment free
-            assert kind_label(r) not in ANNOUNCING and r.event_at is not None and r.event_at <= period[1], r
+            assert not kind_label(r).startswith(ANNOUNCING) and r.event_at is not None and r.event_at <= period[1], r
             assert period[0] - BEFORE_QUIET <= _series_start(timeline, r), r
 
 
@@ -183,6 +187,40 @@ def rule_catch_up_sends_one_per_series_and_respects_quiet_hours(case: tuple[Scen
                 r.event_at is not None and timeline.now < r.event_at <= period[1]), r
 
 
+def rule_logs_that_could_have_spent_the_balance_say_so_now_and_nothing_goes_unused(
+        case: tuple[Scenario, Timeline, State]) -> None:
+    _, timeline, _ = case
+    ct = timeline.credits[0]
+    fc = ct.forecast
+    said = [r for r in timeline.reminders if r.kind == "logged-spend"]
+    if fc is None or fc.bound is None or fc.bound.lowest_usd > 0 or ct.expires_at is None \
+            or fc.bound.spent_at is None or fc.bound.spent_at >= ct.expires_at:
+        assert said == [] or ct.forecast is None or ct.credit.offer.actions[0] in ct.acknowledged
+        return
+    if ct.credit.offer.actions[0] in ct.acknowledged:
+        return  # the user turned it off: nothing more to say
+    assert fc.bound.spent_at <= timeline.now
+    (reminder,) = said
+    # due when the logs reached the balance, or at the end of the quiet hours it fell in
+    assert reminder.due == place(fc.bound.spent_at, fc.bound.spent_at, True, ct.claimed_at or reminder.due,
+                                 timeline.quiet_hours, timeline.zone)
+    assert reminder.due <= timeline.now or quiet_period(fc.bound.spent_at, timeline.quiet_hours, timeline.zone)
+    assert not any(r.kind == "unused-credit" for r in timeline.reminders)
+    assert fc.earliest_exhaustion is not None and fc.earliest_exhaustion <= fc.bound.spent_at
+
+
+def rule_the_bound_starts_at_the_last_known_balance(case: tuple[Scenario, Timeline, State]) -> None:
+    _, timeline, state = case
+    ct = timeline.credits[0]
+    if ct.forecast is None or ct.forecast.bound is None or ct.claimed_at is None or ct.expires_at is None:
+        return
+    known = [o for o in state.as_of(timeline.now).observations.get("c", ()) if ct.claimed_at < o.at < ct.expires_at]
+    since = known[-1].at if known else ct.claimed_at
+    balance = known[-1].remaining_usd if known else ct.credit.offer.amount_usd
+    assert (ct.forecast.bound.since, ct.forecast.bound.balance_usd) == (since, balance)
+    assert ct.forecast.bound.as_of <= timeline.now
+
+
 RULES = [rule for name, rule in sorted(globals().items()) if name.startswith("rule_")]
 
 
@@ -192,5 +230,30 @@ def test_every_rule_holds(case: tuple[Scenario, Timeline, State]) -> None:
         rule(case)
 
 
+@given(st.data())
+def test_logs_over_the_balance_say_so(data: st.DataObject) -> None:
+    """The logs' rules on cases where the logs could have spent the credit (rare in planned())."""
+    scenario = data.draw(scenarios(claimed=True, logs=True))
+    assert scenario.claimed_at is not None
+    now = scenario.claimed_at + timedelta(hours=data.draw(st.integers(1, 62 * 24)))
+    state = state_with(data.draw(readings(scenario.claimed_at)))
+    facts = Facts(usage={"c": data.draw(logged_usage(scenario.claimed_at, heavy=True))})
+    case = scenario, plan(parse_config(scenario.text, "gen.toml"), state, now, facts), state
+    rule_logs_that_could_have_spent_the_balance_say_so_now_and_nothing_goes_unused(case)
+    rule_the_bound_starts_at_the_last_known_balance(case)
+    rule_an_announcement_is_never_due_before_its_event(case)
+
+
 def test_the_rules_are_all_checked() -> None:
-    assert len(RULES) == 8
+    assert len(RULES) == 10
+
+
+@given(planned(), st.booleans())
+def test_status_renders_every_generated_case(case: tuple[Scenario, Timeline, State], running: bool) -> None:
+    """`status` text and --json for any config, readings and logs (review M1 crashed on the logs)."""
+    import json
+
+    _, timeline, state = case
+    daemon = DaemonInfo(running, 4242 if running else None, timeline.now if running else None)
+    assert status_text(timeline, state, daemon).startswith("As of ")
+    json.dumps(status_json(timeline, state, daemon))
