@@ -12,15 +12,15 @@ import functools
 import logging
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from xml.sax.saxutils import escape as escape_markup
 
+from reminderd.bounded import CannotRun, Running
 from reminderd.errors import ReminderdError
 
 if TYPE_CHECKING:
@@ -227,14 +227,14 @@ class CommandNotifier:
         self.name = name
         self.timeout = timeout
         self.escape_body = escape_body
-        self._process: subprocess.Popen[str] | None = None
+        self._running: Running | None = None
         self._cancelled = False
 
     def cancel(self) -> None:
         self._cancelled = True
-        process = self._process
-        if process is not None:
-            kill_group(process)
+        running = self._running
+        if running is not None:
+            running.cancel()
 
     def send(self, title: str, body: str) -> None:
         if shutil.which(self.argv[0]) is None:
@@ -243,30 +243,20 @@ class CommandNotifier:
             body = escape_markup(body)
         self._cancelled = False
         try:
-            process = self._process = subprocess.Popen(
-                [*self.argv, title, body], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True, start_new_session=True)
-        except OSError as exc:
+            running = self._running = Running([*self.argv, title, body])
+        except CannotRun as exc:
             raise NotifyError(f"{self.name}: {exc.strerror or exc}") from exc
         try:
-            out, err = process.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(process)
-            process.communicate()
-            raise NotifyError(f"{self.name}: no answer within {self.timeout:g} s; stopped it") from None
+            done = running.wait(time.monotonic() + self.timeout)
         finally:
-            self._process = None
+            self._running = None
         if self._cancelled:
             raise NotifyError(f"{self.name}: stopped")
-        if process.returncode != 0:
-            detail = (err or out).strip().splitlines()
-            raise NotifyError(f"{self.name}: exit {process.returncode}" + (f": {detail[-1]}" if detail else ""))
-
-
-def kill_group(process: subprocess.Popen[Any]) -> None:
-    """Kill a process started with start_new_session=True, and all it started; gone already is fine."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)  # the group has the child's pid (start_new_session)
+        if done.timed_out:
+            raise NotifyError(f"{self.name}: no answer within {self.timeout:g} s; stopped it")
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).decode("utf-8", "replace").strip().splitlines()
+            raise NotifyError(f"{self.name}: exit {done.returncode}" + (f": {detail[-1]}" if detail else ""))
 
 
 def notify_send() -> CommandNotifier:

@@ -11,23 +11,16 @@ class CommandFailed(Exception):
 
 
 def printed_lines(argv: Sequence[str], key: str, timeout: float) -> list[str]:
-    """The lines `argv` prints, as printed. It runs in its own process group, killed whole after
-    `timeout` seconds; its stderr is dropped and nothing it prints is ever logged."""
-    import subprocess
-
-    from reminderd.notify import kill_group
+    """The lines `argv` prints, as printed, within `timeout` seconds (bounded.run: its whole
+    process group is killed then); its stderr is dropped and nothing it prints is ever logged."""
+    from reminderd.bounded import CannotRun, run
 
     try:
-        process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, start_new_session=True)
-    except OSError as exc:
+        done = run(argv, timeout)
+    except CannotRun as exc:
         raise CommandFailed(f"{key}: cannot run {argv[0]}: {exc.strerror}") from None
-    try:
-        out, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(process)
-        process.communicate()
-        raise CommandFailed(f"{key}: no answer within {timeout:g} s") from None
-    if process.returncode != 0:
-        raise CommandFailed(f"{key}: exit {process.returncode}")
-    return out.decode("utf-8", "replace").splitlines()
+    if done.timed_out:
+        raise CommandFailed(f"{key}: no answer within {timeout:g} s")
+    if done.returncode != 0:
+        raise CommandFailed(f"{key}: exit {done.returncode}")
+    return done.stdout.decode("utf-8", "replace").splitlines()

@@ -46,3 +46,18 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_helper_that_keeps_stdout_open_does_not_hold_the_answer_back() -> None:
+    """Review M5: the command printed its URL and exited; a helper it started in a session of
+    its own kept stdout open for 20 s, and the deadline did not hold."""
+    start = time.monotonic()
+    lines = printed_lines(["sh", "-c", "echo ntfy://ntfy.sh/topic; setsid sleep 20 &"], "k", 2.0)
+    assert lines == ["ntfy://ntfy.sh/topic"] and time.monotonic() - start < 1.5
+
+
+def test_a_hanging_helper_that_keeps_stdout_open_is_cut_at_the_deadline() -> None:
+    start = time.monotonic()
+    with pytest.raises(CommandFailed, match="no answer within 1 s"):
+        printed_lines(["sh", "-c", "setsid sleep 20 & sleep 20"], "k", 1.0)
+    assert time.monotonic() - start < 2

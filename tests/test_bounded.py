@@ -1,0 +1,50 @@
+"""bounded.py: a program's deadline holds whatever it and its helpers do, its output is capped,
+and a cancel from another thread ends it at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from reminderd.bounded import MAX_OUTPUT, Running, run
+from reminderd.notify import CommandNotifier, NotifyError
+
+
+def test_stdin_is_fed_and_output_collected_in_full() -> None:
+    data = b"x" * 300_000  # more than a pipe buffer, both ways
+    done = run(["cat"], 5, stdin=data)
+    assert (done.returncode, done.stdout, done.timed_out) == (0, data, False)
+
+
+def test_output_is_capped() -> None:
+    start = time.monotonic()
+    done = run(["sh", "-c", "yes"], 0.5)
+    assert len(done.stdout) == MAX_OUTPUT and done.timed_out and time.monotonic() - start < 2
+
+
+def test_cancel_from_another_thread_ends_it_at_once() -> None:
+    running = Running(["sleep", "30"])
+    threading.Timer(0.2, running.cancel).start()
+    start = time.monotonic()
+    done = running.wait(time.monotonic() + 30)
+    assert done.returncode is not None and done.returncode < 0 and time.monotonic() - start < 2
+
+
+def test_the_command_notifier_is_bounded_when_a_helper_holds_its_output() -> None:
+    """Review M5, the command backend: it exits 0 at once; a helper keeps stdout open."""
+    notifier = CommandNotifier(["sh", "-c", "setsid sleep 20 & exit 0"], timeout=2.0)
+    start = time.monotonic()
+    notifier.send("title", "body")
+    assert time.monotonic() - start < 1.5
+
+
+def test_the_command_notifier_reports_a_hang_at_its_deadline() -> None:
+    notifier = CommandNotifier(["sh", "-c", "setsid sleep 20 & sleep 20"], timeout=1.0)
+    start = time.monotonic()
+    try:
+        notifier.send("title", "body")
+    except NotifyError as exc:
+        assert "no answer within 1 s" in str(exc)
+    else:
+        raise AssertionError("a hanging command was taken as delivered")
+    assert time.monotonic() - start < 2
