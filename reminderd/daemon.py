@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from reminderd.actions import DONE, SNOOZE_FOR, Watcher, actions_for, done_action, with_snooze, without_snooze
-from reminderd.catchup import snoozed, to_deliver
+from reminderd.catchup import snoozed, to_deliver, wake_times
 from reminderd.config import load_config
 from reminderd.errors import ConfigError, ReminderdError, StateError
 from reminderd.facts import Facts
@@ -377,10 +377,11 @@ class Daemon:
         self.problems.resolved("write", f"{self.state_path}: delivery records written")
 
     def schedule(self, timeline: Timeline) -> None:
-        """One date job per upcoming due time; jobs for times no longer wanted are removed."""
+        """One date job per wake time (each upcoming due time, the end of quiet hours); jobs for
+        times no longer wanted are removed."""
         from apscheduler.triggers.date import DateTrigger
 
-        wanted = {f"due:{r.due.astimezone(UTC).isoformat()}": r.due for r in timeline.upcoming()}
+        wanted = {f"due:{at.astimezone(UTC).isoformat()}": at for at in wake_times(timeline)}
         for job in self.scheduler.get_jobs():
             if job.id.startswith("due:") and job.id not in wanted:
                 job.remove()

@@ -90,3 +90,30 @@ def test_each_channel_has_its_own_deliveries() -> None:
     timeline = plan(make_config(NO_WEEKLY_CHECKS, credit=CREDIT), state, now)
     assert to_deliver(timeline, state) == []
     assert [r.id for r in to_deliver(timeline, state, "push:0123456789ab")] == ["c/expiry/-7d"]
+
+
+def test_a_lead_due_within_the_minute_goes_out_with_the_catch_up_in_place_of_the_stale_one() -> None:
+    """checks-43ba1b3.md F2: started 11 s before the 2-hour lead with the 1-day lead overdue, the
+    daemon sent both, 11 s apart, both saying "2 hours left"."""
+    now = EXPIRES - timedelta(hours=2, seconds=11)
+    assert ids(now) == ["c/expiry/-2h"]
+    timeline = plan(make_config(NO_WEEKLY_CHECKS, credit=CREDIT), State(), now)
+    sent = to_deliver(timeline, State())
+    state = State().with_delivered(sent[0].id, Delivery(sent[0].due, sent[0].event_at, now))
+    for later in (now + timedelta(seconds=5), now + timedelta(seconds=11), now + timedelta(minutes=30)):
+        assert ids(later, state) == [], later  # neither the stale 1-day lead nor the 2-hour one again
+
+
+def test_an_announcement_is_never_sent_ahead_of_its_event() -> None:
+    assert ids(EXPIRES - timedelta(seconds=30)) == ["c/expiry/-2h"]
+
+
+def test_the_end_of_quiet_hours_is_a_wake_time() -> None:
+    """checks-43ba1b3.md F1: held reminders went out at the next minute's wake, 56 s late."""
+    from reminderd.catchup import wake_times
+
+    body = NO_WEEKLY_CHECKS + '[quiet_hours]\nstart = "22:00"\nend = "08:00"\n'
+    timeline = plan(make_config(body, credit=CREDIT), State(), la(2026, 4, 4, 7, 59, 56))
+    assert la(2026, 4, 5, 8, 0) not in wake_times(timeline)
+    assert la(2026, 4, 4, 8, 0) in wake_times(timeline)
+    assert la(2026, 4, 4, 8, 0) not in wake_times(plan(make_config(body, credit=CREDIT), State(), la(2026, 4, 4, 9)))
