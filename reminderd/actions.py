@@ -16,21 +16,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
-
-from reminderd.state import SNOOZED_SECTION
 
 if TYPE_CHECKING:
     from reminderd.settings import Config
-    from reminderd.state import State
     from reminderd.timeline import Reminder
 
 log = logging.getLogger(__name__)
 
 DONE = "done"
 SNOOZE = "snooze"
-SNOOZE_FOR = timedelta(hours=1)
 WATCH_FOR = 24 * 3600.0  # seconds a notification's buttons are listened to
 MAX_WATCHERS = 16
 
@@ -73,22 +68,6 @@ def actions_for(reminder: Reminder, config: Config, on_action: Callable[[str], N
 def with_hint(body: str, actions: Actions | None) -> str:
     """The body for a backend that cannot show buttons."""
     return f"{body} {actions.hint}" if actions is not None and actions.hint else body
-
-
-# -- snoozes, in the state's "snoozed" section: reminder id -> {"until": ISO time} ----------------
-
-def snoozes(state: State) -> dict[str, datetime]:
-    return {rid: datetime.fromisoformat(entry["until"]) for rid, entry in state.extra.get(SNOOZED_SECTION, {}).items()}
-
-
-def with_snooze(state: State, reminder_id: str, until: datetime) -> State:
-    section = {**state.extra.get(SNOOZED_SECTION, {}), reminder_id: {"until": until.isoformat()}}
-    return state.with_extra(SNOOZED_SECTION, section)
-
-
-def without_snooze(state: State, reminder_id: str) -> State:
-    section = {k: v for k, v in state.extra.get(SNOOZED_SECTION, {}).items() if k != reminder_id}
-    return state.with_extra(SNOOZED_SECTION, section)
 
 
 # -- waiting for the click ---------------------------------------------------------------------

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from reminderd.quiet import quiet_period
-from reminderd.state import DESKTOP, Delivery, State
+from reminderd.record import DESKTOP, Delivery, State
+from reminderd.snooze import snoozes
 from reminderd.timeline import Reminder, Timeline
 
 # A delivered reminder comes back only when the event it warned about moved by more than this
@@ -97,8 +98,6 @@ def snoozed(timeline: Timeline, state: State) -> tuple[list[Reminder], list[str]
     """The snoozed reminders to show once more now, and the snoozes to forget because their
     reminder is no longer the latest live one of its series (acknowledged, followed by the
     next one, or past)."""
-    from reminderd.actions import snoozes
-
     live = {r.id: r for r in latest_live(timeline)}
     again, forget = [], []
     for reminder_id, until in sorted(snoozes(state).items()):

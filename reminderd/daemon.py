@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from reminderd.actions import DONE, SNOOZE_FOR, Watcher, actions_for, done_action, with_snooze, without_snooze
+from reminderd.actions import DONE, Watcher, actions_for, done_action
 from reminderd.catchup import snoozed, to_deliver, wake_times
 from reminderd.config import load_config
 from reminderd.errors import ConfigError, ReminderdError, StateError
@@ -39,6 +39,7 @@ from reminderd.facts import Facts
 from reminderd.instance import acquire_instance_lock
 from reminderd.notify import FallbackNotifier, NotifyError, make_notifier
 from reminderd.settings import Config
+from reminderd.snooze import SNOOZE_FOR, with_snooze, without_snooze
 from reminderd.state import DESKTOP, Delivery, State, read_state, update_state
 from reminderd.timeline import Reminder, Timeline, plan
 

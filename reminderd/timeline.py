@@ -19,6 +19,7 @@ from reminderd.forecast import Forecast, Observation, forecast, readings
 from reminderd.logged import LoggedSpend, LogRates, log_rates
 from reminderd.quiet import place
 from reminderd.quota import history
+from reminderd.record import State
 from reminderd.reminder import (
     ACTIVE,
     CLAIMABLE,
@@ -36,7 +37,6 @@ from reminderd.reminder import (
 from reminderd.rules import NOT_ELIGIBLE, claim_in_window, eligibility, expiry
 from reminderd.settings import Config, Credit
 from reminderd.spend import HOUR, LoggedUsage, hourly, local_days
-from reminderd.state import State
 from reminderd.timeutil import at_wall_time, duration_label, format_local, format_span
 from reminderd.wording import Texts
 

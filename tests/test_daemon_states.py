@@ -28,7 +28,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from strategies import WINDOW_OPENS, Scenario, scenarios
 
 import reminderd.state as state_module
-from reminderd.actions import DONE, SNOOZE, SNOOZE_FOR, done_action
+from reminderd.actions import DONE, SNOOZE, done_action
+from reminderd.snooze import SNOOZE_FOR
 from reminderd.catchup import REARM_AFTER, snoozed, to_deliver
 from reminderd.config import load_config
 from reminderd.settings import Config
