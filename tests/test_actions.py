@@ -18,20 +18,11 @@ from daemon_process import Daemon as DaemonProcess
 from daemon_process import click_button, close_notification, dunst_on_xvfb, received, wait_for
 from integration import require
 
-from reminderd.actions import (
-    DONE,
-    SNOOZE,
-    SNOOZE_FOR,
-    Actions,
-    Watcher,
-    actions_for,
-    done_action,
-    snoozes,
-    with_snooze,
-)
+from reminderd.actions import DONE, SNOOZE, Actions, Watcher, actions_for, done_action
 from reminderd.catchup import snoozed
 from reminderd.daemon import Daemon
 from reminderd.notify import DBusNotifier
+from reminderd.snooze import SNOOZE_FOR, snoozes, with_snooze
 from reminderd.state import State, parse_state, read_state, to_json
 from reminderd.timeline import plan
 
