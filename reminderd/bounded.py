@@ -89,7 +89,12 @@ class Running:
                         continue
                     buffer = buffers[key.fileobj]  # type: ignore[index]
                     buffer += chunk[:max(0, max_output - len(buffer))]
-        kill_group(process)
+        if not timed_out:  # its output ended: it may still be running, up to the deadline
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+        kill_group(process)  # whatever it left running in its group
         for pipe in (process.stdin, process.stdout, process.stderr):
             if pipe is not None:
                 with contextlib.suppress(OSError):

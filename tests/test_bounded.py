@@ -48,3 +48,8 @@ def test_the_command_notifier_reports_a_hang_at_its_deadline() -> None:
     else:
         raise AssertionError("a hanging command was taken as delivered")
     assert time.monotonic() - start < 2
+
+
+def test_a_program_that_exits_at_once_is_never_taken_for_killed() -> None:
+    # its pipes close as it exits: the group is killed only after it was seen to exit
+    assert {run(["echo", "x"], 5).returncode for _ in range(50)} == {0}
