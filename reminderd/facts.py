@@ -22,7 +22,7 @@ class Money(NamedTuple):
 
     @property
     def major(self) -> float:
-        return self.minor / 10 ** self.exponent
+        return float(self.minor) / float(10 ** self.exponent)
 
     def __str__(self) -> str:
         return f"{self.currency} {self.major:,.{max(0, self.exponent)}f}"
