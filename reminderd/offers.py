@@ -57,6 +57,8 @@ class Offer(NamedTuple):
     balance_where: str = ""  # where the balance is looked at, for the weekly check: "on the web"
     source: str = ""  # where the facts come from, and when they were checked
     web_search_usd: float = 0.01  # per web search request (USD 10 per 1,000, the provider's list price)
+    currency: str = "USD"  # of `amount_usd` and the balance: a credit found in an account may be in EUR
+    fixed_expiry: datetime | None = None  # an expiry the provider stated (a credit found in the account)
 
     @property
     def where(self) -> str:

@@ -55,6 +55,8 @@ class Reminder(NamedTuple):
 
 
 LEFT = "{left}"
+COMPUTED = "computed"  # an expiry reminderd worked out from the claim
+ACCOUNT = "account"  # an expiry, a reading or a credit the account gave
 
 
 class CreditTimeline(NamedTuple):
@@ -67,6 +69,11 @@ class CreditTimeline(NamedTuple):
     forecast: Forecast | None
     acknowledged: Mapping[str, datetime]
     warnings: tuple[str, ...]
+    expiry_source: str = COMPUTED  # COMPUTED, or ACCOUNT: the date the account gave
+    usage_credits_on: bool | None = None  # what the account said of the switch; None: not read, or not this login's
+    discovered: bool = False  # found in the account, in no config
+    gone_at: datetime | None = None  # when the credit was known to be gone (expired, or the account read 0)
+    switch_read_at: datetime | None = None  # when the account said what usage_credits_on says
 
     @property
     def claim_opens(self) -> datetime:

@@ -55,6 +55,8 @@ def expiry(offer: Offer, claimed_at: datetime) -> datetime:
     in the offer's zone; across the 2026-03-08 DST start the second is an hour earlier. We take
     whichever is earlier, so every reminder errs early.
     """
+    if offer.fixed_expiry is not None:
+        return offer.fixed_expiry
     elapsed = claimed_at + timedelta(days=offer.validity_days)
     calendar = add_calendar_days(claimed_at, offer.validity_days, offer.zone)
     return min(elapsed, calendar)

@@ -79,6 +79,17 @@ class CalendarSettings(NamedTuple):
     password_command: tuple[str, ...] = ()  # prints the password; else the system keyring, else none
 
 
+class AccountSettings(NamedTuple):
+    """[account]: read the balance, the credits' expiry and the switch from the provider (account.py)."""
+
+    claude: bool = False
+    credentials_file: Path | None = None  # None: Claude Code's own (ACCOUNT_API.md)
+    api_base: str = "https://api.anthropic.com"
+    organization: str | None = None  # None: from ~/.claude.json
+    label: str | None = None  # the `account` label of the credits this login covers; None: those without one
+    poll_minutes: int = 15
+
+
 class Config(NamedTuple):
     source: str
     timezone: ZoneInfo
@@ -90,6 +101,7 @@ class Config(NamedTuple):
     warnings: tuple[str, ...] = ()
     offers: Mapping[str, Offer] = BUILTIN_OFFERS  # built in, and described in [offers.NAME]
     calendar: CalendarSettings | None = None
+    account: AccountSettings | None = None  # None: the account is not read
 
     def credit(self, credit_id: str) -> Credit | None:
         return next((c for c in self.credits if c.id == credit_id), None)

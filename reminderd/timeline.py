@@ -9,6 +9,7 @@ catch-up sends only the latest live reminder.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from typing import NamedTuple
@@ -17,12 +18,15 @@ from zoneinfo import ZoneInfo
 from reminderd.facts import Facts
 from reminderd.forecast import Forecast, Observation, forecast, readings
 from reminderd.logged import LoggedSpend, LogRates, log_rates
+from reminderd.matching import AccountView, account_view
 from reminderd.quiet import place
 from reminderd.quota import history
 from reminderd.record import State
 from reminderd.reminder import (
+    ACCOUNT,
     ACTIVE,
     CLAIMABLE,
+    COMPUTED,
     EXPIRED,
     LEFT,
     MISSED,
@@ -37,7 +41,7 @@ from reminderd.reminder import (
 from reminderd.rules import NOT_ELIGIBLE, claim_in_window, eligibility, expiry
 from reminderd.settings import Config, Credit
 from reminderd.spend import HOUR, LoggedUsage, hourly, local_days
-from reminderd.timeutil import at_wall_time, duration_label, format_local, format_span
+from reminderd.timeutil import add_calendar_days, at_wall_time, duration_label, format_local, format_span
 from reminderd.wording import Texts
 
 __all__ = ["ACTIVE", "CLAIMABLE", "EXPIRED", "MISSED", "NOT_ELIGIBLE_PHASE", "NOT_OPEN_YET", "NO_FACTS",
@@ -53,7 +57,9 @@ def plan(config: Config, state: State, now: datetime, facts: Facts = NO_FACTS) -
     file.
     """
     known = state.as_of(now)
-    credits = tuple(_credit_timeline(config, credit, known, now, facts) for credit in config.credits)
+    view = account_view(config, facts.account, config.account.label if config.account else None, now)
+    credits = tuple(_credit_timeline(config, credit, known, now, facts, view)
+                    for credit in (*config.credits, *view.discovered))
     reminders = [
         reminder
         for ct in credits
@@ -65,7 +71,8 @@ def plan(config: Config, state: State, now: datetime, facts: Facts = NO_FACTS) -
                     quiet_hours=config.quiet_hours)
 
 
-def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime, facts: Facts) -> CreditTimeline:
+def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime, facts: Facts,
+                     view: AccountView) -> CreditTimeline:
     offer, zone = credit.offer, config.timezone
     verdict = eligibility(credit)
     warnings: list[str] = []
@@ -81,11 +88,11 @@ def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime
                 f"claimed_at {format_local(claimed, zone)} is outside the claim window "
                 f"({format_local(offer.claim_opens, zone)} to {format_local(offer.claim_closes, zone)}); "
                 "check the date: reminders use it as given")
-        expires = expiry(offer, claimed)
-        observations = state.observations.get(credit.id, ())
+        expires = view.expires.get(credit.id) or expiry(offer, claimed)
+        observations = _with(state.observations.get(credit.id, ()), view.readings.get(credit.id))
         rates, logged = None, None
         ledger = facts.usage.get(credit.id)
-        if credit.usage.claude_code_logs and ledger is not None:
+        if credit.usage.claude_code_logs and ledger is not None and offer.currency == "USD":
             logged, rates, log_warnings = _logged(ledger, facts, credit, claimed, min(now, expires), zone, now)
             warnings += log_warnings
         fc = forecast(offer, credit.usage, claimed, expires, observations, now, rates, logged)
@@ -100,12 +107,53 @@ def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime
         phase = CLAIMABLE
     else:
         phase = MISSED
+    covered = credit.id in view.covered
+    switch = view.switch_on if covered else None
+    acknowledged = _acknowledged(state.acknowledged.get(credit.id, {}), offer.actions[0], switch, view.read_at)
     return CreditTimeline(
         credit=credit, eligibility=verdict, phase=phase, claimed_at=claimed, claim_in_window=in_window,
-        expires_at=expires, forecast=fc,
-        acknowledged=MappingProxyType(dict(state.acknowledged.get(credit.id, {}))),
-        warnings=tuple(warnings),
+        expires_at=expires, forecast=fc, acknowledged=MappingProxyType(acknowledged), warnings=tuple(warnings),
+        expiry_source=ACCOUNT if credit.id in view.expires or offer.fixed_expiry else COMPUTED,
+        usage_credits_on=switch, discovered=credit.offer.fixed_expiry is not None,
+        gone_at=_gone_at(expires, observations, now) if expires is not None else None,
+        switch_read_at=view.read_at if switch is not None else None,
     )
+
+
+def _with(observations: tuple[Observation, ...], reading: Observation | None) -> tuple[Observation, ...]:
+    """The recorded readings and the account's latest, which the daemon records too."""
+    if reading is None or any(o.at == reading.at for o in observations):
+        return observations
+    return tuple(sorted((*observations, reading), key=lambda o: o.at))
+
+
+def _acknowledged(manual: Mapping[str, datetime], switch_action: str, switch_on: bool | None,
+                  read_at: datetime | None) -> dict[str, datetime]:
+    """What the user did, with what the account saw of the switch: off acknowledges the reminders
+    to turn it off; on takes back an acknowledgement older than the reading. The newer wins."""
+    acks = dict(manual)
+    if switch_on is None or read_at is None:
+        return acks
+    said = acks.get(switch_action)
+    if switch_on is False and (said is None or said > read_at):
+        acks[switch_action] = read_at
+    elif switch_on is True and said is not None and said < read_at:
+        del acks[switch_action]
+    return acks
+
+
+def _gone_at(expires: datetime, observations: tuple[Observation, ...], now: datetime) -> datetime | None:
+    """When the credit was known to be gone: its expiry, or the first of the account's readings of
+    nothing left that nothing since contradicts; None while it may still hold money."""
+    gone = expires if expires <= now else None
+    for reading in observations:
+        if reading.at > now or reading.source != ACCOUNT:
+            continue
+        if reading.remaining_usd > 0.005:
+            gone = expires if expires <= now else None
+        elif gone is None or reading.at < gone:
+            gone = reading.at
+    return gone
 
 
 def _logged(ledger: LoggedUsage, facts: Facts, credit: Credit, claimed: datetime, until: datetime,
@@ -278,7 +326,24 @@ def _after_claim(config: Config, ct: CreditTimeline, texts: Texts) -> list[_Draf
     ]
     out.append(_Draft("expiry", "at", expires, None, expires, True,
                       texts.expired_title(), texts.expired_body(), stop))
-    return out
+    return out + _card_paying(config, ct, texts, stop)
+
+
+CARD_PAYING_FOR = timedelta(days=366)  # the daily "your card is paying" reminder gives up after this
+
+
+def _card_paying(config: Config, ct: CreditTimeline, texts: Texts, stop: frozenset[str]) -> list[_Draft]:
+    """Once the credit is gone and the account says usage credits are still on: at once, then daily
+    (at the time it went) until they are off or acknowledged."""
+    gone, read = ct.gone_at, ct.switch_read_at
+    if not ct.usage_credits_on or gone is None or read is None or read < gone:
+        return []
+    zone, first = config.timezone, max(gone, read)
+    dues = [first] + [at for k in range(1, CARD_PAYING_FOR.days + 1)
+                      if first < (at := add_calendar_days(gone, k, zone)) <= first + CARD_PAYING_FOR]
+    return [_Draft("card-paying", f"{due.astimezone(zone):%Y-%m-%d}", due, due + timedelta(days=1), gone, True,
+                   texts.card_paying_title(), texts.card_paying_body(), stop)
+            for due in dues if due <= read + timedelta(days=31)]
 
 
 # The unused-credit reminder names a whole number of dollars: below this it would say "USD 0".

@@ -117,6 +117,19 @@ class Texts:
                 f"to USD {drop.to_usd:.2f}; your logged use and your usual pace explain at most USD "
                 f"{drop.explained_usd:.2f}. Credit can vanish at a plan change or a renewal: check {self.where}.")
 
+    def card_paying_title(self) -> str:
+        return f"{self.label}The credit is gone and {self.offer.switch} is still on: your card is paying now"
+
+    def card_paying_body(self) -> str:
+        ct, offer = self.ct, self.offer
+        assert ct.gone_at is not None and ct.switch_read_at is not None
+        how = (f"expired {self.at(ct.expires_at)}" if ct.expires_at is not None and ct.gone_at >= ct.expires_at
+               else f"was used up by {self.at(ct.gone_at)} (your account's balance)")
+        top_up = f", and {offer.top_up_switch} may top the balance up from your card" if offer.top_up_switch else ""
+        return (f"Your {self.amount} credit {how}, and your account said at {self.at(ct.switch_read_at)} that "
+                f"{offer.switch} is still on: every request now bills your card at {offer.billed_at}{top_up}. "
+                f"Turn {offer.all_switches} off in {self.where}, then run `{self.done}`.")
+
     def day(self, instant: datetime) -> str:
         """'Feb 6': a short date in the configured zone."""
         local = instant.astimezone(self.zone)
