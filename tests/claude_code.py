@@ -163,6 +163,7 @@ class ClaudeCode:
         self.cwd = home / "work"
         self.cwd.mkdir(parents=True, exist_ok=True)
         (home / ".claude").mkdir(exist_ok=True)
+        (home / "tmp").mkdir(exist_ok=True)  # TMPDIR: its sockets and probe folders stay out of /tmp
         self.extra_env = env or {}
         self.subscription = subscription
 
@@ -177,7 +178,7 @@ class ClaudeCode:
     def env(self) -> dict[str, str]:
         login = {"CLAUDE_CODE_OAUTH_TOKEN": OAUTH_TOKEN} if self.subscription else {"ANTHROPIC_API_KEY": API_KEY}
         return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home), "LANG": "C.UTF-8",
-                "TERM": "dumb", "ANTHROPIC_BASE_URL": self.api.url, **login,
+                "TERM": "dumb", "TMPDIR": str(self.home / "tmp"), "ANTHROPIC_BASE_URL": self.api.url, **login,
                 "DISABLE_TELEMETRY": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
                 "DISABLE_AUTOUPDATER": "1", "DISABLE_ERROR_REPORTING": "1", **self.extra_env}
 
