@@ -454,8 +454,9 @@ class _Parser:
         rows = {}
         for model, row in raw.items():
             where = f"{path}.{model}"
+            before = len(self.problems)
             pair = self.pair(row, where, "USD per million tokens", PRICE_ROW_KEYS)
-            if pair is None:
+            if not isinstance(row, dict):
                 continue
             credits_only = row.get("credits_only", False)
             if not isinstance(credits_only, bool):
@@ -463,10 +464,11 @@ class _Parser:
             since = row.get("from")
             if since is not None and (isinstance(since, datetime) or not isinstance(since, date)):
                 self.problem(f"{where}.from", "a date such as 2026-06-01 (the first day the price holds)", since)
-                since = None
-            rows[model] = Price(*pair, cache_read=self.number(row.get("cache_read"), f"{where}.cache_read"),
-                                fast=self.number(row.get("fast"), f"{where}.fast", minimum=1.0, maximum=100.0),
-                                credits_only=credits_only is True, source=f"your config ({where})", since=since)
+            read = self.number(row.get("cache_read"), f"{where}.cache_read")
+            fast = self.number(row.get("fast"), f"{where}.fast", minimum=1.0, maximum=100.0)
+            if pair is not None and len(self.problems) == before:
+                rows[model] = Price(*pair, cache_read=read, fast=fast, credits_only=credits_only is True,
+                                    source=f"your config ({where})", since=since)
         return rows
 
     def pair(self, row: Any, path: str, unit: str, optional: frozenset[str] = frozenset(),

@@ -4,7 +4,8 @@ Model ids are Claude Code's own, without their date or context suffixes: "claude
 "claude-haiku-5-5". normalise_model() turns what transcripts, configs and older versions wrote
 ("claude-opus-4-6-20260205", "claude-opus-4-6[1m]", "anthropic/claude-4.6-opus", "opus-4.6")
 into that id. A ledger key adds what changes the price of one request: "@long" for a prompt
-over a tiered model's threshold (Haiku 5.5), "@fast" for fast mode.
+over a tiered model's threshold (Haiku 5.5), "@us" for inference kept in the US (1.1x, as
+Claude Code charges it), "@fast" for fast mode.
 
 A model is priced at the row of the longest known id that ends at a separator
 ("claude-opus-4-5-…" never lands on "claude-opus-4"); a model with no such row at the dearest
@@ -31,6 +32,8 @@ CACHE_WRITE_1H = 2.0
 CACHE_READ = 0.1
 FAST = "@fast"  # a ledger key's mark: fast mode
 LONG = "@long"  # a ledger key's mark: a prompt over the model's LONG_PROMPT threshold
+US = "@us"  # a ledger key's mark: inference kept in the US (usage.inference_geo "us")
+US_MULTIPLIER = 1.1
 # Models priced by the prompt's size (input, cache reads and cache writes counted together):
 # over this many tokens a request is priced at the "<id>@long" row.
 LONG_PROMPT: Mapping[str, int] = MappingProxyType({"claude-haiku-5-5": 100_000})
@@ -118,6 +121,10 @@ CLAUDE_PRICES = _table([
     ("claude-fable-5-1", _row(10, 50, 0.25)),
     ("claude-fable-5-2", _row(8, 40, 0.20, fast=2)),
     ("claude-mythos-5", _row(10, 50, 1)),
+    ("claude-mythos-5-1", _row(10, 50, 0.25)),
+    ("claude-mythos-5-2", _row(8, 40, 0.20, fast=2)),
+    ("claude-sonnet-3-7", _row(3, 15, 0.30)),
+    ("claude-haiku-3-5", _row(0.80, 4, 0.08)),
 ])
 
 _FAMILY = "|".join(FAMILIES)
@@ -143,7 +150,7 @@ def normalise_model(raw: str) -> str:
         if not match:
             return text
         major, minor, family = match.groups()
-    return f"claude-{family}-{major}" + (f"-{minor}" if minor else "")
+    return f"claude-{family}-{major}" + (f"-{minor}" if minor and minor != "0" else "")  # 4-0 is 4
 
 
 def normalise_key(key: str) -> str:
@@ -202,6 +209,7 @@ def rate(key: str, table: PriceTable, web_search_usd: float, day: date | None = 
         return Rate((0.0, 0.0, 0.0, 0.0, 0.0, web_search_usd), "", False, True)
     row = table.at(priced_as, day)
     multiplier = (row.fast or 1.0) if FAST in marks and not fast_row else 1.0
+    multiplier *= US_MULTIPLIER if US in marks else 1.0
     per_in = row.input * multiplier / 1e6
     per_token = (per_in, row.output * multiplier / 1e6, per_in * CACHE_WRITE_5M, per_in * CACHE_WRITE_1H,
                  row.read * multiplier / 1e6, web_search_usd)
@@ -223,11 +231,14 @@ def cost(tokens: Tokens | tuple[int, ...], per_token: tuple[float, ...]) -> floa
         + f * per_token[5]
 
 
-def ledger_key(model: str, prompt_tokens: int, fast: bool) -> str:
-    """How the ledger names one request's model: its id, "@long" over a tiered model's threshold,
-    "@fast" in fast mode."""
+def ledger_key(model: str, prompt_tokens: int, speed: str | None, geo: str | None = None) -> str:
+    """How the ledger names one request's model: its id, "@long" over a tiered model's threshold
+    (the prompt: input, cache reads and cache writes), "@us" for US-only inference, "@fast" in
+    fast mode (any speed but "standard": Claude Code charges an unknown one as fast)."""
     key = normalise_model(model)
     threshold = LONG_PROMPT.get(key)
     if threshold is not None and prompt_tokens > threshold:
         key += LONG
-    return key + FAST if fast else key
+    if geo == "us":
+        key += US
+    return key + FAST if speed not in (None, "", "standard") else key

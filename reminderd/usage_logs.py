@@ -153,7 +153,7 @@ class LineReader:
             write_5m, write_1h = usage.cache_creation_input_tokens, 0
         tool = usage.server_tool_use
         model = ledger_key(model, usage.input_tokens + usage.cache_read_input_tokens + write_5m + write_1h,
-                           usage.speed == "fast")
+                           usage.speed)
         if message.id:
             key = message.id + ":" + line.requestId if line.requestId else message.id
         else:  # no id: the line's own bytes identify it (hashlib only here: its start-up is slow)

@@ -29,16 +29,16 @@ from strategies import WINDOW_OPENS, Scenario, scenarios
 
 import reminderd.state as state_module
 from reminderd.actions import DONE, SNOOZE, done_action
-from reminderd.snooze import SNOOZE_FOR
 from reminderd.catchup import REARM_AFTER, snoozed, to_deliver
 from reminderd.config import load_config
-from reminderd.settings import Config
 from reminderd.daemon import Daemon
 from reminderd.errors import StateError
 from reminderd.forecast import Observation
 from reminderd.ics import events, render
 from reminderd.notify import FallbackNotifier, NotifyError
 from reminderd.quiet import quiet_period
+from reminderd.settings import Config
+from reminderd.snooze import SNOOZE_FOR
 from reminderd.state import DESKTOP, ICS_SECTION, State, read_state, update_state
 from reminderd.timeline import Reminder, plan
 

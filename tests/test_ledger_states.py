@@ -103,7 +103,7 @@ class Model:
         rank = (sum(tokens[:5]), not record.get("isSidechain", False))
         old = self.best.get(key)
         if old is None or rank > old[0]:
-            self.best[key] = (rank, record["timestamp"][:13], ledger_key(message["model"], 0, False), tokens)
+            self.best[key] = (rank, record["timestamp"][:13], ledger_key(message["model"], 0, None), tokens)
 
     def hours(self) -> dict[tuple[str, str], Tokens]:
         out: dict[tuple[str, str], Tokens] = {}

@@ -126,7 +126,8 @@ def test_a_balance_that_falls_beyond_logged_use_is_an_event_not_a_pace() -> None
     assert reminder.title == "Your Extra Usage credit balance fell by USD 19.60 more than your use explains"
     assert "Settings > Usage" in reminder.body and reminder.is_live(now)
     # the expected pace ignores the vanished part: 5 + 15.4 spent in 12.35 days; the high one does not
-    assert ct.forecast.rate.expected == pytest.approx((5 + 15.4) / ((la(2026, 2, 18, 18) - CLAIMED) / timedelta(days=1)))
+    days = (la(2026, 2, 18, 18) - CLAIMED) / timedelta(days=1)
+    assert ct.forecast.rate.expected == pytest.approx((5 + 15.4) / days)
     assert ct.forecast.rate.high >= 35 / 7
 
 

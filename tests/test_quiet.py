@@ -7,8 +7,8 @@ from datetime import UTC, datetime, time, timedelta
 
 from conftest import LA, la
 
-from reminderd.settings import QuietHours
 from reminderd.quiet import place, quiet_period
+from reminderd.settings import QuietHours
 
 NIGHT = QuietHours(time(22, 0), time(8, 0))
 LUNCH = QuietHours(time(12, 0), time(13, 0))
