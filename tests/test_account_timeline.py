@@ -1,0 +1,115 @@
+"""What the account's facts do to the timeline (issue 20 part 4), worked out by hand: a granted
+credit is the configured one whose expiry is within 3 days; its expiry and balance replace the
+computed ones; usage credits off acknowledges the reminders to turn them off; a credit nobody
+configured is found; once a credit is gone with the switch on, the card is paying."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from conftest import la, make_config
+
+from reminderd.facts import AccountFacts, Facts, GrantedCredit, Money
+from reminderd.forecast import ACCOUNT
+from reminderd.matching import account_view
+from reminderd.settings import AccountSettings
+from reminderd.state import State
+from reminderd.timeline import plan
+
+CLAIMED = "claimed_at = 2026-02-06T09:30:00\n[credit.usage]\ndaily_spend_usd = 1.0\n"
+COMPUTED_EXPIRY = la(2026, 4, 7, 9, 30)
+ACCOUNT_EXPIRY = datetime(2026, 4, 8, 0, 0, tzinfo=UTC)  # 2026-04-07 17:00 PDT: within 3 days
+
+
+def usd(amount: float) -> Money:
+    return Money(round(amount * 100), "USD")
+
+
+def facts(read_at: datetime, *credits: GrantedCredit, on: bool | None = True, balance: Money | None = None) -> Facts:
+    return Facts(account=AccountFacts(read_at, on, balance=balance, credits=credits))
+
+
+def reminders(timeline) -> dict:  # type: ignore[no-untyped-def]
+    return {r.id.split("/", 1)[1]: r for r in timeline.reminders}
+
+
+def test_a_granted_credit_gives_the_expiry_and_a_reading() -> None:
+    now = la(2026, 3, 1, 12)
+    timeline = plan(make_config(CLAIMED), State(), now, facts(now - timedelta(hours=1),
+                                                              GrantedCredit(usd(31.40), ACCOUNT_EXPIRY)))
+    ct = timeline.credits[0]
+    assert (ct.expires_at, ct.expiry_source) == (ACCOUNT_EXPIRY, "account")
+    assert ct.forecast is not None and ct.forecast.reference_balance_usd == 31.40
+    assert "observations" in ct.forecast.sources and "account" in ct.forecast.sources
+    assert reminders(timeline)["expiry/at"].due == ACCOUNT_EXPIRY.astimezone(la(2026, 1, 1).tzinfo)
+
+
+def test_a_credit_whose_expiry_is_days_away_is_another_credit() -> None:
+    now = la(2026, 3, 1, 12)
+    elsewhere = GrantedCredit(Money(2000, "EUR"), datetime(2026, 6, 30, tzinfo=UTC), name="spring credit")
+    timeline = plan(make_config(CLAIMED), State(), now, facts(now, elsewhere))
+    configured, found = timeline.credits
+    assert configured.expiry_source == "computed" and configured.expires_at == COMPUTED_EXPIRY
+    assert found.discovered and found.credit.offer.currency == "EUR" and found.credit.offer.name == "spring credit"
+    assert found.expires_at == datetime(2026, 6, 30, tzinfo=UTC)
+    assert f"{found.credit.id}/expiry/-7d" in {r.id for r in timeline.reminders}
+
+
+def test_usage_credits_off_acknowledges_and_on_again_takes_it_back() -> None:
+    config = make_config(CLAIMED)
+    read = la(2026, 3, 30, 12)
+    off = plan(config, State(), read, facts(read, on=False))
+    assert off.credits[0].acknowledged == {"extra-usage-off": read}
+    assert not any(r.kind == "expiry" for r in off.reminders)
+    assert "auto-reload-off" not in off.credits[0].acknowledged  # Auto-Reload is another switch
+    manual = State().with_acknowledged("c", "extra-usage-off", la(2026, 3, 29))
+    on = plan(config, manual, read, facts(read, on=True))  # the account saw it on after the user said off
+    assert on.credits[0].acknowledged == {} and any(r.kind == "expiry" for r in on.reminders)
+    later = State().with_acknowledged("c", "extra-usage-off", la(2026, 3, 30, 13))
+    assert plan(config, later, la(2026, 3, 30, 14), facts(read, on=True)).credits[0].acknowledged == {
+        "extra-usage-off": la(2026, 3, 30, 13)}  # the newer word wins
+
+
+def test_only_the_credits_this_login_covers() -> None:
+    config = make_config(CLAIMED)._replace(account=AccountSettings(claude=True, label="me@home"))
+    read = la(2026, 3, 30, 12)
+    assert plan(config, State(), read, facts(read, on=False)).credits[0].acknowledged == {}  # its label is unset
+
+
+def test_the_whole_balance_is_a_reading_only_for_a_lone_credit() -> None:
+    now = la(2026, 3, 1, 12)
+    ct = plan(make_config(CLAIMED), State(), now, facts(now, balance=usd(12.5))).credits[0]
+    assert ct.forecast is not None and ct.forecast.reference_balance_usd == 12.5
+    view = account_view(make_config(CLAIMED), AccountFacts(now, True, balance=Money(1250, "EUR")), None, now)
+    assert view.readings == {}  # never converted
+
+
+def test_when_the_credit_is_gone_and_the_switch_is_on_the_card_is_paying_daily() -> None:
+    config = make_config(CLAIMED)
+    read = COMPUTED_EXPIRY + timedelta(minutes=20)
+    timeline = plan(config, State(), read + timedelta(minutes=1), facts(read, on=True))
+    paying = [r for r in timeline.reminders if r.kind == "card-paying"]
+    assert paying[0].due == read and paying[0].is_live(read + timedelta(minutes=1))
+    assert paying[1].due == COMPUTED_EXPIRY + timedelta(days=1)  # then daily at the time it expired
+    assert paying[0].title == "The credit is gone and Extra Usage is still on: your card is paying now"
+    assert "every request now bills your card at API rates" in paying[0].body
+    assert not [r for r in plan(config, State(), read, facts(read, on=False)).reminders if r.kind == "card-paying"]
+    before = plan(config, State(), read, facts(COMPUTED_EXPIRY - timedelta(hours=1), on=True))
+    assert not [r for r in before.reminders if r.kind == "card-paying"]  # on before it went: not known yet
+
+
+def test_an_account_reading_of_nothing_left_means_gone() -> None:
+    now = la(2026, 3, 1, 12)
+    timeline = plan(make_config(CLAIMED), State(), now, facts(now - timedelta(hours=2), GrantedCredit(
+        usd(0), ACCOUNT_EXPIRY)))
+    ct = timeline.credits[0]
+    assert ct.gone_at == now - timedelta(hours=2)
+    assert [r.kind for r in timeline.reminders if r.is_live(now) and r.kind == "card-paying"] == ["card-paying"]
+
+
+def test_an_account_reading_from_the_future_is_not_known_yet() -> None:
+    now = la(2026, 3, 1, 12)
+    later = facts(now + timedelta(hours=1), GrantedCredit(usd(5), ACCOUNT_EXPIRY), on=False)
+    ct = plan(make_config(CLAIMED), State(), now, later).credits[0]
+    assert ct.acknowledged == {} and ct.expiry_source == "computed"
+    assert ct.forecast is not None and ACCOUNT not in ct.forecast.sources
