@@ -34,10 +34,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from reminderd.actions import DONE, Watcher, actions_for, done_action
 from reminderd.catchup import snoozed, to_deliver, wake_times
 from reminderd.config import load_config
-from reminderd.errors import ConfigError, ReminderdError, StateError
+from reminderd.errors import ConfigError, ReminderdError, StateError, one_line
 from reminderd.facts import Facts
 from reminderd.instance import acquire_instance_lock
 from reminderd.notify import FallbackNotifier, NotifyError, make_notifier
+from reminderd.seams import RETRIES, Backoff
 from reminderd.settings import Config
 from reminderd.snooze import SNOOZE_FOR, with_snooze, without_snooze
 from reminderd.state import DESKTOP, Delivery, State, read_state, update_state
@@ -50,7 +51,9 @@ log = logging.getLogger("reminderd")
 WAKE_SECONDS = 60
 STOP_WITHIN = 1.5  # seconds a tick in progress gets to finish on SIGTERM; then the process exits
 WAKE_JOB = "wake"
-LEDGER_EVERY = timedelta(minutes=12)  # Claude Code's transcripts are read into the ledger this often
+SOURCES_JOB = "sources"
+SOURCES_EVERY = 60  # seconds between looks at which source is due
+SOURCE_WITHIN = 120.0  # seconds one source's refresh may take; the rest waits for its next turn
 CALENDAR_CHECK_EVERY = timedelta(hours=1)  # a sync with no local change: repairs what was deleted on the server
 CALENDAR_RETRY_MAX = timedelta(hours=1)  # while the server is unreachable: 1, 2, 4 ... minutes, at most this
 
@@ -106,8 +109,9 @@ class Daemon:
         self.pushes: list[PushNotifier] | None = None  # the push channels, once push_command ran
         self.pending: list[Pending] = []  # delivered, not yet in the state file, in order
         self.problems = _Problems()
-        self.logs: dict[str, Any] = {}  # credit id -> usage ledger (ledger.py), when it reads the logs
-        self.logs_read_at: datetime | None = None
+        self.facts = Facts()  # what the sources last learned (each field: its source's last good value)
+        self.sources: list[_SourceTurn] = []
+        self._build_sources()
         self.calendar = _CalendarSync()
         self.scheduler = self._make_scheduler()
 
@@ -118,7 +122,8 @@ class Daemon:
 
         return BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(1)},  # ticks never overlap
+            # ticks never overlap; sources run beside them, so a long scan never holds a reminder back
+            executors={"default": ThreadPoolExecutor(1), SOURCES_JOB: ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 
@@ -136,6 +141,9 @@ class Daemon:
         self.scheduler.add_job(self.tick, IntervalTrigger(seconds=self.wake_seconds, timezone=UTC),
                                id=WAKE_JOB, args=["wake"], replace_existing=True)
         self.scheduler.add_job(self.tick, id="start", args=["start"])  # no trigger: run now
+        self.scheduler.add_job(self._sources_job, IntervalTrigger(seconds=SOURCES_EVERY, timezone=UTC),
+                               id=SOURCES_JOB, executor=SOURCES_JOB, replace_existing=True)
+        self._run_sources_now()
         self.scheduler.start(paused=paused)
         log.info("reminderd running with %s; waking at least every %g s", self.config_path, self.wake_seconds)
 
@@ -178,8 +186,7 @@ class Daemon:
         state = self._read_state()
         if state is None:
             return  # without the record of what was sent, sending could repeat it
-        self._read_usage_logs(now)
-        timeline = plan(self.config, state, now, Facts(usage=self.logs))
+        timeline = plan(self.config, state, now, self.facts)
         log.debug("tick (%s) at %s: %d upcoming", reason, now.isoformat(), len(timeline.upcoming()))
         # the desktop first, so a slow push (or push_command) never delays it
         self._deliver_all(timeline, state, now, DESKTOP, lambda: self.notifier_factory(self.config))
@@ -210,19 +217,52 @@ class Daemon:
             state = record.apply(state)
         return state
 
-    def _read_usage_logs(self, now: datetime) -> None:
-        """Bring the usage ledgers up to date at start, after a reload, then every LEDGER_EVERY,
-        so transcripts are counted before Claude Code deletes them."""
-        if not any(c.usage.claude_code_logs for c in self.config.credits):
-            self.logs = {}
-            return
-        if self.logs_read_at is not None and abs(now - self.logs_read_at) < LEDGER_EVERY:
-            return
-        from reminderd.ledger import current
+    # -- sources: facts in, in a job of their own -------------------------------------------------
 
-        self.logs = current(self.config, self.state_path.parent, now,
-                            report=lambda line: self.problems.report("ledger", line))
-        self.logs_read_at = now
+    def _build_sources(self) -> None:
+        from reminderd.sources import build
+
+        fields = {field for field in Facts._fields}
+        self.sources = [_SourceTurn(source) for source in build(self.config)]
+        kept = {turn.source.field for turn in self.sources}
+        self.facts = self.facts._replace(**{f: Facts._field_defaults[f] for f in fields - kept})
+
+    def refresh_sources(self) -> bool:
+        """Refresh each source whose turn it is, within SOURCE_WITHIN each; never raises. A failure
+        is logged once, the source's last good value kept, and its next try backs off. True when
+        the facts changed (the caller plans again)."""
+        import time
+
+        changed = False
+        for turn in list(self.sources):
+            now = self.clock()
+            if self.stopping.is_set() or not turn.due(now):
+                continue
+            source = turn.source
+            try:
+                value = source.refresh(self.config, self.state_path.parent, now, time.monotonic() + SOURCE_WITHIN)
+            except Exception as exc:  # noqa: BLE001 (a source fails alone, whatever it raises)
+                turn.backoff.failed(now)
+                why = one_line(str(exc) or type(exc).__name__)
+                self.problems.report(f"source:{source.name}", f"{source.name}: {why}; keeping what was known, "
+                                                              f"trying again after {RETRIES}")
+                continue
+            turn.backoff.succeeded()
+            turn.last = now
+            self.problems.resolved(f"source:{source.name}", f"{source.name}: read again")
+            if getattr(self.facts, source.field) != value:
+                self.facts = self.facts._replace(**{source.field: value})
+                changed = True
+        return changed
+
+    def _run_sources_now(self) -> None:
+        with contextlib.suppress(Exception):  # the scheduler is shut down: the daemon is stopping
+            self.scheduler.add_job(self._sources_job, id=f"{SOURCES_JOB}-now", executor=SOURCES_JOB,
+                                   replace_existing=True)
+
+    def _sources_job(self) -> None:
+        if self.refresh_sources():
+            self._tick_at(None, "sources")
 
     def _sync_calendar(self, now: datetime) -> None:
         """Sync the CalDAV calendar when what it should hold changed (no request is made to know
@@ -233,13 +273,13 @@ class Daemon:
         if sync_state.retry_at is not None and now < sync_state.retry_at:
             return
         try:
-            versions = wanted_versions(self.config, self.state_path, now, facts=Facts(usage=self.logs))[0]
+            versions = wanted_versions(self.config, self.state_path, now, facts=self.facts)[0]
             if versions == sync_state.versions and sync_state.next_check is not None and now < sync_state.next_check:
                 return
             if not sync_state.have_password:
                 sync_state.password, sync_state.have_password = password_for(self.config.calendar), True
             outcome, _ = sync(self.config, self.state_path, now, sync_state.password,
-                              report=lambda line: log.warning("%s", line), facts=Facts(usage=self.logs))
+                              report=lambda line: log.warning("%s", line), facts=self.facts)
         except (CalendarError, StateError) as exc:
             if isinstance(exc, CalendarAuthError):
                 sync_state.have_password = False  # ask again next time: it may have been changed
@@ -269,7 +309,8 @@ class Daemon:
                 log.error("%s", problem)
             log.error("config not reloaded: keeping the previous schedule")
             return
-        self.logs_read_at = None  # the credits that read the logs may have changed
+        self._build_sources()  # the sources the config asks for may have changed
+        self._run_sources_now()
         self.pushes = None
         log.info("config reloaded from %s", self.config_path)
 
@@ -404,13 +445,25 @@ class Daemon:
         try:
             events = publish(self.config, self.state_path, now,
                              lambda data: write_atomically(target, data, error=OutputError), destination=target,
-                             report=lambda line: log.warning("%s", line), facts=Facts(usage=self.logs))
+                             report=lambda line: log.warning("%s", line), facts=self.facts)
         except (OutputError, StateError) as exc:
             self.problems.report("calendar", str(exc))
             return
         self.problems.resolved("calendar", f"calendar {target} written again")
         if events is not None:
             log.info("calendar %s updated (%d events)", target, events)
+
+
+class _SourceTurn:
+    """A source, when it last succeeded, and its backoff."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.last: datetime | None = None
+        self.backoff = Backoff()
+
+    def due(self, now: datetime) -> bool:
+        return self.backoff.ready(now) and (self.last is None or abs(now - self.last) >= self.source.every)
 
 
 class Pending(NamedTuple):

@@ -50,8 +50,10 @@ def test_jobs_are_armed_per_upcoming_reminder_with_no_grace_limit(make_daemon) -
     try:
         daemon.tick("test")
         jobs = {job.id: job for job in daemon.scheduler.get_jobs()}
-        assert set(jobs) == {"wake", "start", "due:2026-04-04T19:00:00+00:00", "due:2026-04-10T19:00:00+00:00",
-                             "due:2026-04-11T17:00:00+00:00", "due:2026-04-11T19:00:00+00:00"}
+        assert set(jobs) == {"wake", "start", "sources", "sources-now", "due:2026-04-04T19:00:00+00:00",
+                             "due:2026-04-10T19:00:00+00:00", "due:2026-04-11T17:00:00+00:00",
+                             "due:2026-04-11T19:00:00+00:00"}
+        assert jobs["sources"].executor == "sources"  # beside the ticks, never holding one back
         due = jobs["due:2026-04-04T19:00:00+00:00"]
         assert due.misfire_grace_time is None  # a late (post-suspend) run is never dropped
         assert due.trigger.run_date == EXPIRES - timedelta(days=7)
@@ -178,14 +180,47 @@ def test_the_daemon_keeps_the_usage_ledger_current(tmp_path: Path) -> None:
     clock = Clock(datetime(2026, 2, 15, 12, tzinfo=UTC))
     daemon = Daemon(config, tmp_path / "state.json", tmp_path / "lock", clock,
                     notifier_factory=lambda c: FallbackNotifier([Recorder()]))
+    assert daemon.refresh_sources()  # the sources job, beside the ticks
     daemon.tick("start")
     assert sum(t.output for models in load(tmp_path, "c").hours.values() for t in models.values()) == 400_000
+    assert daemon.facts.usage["c"] == load(tmp_path, "c")
     spend("b", 14, 800_000)  # USD 20 on 02-14: not read until the next ledger round
     clock.now += timedelta(minutes=5)
-    daemon.tick("wake")
+    assert not daemon.refresh_sources()
     assert len(load(tmp_path, "c").hours) == 1
     clock.now += timedelta(minutes=8)
+    assert daemon.refresh_sources()
     daemon.tick("wake")
     assert len(load(tmp_path, "c").hours) == 2
     exhaustion = [j for j in daemon.scheduler.get_jobs() if j.id.startswith("due:")]
     assert exhaustion  # replanned with the new pace
+
+
+class _Failing:
+    """A source that always fails, as a reader meeting a file it cannot make sense of would."""
+
+    name, field, every = "toy source", "usage", timedelta(minutes=1)
+    calls = 0
+
+    def refresh(self, config, state_dir, now, deadline):  # type: ignore[no-untyped-def]
+        _Failing.calls += 1
+        raise OverflowError("date value out of range")
+
+
+def test_a_failing_source_fails_alone(make_daemon, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Review M2, security H1: one odd transcript made every tick fail, so no reminder was sent."""
+    import logging
+
+    monkeypatch.setattr("reminderd.sources.build", lambda config: [_Failing()])
+    recorder = Recorder()
+    daemon, clock, _ = make_daemon(EXPIRES - timedelta(days=7), recorder)
+    with caplog.at_level(logging.ERROR, logger="reminderd"):
+        for _ in range(5):
+            daemon.refresh_sources()
+            daemon.tick("wake")
+            clock.now += timedelta(minutes=1)
+    assert recorder.sent == ["Extra Usage credit expires in 7 days: turn Extra Usage off"]
+    assert _Failing.calls == 3  # at 0, then after 1 and 2 minutes: it backs off
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["toy source: date value out of range; keeping what was known, trying again after "
+                      "1, 2, 4 ... minutes (at most an hour apart)"]

@@ -1,0 +1,32 @@
+"""The sources a config asks for, built in one place (seams.Source): adding a source is a module
+of its own and one line in build()."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from reminderd.settings import Config
+
+
+class LedgerSource:
+    """Claude Code's transcripts, read into each credit's usage ledger (ledger.py), so their counts
+    outlive Claude Code's 30-day cleanup: facts.Facts.usage."""
+
+    name = "Claude Code's logs"
+    field = "usage"
+    every = timedelta(minutes=12)
+
+    def refresh(self, config: Config, state_dir: Path, now: datetime, deadline: float) -> Any:
+        from reminderd.ledger import current
+
+        return current(config, state_dir, now)
+
+
+def build(config: Config) -> list[Any]:
+    """The sources of `config`, each refreshed in the daemon's sources job."""
+    sources: list[Any] = []
+    if any(credit.usage.claude_code_logs for credit in config.credits):
+        sources.append(LedgerSource())
+    return sources
