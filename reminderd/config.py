@@ -397,15 +397,21 @@ class _Parser:
         if not raw:
             return None
         self.unknown_keys(raw, {"caldav_url", "username", "password_command"}, "calendar.")
-        url = self.text(raw.get("caldav_url"), "calendar.caldav_url", "")
+        given = raw.get("caldav_url")
+        if isinstance(given, str) and given.strip() and not given.isprintable():
+            from reminderd.urls import redact
+
+            self.problem("calendar.caldav_url", "a non-empty line of text", redact(given))
+            given = None
+        url = self.text(given, "calendar.caldav_url", "")
         if not url and "caldav_url" not in raw:
             self.problems.append(f"{self.source}: calendar.caldav_url: expected the address of a CalDAV calendar, "
                                  "got nothing")
-        from reminderd.caldav_sync import check_url
+        from reminderd.urls import check_url, redact
 
         why = check_url(url) if url else None
         if why:
-            self.problem("calendar.caldav_url", why, url)
+            self.problem("calendar.caldav_url", why, redact(url))
         argv = self.command(raw.get("password_command"), "calendar.password_command")
         username = self.text(raw.get("username"), "calendar.username", "") or None
         return CalendarSettings(url, username, argv) if url and not why else None
