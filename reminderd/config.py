@@ -166,11 +166,34 @@ def load_config(path: Path) -> Config:
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: expected a UTF-8 text file, got undecodable bytes"]) from None
     config = parse_config(text, str(path))
-    if config.notifications.push and os.stat(path).st_mode & 0o044:
-        config = config._replace(warnings=(*config.warnings, (
-            f"{path}: notifications.push: push URLs carry secrets and this file is readable by others: "
-            f"chmod 600 {path}, or let push_command print them")))
-    return config
+    return config._replace(warnings=(*config.warnings, *_permission_warnings(path, config)))
+
+
+def _permission_warnings(path: Path, config: Config) -> list[str]:
+    """The config names programs reminderd runs and files it writes, so others must not be able
+    to change it; and others must not read the secrets some keys carry."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    out = []
+    mine = (os.getuid(), 0) if hasattr(os, "getuid") else (st.st_uid,)
+    if st.st_uid not in mine:
+        out.append(f"{path}: owned by another user (uid {st.st_uid}), who can change what it tells reminderd "
+                   "to run and write: use a config file of your own")
+    elif st.st_mode & 0o022:
+        out.append(f"{path}: writable by others (mode {st.st_mode & 0o777:04o}), who can change what it tells "
+                   f"reminderd to run and write: chmod 600 {path}")
+    if st.st_mode & 0o044:
+        notifications = config.notifications
+        for key, value, what, instead in (
+                ("notifications.push", notifications.push, "push URLs carry secrets",
+                 ", or let push_command print them"),
+                ("notifications.command", notifications.command,
+                 "a notification command may carry a secret (a token, an ntfy topic)", "")):
+            if value:
+                out.append(f"{path}: {key}: {what} and this file is readable by others: chmod 600 {path}{instead}")
+    return out
 
 
 def parse_config(text: str, source: str) -> Config:
@@ -448,12 +471,14 @@ class _Parser:
         activities = self.activity_costs(raw.get("activity_costs"), f"{path}.activity_costs", {})
         wording = self.wording(raw, path)
         location = self.text(raw.get("switch_location"), f"{path}.switch_location", "")
+        name = self.text(raw.get("name"), f"{path}.name", key)
+        prices_source = self.text(raw.get("prices_source"), f"{path}.prices_source", "")
         if len(self.problems) > before or amount is None or opens is None or closes is None or validity is None:
             return None
         assert isinstance(validity, int)
         return Offer(
             key=key,
-            name=self.string(raw.get("name"), f"{path}.name", key) or key,
+            name=name,
             amount_usd=amount,
             eligible_plans=tuple(plans),
             subscribed_by=subscribed_by or closes,
@@ -464,7 +489,7 @@ class _Parser:
             switch_location=location,
             web_search_usd=self.number(raw.get("web_search_usd"), f"{path}.web_search_usd", default=0.01) or 0.0,
             prices=MappingProxyType(prices),
-            prices_source=self.string(raw.get("prices_source"), f"{path}.prices_source", "") or "",
+            prices_source=prices_source,
             activities=MappingProxyType(activities),
             **wording,
         )
