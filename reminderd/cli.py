@@ -108,13 +108,22 @@ def nudge_daemon() -> None:
     import os
     import signal
 
-    from reminderd.instance import daemon_info
+    from reminderd.instance import daemon_info, is_our_daemon
 
-    info = daemon_info(paths.lock_file())
-    # the pid is trusted only while its process holds the lock, and only on the host it names
-    if info.running and info.pid and info.here:
+    info = daemon_info(lock_file())
+    # the pid is trusted only while its process holds the lock, only on the host it names, and
+    # only if that process is ours and runs reminderd
+    if info.running and info.pid and info.here and is_our_daemon(info.pid):
         with contextlib.suppress(OSError):
             os.kill(info.pid, signal.SIGHUP)
+
+
+def lock_file() -> Path:
+    """The daemon's lock (paths.lock_file), saying so when $XDG_RUNTIME_DIR cannot be trusted."""
+    problem = paths.runtime_dir_problem()
+    if problem:
+        warn(problem)
+    return paths.lock_file()
 
 
 def pick_credit(config: Config, credit_id: str | None) -> str:
@@ -165,7 +174,12 @@ def status(obj: Context, as_json: bool, at: str | None) -> None:
     state = obj.state()
     now = parse_at(at, config)
     timeline = plan(config, state, now, obj.logs(config, now_utc()))
-    daemon = daemon_info(paths.lock_file())
+    daemon = daemon_info(lock_file())
+    from reminderd.instance import other_daemon_warning
+
+    mismatch = other_daemon_warning(daemon, paths.runtime_dir(), obj.config_path, paths.state_dir())
+    if mismatch:
+        warn(mismatch)
     if as_json:
         import json  # only here: the text summary does without it
 
@@ -443,7 +457,7 @@ def run(obj: Context) -> None:
     from reminderd.daemon import run as run_daemon
 
     configure_logging(obj.verbose)
-    sys.exit(run_daemon(obj.config_path, obj.state_path, paths.lock_file(), now_utc, wake_seconds(os.environ)))
+    sys.exit(run_daemon(obj.config_path, obj.state_path, lock_file(), now_utc, wake_seconds(os.environ)))
 
 
 def wake_seconds(environ: Any) -> float:

@@ -53,13 +53,18 @@ def session_bus_address() -> tuple[str | None, str]:
     """The session bus address, and how it was found (for the log).
 
     Some service managers start us without DBUS_SESSION_BUS_ADDRESS; the bus is then usually
-    at $XDG_RUNTIME_DIR/bus.
+    at $XDG_RUNTIME_DIR/bus, if that directory is ours alone (a bus someone else put there would
+    read every reminder and could click its buttons).
     """
+    from reminderd import paths
+
     address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     if address:
         return address, "DBUS_SESSION_BUS_ADDRESS"
     runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
     path = os.path.join(runtime, "bus")
+    if paths.runtime_dir() is None and paths.runtime_dir_problem():
+        return None, f"DBUS_SESSION_BUS_ADDRESS is not set, and {path} is not used: {runtime} is not yours alone"
     if os.path.exists(path):
         return f"unix:path={path}", f"DBUS_SESSION_BUS_ADDRESS is not set; using {path}"
     return None, f"DBUS_SESSION_BUS_ADDRESS is not set and there is no bus at {path}"
