@@ -527,14 +527,16 @@ def notify_test(obj: Context) -> None:
 
 
 def _service_for(obj: Context, kind: str | None) -> Any:
+    """The service runs what this command runs: its config file and state directory, written in
+    as absolute paths (the service manager's environment may differ from this shell's)."""
     import os
 
     from reminderd.service import command_line, default_kind, service_file
 
-    explicit = obj.config_path if obj.config_path != paths.default_config_path() else None
     home = Path(os.path.expanduser("~"))
     config_home = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")  # where systemd looks
-    return service_file(kind or default_kind(), command_line(config=explicit), home, config_home)
+    environment = {paths.STATE_ENV: os.path.abspath(paths.state_dir())}
+    return service_file(kind or default_kind(), command_line(config=obj.config_path), home, config_home, environment)
 
 
 @main.command("install-service")
