@@ -446,7 +446,7 @@ class _Parser:
             return None
         known = {"name", "amount_usd", "eligible_plans", "subscribed_by", "claim_opens",
                  "claim_closes", "validity_days", "timezone", "switch_location", "prices",
-                 "prices_source", "activity_costs", "web_search_usd", *WORDING_KEYS}
+                 "prices_source", "activity_costs", "web_search_usd", "settings_url", *WORDING_KEYS}
         self.unknown_keys(raw, known, f"{path}.")
         before = len(self.problems)
         zone = self.zone(raw.get("timezone"), f"{path}.timezone", config_zone)
@@ -471,6 +471,7 @@ class _Parser:
         activities = self.activity_costs(raw.get("activity_costs"), f"{path}.activity_costs", {})
         wording = self.wording(raw, path)
         location = self.text(raw.get("switch_location"), f"{path}.switch_location", "")
+        settings_url = self.page_url(raw.get("settings_url"), f"{path}.settings_url")
         name = self.text(raw.get("name"), f"{path}.name", key)
         prices_source = self.text(raw.get("prices_source"), f"{path}.prices_source", "")
         if len(self.problems) > before or amount is None or opens is None or closes is None or validity is None:
@@ -491,6 +492,7 @@ class _Parser:
             prices=MappingProxyType(prices),
             prices_source=prices_source,
             activities=MappingProxyType(activities),
+            settings_url=settings_url,
             **wording,
         )
 
@@ -502,6 +504,18 @@ class _Parser:
             self.problem(path, "a non-empty line of text", value)
             return default
         return value.strip()
+
+    def page_url(self, value: Any, path: str) -> str:
+        """A web page the desktop's opener is given (the page with the switches), or ""."""
+        text = self.text(value, path, "")
+        if text:
+            from reminderd.urls import check_page_url
+
+            why = check_page_url(text)
+            if why:
+                self.problem(path, why, text)
+                return ""
+        return text
 
     def texts(self, value: Any, path: str, minimum: int) -> tuple[str, ...]:
         expected = f"a list of at least {minimum} non-empty text(s), e.g. [\"Overage\"]"

@@ -63,6 +63,7 @@ class Offer(NamedTuple):
     balance_where: str = ""  # where the balance is looked at, for the weekly check: "on the web"
     source: str = ""  # where the facts come from, and when they were checked
     web_search_usd: float = 0.01  # per web search request (USD 10 per 1,000, the provider's list price)
+    settings_url: str = ""  # the web page with the switches, opened by a notification's "Open Settings"
 
     @property
     def where(self) -> str:
@@ -168,6 +169,7 @@ CLAUDE_EXTRA_USAGE_2026_02 = Offer(
     balance_where="on the web",
     source=("the announcement of the Claude Opus 4.6 launch offer, February 2026, as the project's PROMO.md "
             "records it (its web address was not recorded); facts checked 2026-02-05"),
+    settings_url="https://claude.ai/settings/usage",
 )
 
 BUILTIN_OFFERS: Mapping[str, Offer] = MappingProxyType(

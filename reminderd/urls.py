@@ -51,3 +51,13 @@ def redact_text(text: str) -> str:
     """`text` (an error message) with the user name and password of every URL in it removed."""
     return _USERINFO.sub(r"\1", text)
 
+
+def check_page_url(url: str) -> str | None:
+    """Why `url` cannot be the page reminderd opens in the browser (an offer's settings_url)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("https", "http") or not parts.netloc or "@" in parts.netloc:
+        return "a web address such as https://claude.ai/settings/usage"
+    return None

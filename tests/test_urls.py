@@ -12,7 +12,7 @@ import pytest
 from click.testing import Result
 
 from reminderd.caldav_sync import CalDAVSession, CalendarError
-from reminderd.urls import check_url, redact, redact_text
+from reminderd.urls import check_page_url, check_url, redact, redact_text
 
 Cli = Callable[..., Result]
 SECRET = "S3cretPassw0rd"
@@ -39,6 +39,12 @@ def test_redact_drops_the_user_name_and_password_and_nothing_else() -> None:
     assert redact(f"https://a:{SECRET}@[::1/x") == "https://[::1/x"
     quoted = f"HTTPConnectionPool(host='h'): Max retries with url: http://alice:{SECRET}@h:1/cal/ and https://bob@o/"
     assert redact_text(quoted) == "HTTPConnectionPool(host='h'): Max retries with url: http://h:1/cal/ and https://o/"
+
+
+def test_check_page_url() -> None:
+    assert check_page_url("https://claude.ai/settings/usage") is None
+    for bad in ("-o /tmp/x", "file:///etc/passwd", "javascript:alert(1)", "https://u:p@host/"):
+        assert check_page_url(bad) is not None
 
 
 @pytest.mark.parametrize("url", [f"https://alice:{SECRET}@cloud.example.com/dav/",
