@@ -70,7 +70,7 @@ def _check_dir(directory: Path) -> None:
     from reminderd.files import make_private_dirs
 
     make_private_dirs(directory)
-    st = os.lstat(directory)
+    st = os.stat(directory)  # a state directory may be the user's own link (macOS keeps the lock there)
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
         raise OSError(0, f"{directory} is not a directory of yours that only you can write "
                          f"(owner uid {st.st_uid}, mode {st.st_mode & 0o777:04o})")

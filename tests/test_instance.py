@@ -94,6 +94,20 @@ def test_the_lock_is_never_opened_through_someone_elses_file(plant: str, runtime
     assert daemon_info(lock).running is False
 
 
+def test_a_state_directory_reached_through_our_own_link_holds_the_lock(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # without a runtime directory (macOS) the lock is in the state directory, which a user may link
+    (tmp_path / "real-state").mkdir(mode=0o700)
+    (tmp_path / "state").symlink_to(tmp_path / "real-state")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "none"))
+    monkeypatch.setenv("REMINDERD_STATE_DIR", str(tmp_path / "state"))
+    fd = acquire_instance_lock(paths.lock_file())
+    try:
+        assert daemon_info(paths.lock_file()).running is True
+    finally:
+        os.close(fd)
+
+
 @pytest.fixture
 def sleeper(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(["sleep", "30"])
