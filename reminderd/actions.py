@@ -1,5 +1,9 @@
-"""Acting on a desktop notification: the buttons a reminder offers ("I turned it off", "Remind
-me in 1 hour"), what a click records, and the threads that wait for the click.
+"""Acting on a desktop notification: the buttons a reminder offers, what a click records or
+opens, and the threads that wait for the click.
+
+A reminder that asks to turn a switch off offers "I turned it off" and "Remind me in 1 hour";
+an informational one (kinds.py says which) offers "Open Settings" (the offer's settings_url,
+in the browser) and "Remind me later". The last warnings are critical; the rest normal.
 
 A notification server that advertises the `actions` capability shows the buttons and emits
 ActionInvoked(id, key) when one is clicked, and NotificationClosed(id, reason) when the
@@ -12,6 +16,7 @@ buttons (and on every other backend) the body says which command to run instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -26,6 +31,9 @@ log = logging.getLogger(__name__)
 
 DONE = "done"
 SNOOZE = "snooze"
+SETTINGS = "settings"
+KEYS = (DONE, SNOOZE, SETTINGS)
+OPEN_WITHIN = 10.0  # seconds the desktop's opener gets
 WATCH_FOR = 24 * 3600.0  # seconds a notification's buttons are listened to
 MAX_WATCHERS = 16
 
@@ -36,13 +44,16 @@ class Actions(NamedTuple):
     buttons: tuple[tuple[str, str], ...]  # (key, label), in the order shown
     hint: str  # appended to the body where buttons cannot be shown
     on_action: Callable[[str], None]  # called with the key, from a watcher thread
+    urgent: bool = False  # a last warning: critical, shown until dismissed
 
 
 def done_action(reminder: Reminder, config: Config) -> str | None:
     """What "I turned it off" records for `reminder`: the switch it asks to turn off (the top-up
     switch for the Auto-Reload check, else the offer's main switch); None for a reminder that
-    no switch stops (the claim deadline)."""
-    if not reminder.stops_on:
+    does not ask to turn anything off (the claim deadline, the weekly check: kinds.py)."""
+    from reminderd.kinds import kind_of
+
+    if not reminder.stops_on or not kind_of(reminder).asks_off:
         return None
     credit = config.credit(reminder.credit_id)
     if credit is None:
@@ -54,15 +65,51 @@ def done_action(reminder: Reminder, config: Config) -> str | None:
 
 
 def actions_for(reminder: Reminder, config: Config, on_action: Callable[[str], None]) -> Actions:
+    """The buttons of `reminder`'s notification; `on_action` gets DONE and SNOOZE ("Open
+    Settings" is handled here: it records nothing)."""
+    from reminderd.kinds import is_urgent
+
     action = done_action(reminder, config)
-    buttons: tuple[tuple[str, str], ...] = ((SNOOZE, "Remind me in 1 hour"),)
+    urgent = is_urgent(reminder)
+    if action is None:
+        credit = config.credit(reminder.credit_id)
+        page = credit.offer.settings_url if credit is not None else ""
+        settings = ((SETTINGS, "Open Settings"),) if page else ()
+        return Actions((*settings, (SNOOZE, "Remind me later")), "",
+                       functools.partial(_open_or_pass_on, page, on_action), urgent)
     hint = ""
-    if action is not None:
-        buttons = ((DONE, "I turned it off"), *buttons)
-        command = f"reminderd done {action}" + (f" --credit {reminder.credit_id}" if len(config.credits) > 1 else "")
-        if command not in reminder.body:
-            hint = f"When it is off, run `{command}`."
-    return Actions(buttons, hint, on_action)
+    command = f"reminderd done {action}" + (f" --credit {reminder.credit_id}" if len(config.credits) > 1 else "")
+    if command not in reminder.body:
+        hint = f"When it is off, run `{command}`."
+    return Actions(((DONE, "I turned it off"), (SNOOZE, "Remind me in 1 hour")), hint, on_action, urgent)
+
+
+def _open_or_pass_on(page: str, on_action: Callable[[str], None], key: str) -> None:
+    if key == SETTINGS:
+        open_page(page)
+    elif key == SNOOZE:
+        on_action(key)
+
+
+def open_page(url: str) -> None:
+    """Open `url` with the desktop's opener (xdg-open; open on macOS), from a watcher thread."""
+    import sys
+
+    from reminderd.bounded import CannotRun, run
+
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    try:
+        done = run([opener, url], OPEN_WITHIN)
+    except CannotRun as exc:
+        log.warning("cannot open %s: %s: %s", url, opener, exc.strerror or exc)
+        return
+    if done.timed_out:
+        log.warning("cannot open %s: %s gave no answer within %g s", url, opener, OPEN_WITHIN)
+    elif done.returncode != 0:
+        detail = done.stderr.decode(errors="replace").strip().splitlines()
+        log.warning("cannot open %s: %s exit %s%s", url, opener, done.returncode, f": {detail[-1]}" if detail else "")
+    else:
+        log.info("opened %s", url)
 
 
 def with_hint(body: str, actions: Actions | None) -> str:
@@ -80,8 +127,9 @@ class Watcher:
     _lock = threading.Lock()
 
     def __init__(self, connection: Any, queue: Any, notification_id: int, on_action: Callable[[str], None],
-                 lifetime: float = WATCH_FOR) -> None:
+                 lifetime: float = WATCH_FOR, sender: str | None = None) -> None:
         self.connection, self.queue, self.id = connection, queue, notification_id
+        self.sender = sender  # the notification server's unique bus name: no one else's signal counts
         self.on_action, self.deadline = on_action, time.monotonic() + lifetime
         self.closed = threading.Event()
         with Watcher._lock:
@@ -121,11 +169,13 @@ class Watcher:
                     return
                 message = self.connection.recv_until_filtered(self.queue, timeout=left)
                 member = message.header.fields.get(HeaderFields.member)
+                if self.sender is not None and message.header.fields.get(HeaderFields.sender) != self.sender:
+                    continue  # a broadcast by another client of the bus, not the server's
                 if not message.body or message.body[0] != self.id:
                     continue  # another notification's
                 if member == "NotificationClosed":
                     return
-                if member == "ActionInvoked" and message.body[1] in (DONE, SNOOZE):
+                if member == "ActionInvoked" and message.body[1] in KEYS:
                     self._act(message.body[1])
                     return
         except (TimeoutError, OSError, ValueError, RuntimeError):

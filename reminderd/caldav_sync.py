@@ -30,10 +30,10 @@ from urllib.parse import urljoin, urlsplit
 
 from reminderd.errors import ReminderdError
 from reminderd.state import CALDAV_SECTION
+from reminderd.urls import redact, redact_text
 
 REQUEST_TIMEOUT = 10  # seconds for one request
 SYNC_WITHIN = 30  # seconds for a whole sync; what is left waits for the next one
-LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
 class CalendarError(ReminderdError):
@@ -105,18 +105,6 @@ def _path(url: str) -> str:
     return urlsplit(url).path
 
 
-def check_url(url: str) -> str | None:
-    """Why `url` cannot be a calendar address, or None. Plain http only to this machine: it
-    would send the password in the clear."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return ("an http(s) address of a calendar collection, e.g. "
-                "https://cloud.example.com/remote.php/dav/calendars/me/reminders/")
-    if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
-        return "an https:// address (plain http only to this machine: it would send your password in the clear)"
-    return None
-
-
 # -- talking to the server ---------------------------------------------------------------------
 
 
@@ -130,6 +118,7 @@ class CalDAVSession:
         except ImportError:
             raise CalendarError("calendar sync needs python-caldav: pip install 'reminderd[caldav]'") from None
         self.collection = url if url.endswith("/") else url + "/"
+        self.shown = redact(self.collection)  # for messages: config.py refuses a password in it already
         self.auth_error: type[Exception] = caldav_errors.AuthorizationError
         client_class: Any = caldav.DAVClient
         self.client = client_class(self.collection, username=username, password=password, timeout=REQUEST_TIMEOUT,
@@ -142,11 +131,11 @@ class CalDAVSession:
         try:
             return self.client.request(url, method, body, dict(headers or {}))
         except self.auth_error:
-            raise CalendarAuthError(f"{self.collection}: the calendar server refused the user name or password "
+            raise CalendarAuthError(f"{self.shown}: the calendar server refused the user name or password "
                                     "(check calendar.username and calendar.password_command)") from None
         except Exception as exc:  # the HTTP layer's own errors: unreachable, timed out, refused
-            raise CalendarError(f"{self.collection}: cannot reach the calendar server: "
-                                f"{type(exc).__name__}: {str(exc)[:200]}") from None
+            raise CalendarError(f"{self.shown}: cannot reach the calendar server: "
+                                f"{type(exc).__name__}: {redact_text(str(exc))[:200]}") from None
 
     def listing(self) -> dict[str, str]:
         """href -> ETag of every resource in the collection: one PROPFIND."""
@@ -154,13 +143,18 @@ class CalDAVSession:
                 '<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>')
         response = self.request(self.collection, "PROPFIND", body, {"Depth": "1", "Content-Type": "application/xml"})
         if response.status == 404:
-            raise CalendarError(f"{self.collection}: no calendar there (create it in your calendar app or on the "
+            raise CalendarError(f"{self.shown}: no calendar there (create it in your calendar app or on the "
                                 "server first)")
         if response.status != 207:
-            raise CalendarError(f"{self.collection}: listing the calendar failed: HTTP {response.status}")
+            raise CalendarError(f"{self.shown}: listing the calendar failed: HTTP {response.status}")
         raw = response.raw if isinstance(response.raw, bytes) else str(response.raw).encode()
         found: dict[str, str] = {}
-        for item in ElementTree.fromstring(raw).iter("{DAV:}response"):
+        try:
+            items = list(ElementTree.fromstring(raw).iter("{DAV:}response"))
+        except (ElementTree.ParseError, ValueError) as exc:  # e.g. an entity lxml let through, undefined here
+            raise CalendarError(f"{self.shown}: the calendar listing is not XML reminderd can read: "
+                                f"{redact_text(str(exc))[:200]}") from None
+        for item in items:
             href, etag = item.findtext("{DAV:}href"), item.findtext(".//{DAV:}getetag")
             if href and etag and not href.endswith("/"):
                 found[_path(urljoin(self.collection, href))] = etag
@@ -232,8 +226,9 @@ def sync(config: Any, state_path: Path, now: datetime, password: str | None, dry
 
     calendar = config.calendar
     wanted, current, record, state = wanted_versions(config, state_path, now, report, facts)
+    key = redact(calendar.url)
     synced: dict[str, dict[str, str]] = {uid: dict(entry) for uid, entry in
-                                          state.extra.get(CALDAV_SECTION, {}).get(calendar.url, {}).items()}
+                                          _records(state.extra.get(CALDAV_SECTION, {}), key).items()}
     session = session_factory(calendar.url, calendar.username, password)
     listing = session.listing()
     actions = plan_sync(session.collection, wanted, synced, listing)
@@ -247,12 +242,21 @@ def sync(config: Any, state_path: Path, now: datetime, password: str | None, dry
     outcome = run_actions(session, actions, body, synced, time.monotonic() + SYNC_WITHIN)
 
     def remember(latest: Any) -> Any:
-        records = latest.extra.get(CALDAV_SECTION, {})
-        latest = latest.with_extra(CALDAV_SECTION, {**records, calendar.url: synced})
+        # keyed by the address without user name or password; a key that had them is re-keyed
+        records = {redact(k): v for k, v in latest.extra.get(CALDAV_SECTION, {}).items() if redact(k) != key}
+        latest = latest.with_extra(CALDAV_SECTION, {**records, key: synced})
         return latest.with_extra(ICS_SECTION, merge_records(latest.extra.get(ICS_SECTION, {}), record))
 
     update_state(state_path, remember, report)
     return outcome._replace(unchanged=unchanged, requests=dict(session.counts)), actions
+
+
+def _records(section: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """What reminderd wrote to the calendar `key`, also when an older version stored it under
+    the address with a user name and password in it."""
+    if key in section:
+        return section[key]  # type: ignore[no-any-return]
+    return next((records for url, records in section.items() if redact(url) == key), {})
 
 
 def wanted_versions(config: Any, state_path: Path, now: datetime, report: Callable[[str], None] | None = None,

@@ -110,13 +110,22 @@ def nudge_daemon() -> None:
     import os
     import signal
 
-    from reminderd.instance import daemon_info
+    from reminderd.instance import daemon_info, is_our_daemon
 
-    info = daemon_info(paths.lock_file())
-    # the pid is trusted only while its process holds the lock, and only on the host it names
-    if info.running and info.pid and info.here:
+    info = daemon_info(lock_file())
+    # the pid is trusted only while its process holds the lock, only on the host it names, and
+    # only if that process is ours and runs reminderd
+    if info.running and info.pid and info.here and is_our_daemon(info.pid):
         with contextlib.suppress(OSError):
             os.kill(info.pid, signal.SIGHUP)
+
+
+def lock_file() -> Path:
+    """The daemon's lock (paths.lock_file), saying so when $XDG_RUNTIME_DIR cannot be trusted."""
+    problem = paths.runtime_dir_problem()
+    if problem:
+        warn(problem)
+    return paths.lock_file()
 
 
 def pick_credit(config: Config, credit_id: str | None) -> str:
@@ -167,7 +176,12 @@ def status(obj: Context, as_json: bool, at: str | None) -> None:
     state = obj.state()
     now = parse_at(at, config)
     timeline = plan(config, state, now, obj.facts(config, now_utc()))
-    daemon = daemon_info(paths.lock_file())
+    daemon = daemon_info(lock_file())
+    from reminderd.instance import other_daemon_warning
+
+    mismatch = other_daemon_warning(daemon, paths.runtime_dir(), obj.config_path, paths.state_dir())
+    if mismatch:
+        warn(mismatch)
     if as_json:
         import json  # only here: the text summary does without it
 
@@ -446,7 +460,7 @@ def run(obj: Context) -> None:
     from reminderd.daemon import run as run_daemon
 
     configure_logging(obj.verbose)
-    sys.exit(run_daemon(obj.config_path, obj.state_path, paths.lock_file(), now_utc, wake_seconds(os.environ)))
+    sys.exit(run_daemon(obj.config_path, obj.state_path, lock_file(), now_utc, wake_seconds(os.environ)))
 
 
 def wake_seconds(environ: Any) -> float:
@@ -516,14 +530,16 @@ def notify_test(obj: Context) -> None:
 
 
 def _service_for(obj: Context, kind: str | None) -> Any:
+    """The service runs what this command runs: its config file and state directory, written in
+    as absolute paths (the service manager's environment may differ from this shell's)."""
     import os
 
     from reminderd.service import command_line, default_kind, service_file
 
-    explicit = obj.config_path if obj.config_path != paths.default_config_path() else None
     home = Path(os.path.expanduser("~"))
     config_home = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")  # where systemd looks
-    return service_file(kind or default_kind(), command_line(config=explicit), home, config_home)
+    environment = {paths.STATE_ENV: os.path.abspath(paths.state_dir())}
+    return service_file(kind or default_kind(), command_line(config=obj.config_path), home, config_home, environment)
 
 
 @main.command("install-service")

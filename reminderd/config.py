@@ -103,11 +103,34 @@ def load_config(path: Path) -> Config:
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: expected a UTF-8 text file, got undecodable bytes"]) from None
     config = parse_config(text, str(path))
-    if config.notifications.push and os.stat(path).st_mode & 0o044:
-        config = config._replace(warnings=(*config.warnings, (
-            f"{path}: notifications.push: push URLs carry secrets and this file is readable by others: "
-            f"chmod 600 {path}, or let push_command print them")))
-    return config
+    return config._replace(warnings=(*config.warnings, *_permission_warnings(path, config)))
+
+
+def _permission_warnings(path: Path, config: Config) -> list[str]:
+    """The config names programs reminderd runs and files it writes, so others must not be able
+    to change it; and others must not read the secrets some keys carry."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    out = []
+    mine = (os.getuid(), 0) if hasattr(os, "getuid") else (st.st_uid,)
+    if st.st_uid not in mine:
+        out.append(f"{path}: owned by another user (uid {st.st_uid}), who can change what it tells reminderd "
+                   "to run and write: use a config file of your own")
+    elif st.st_mode & 0o022:
+        out.append(f"{path}: writable by others (mode {st.st_mode & 0o777:04o}), who can change what it tells "
+                   f"reminderd to run and write: chmod 600 {path}")
+    if st.st_mode & 0o044:
+        notifications = config.notifications
+        for key, value, what, instead in (
+                ("notifications.push", notifications.push, "push URLs carry secrets",
+                 ", or let push_command print them"),
+                ("notifications.command", notifications.command,
+                 "a notification command may carry a secret (a token, an ntfy topic)", "")):
+            if value:
+                out.append(f"{path}: {key}: {what} and this file is readable by others: chmod 600 {path}{instead}")
+    return out
 
 
 def parse_config(text: str, source: str) -> Config:
@@ -336,15 +359,21 @@ class _Parser:
         if not raw:
             return None
         self.unknown_keys(raw, {"caldav_url", "username", "password_command"}, "calendar.")
-        url = self.text(raw.get("caldav_url"), "calendar.caldav_url", "")
+        given = raw.get("caldav_url")
+        if isinstance(given, str) and given.strip() and not given.isprintable():
+            from reminderd.urls import redact
+
+            self.problem("calendar.caldav_url", "a non-empty line of text", redact(given))
+            given = None
+        url = self.text(given, "calendar.caldav_url", "")
         if not url and "caldav_url" not in raw:
             self.problems.append(f"{self.source}: calendar.caldav_url: expected the address of a CalDAV calendar, "
                                  "got nothing")
-        from reminderd.caldav_sync import check_url
+        from reminderd.urls import check_url, redact
 
         why = check_url(url) if url else None
         if why:
-            self.problem("calendar.caldav_url", why, url)
+            self.problem("calendar.caldav_url", why, redact(url))
         argv = self.command(raw.get("password_command"), "calendar.password_command")
         username = self.text(raw.get("username"), "calendar.username", "") or None
         return CalendarSettings(url, username, argv) if url and not why else None
@@ -356,7 +385,7 @@ class _Parser:
             return None
         known = {"name", "amount_usd", "eligible_plans", "subscribed_by", "claim_opens",
                  "claim_closes", "validity_days", "timezone", "switch_location", "prices",
-                 "prices_source", "activity_costs", "web_search_usd", *WORDING_KEYS}
+                 "prices_source", "activity_costs", "web_search_usd", "settings_url", *WORDING_KEYS}
         self.unknown_keys(raw, known, f"{path}.")
         before = len(self.problems)
         zone = self.zone(raw.get("timezone"), f"{path}.timezone", config_zone)
@@ -381,12 +410,15 @@ class _Parser:
         activities = self.activity_costs(raw.get("activity_costs"), f"{path}.activity_costs", {})
         wording = self.wording(raw, path)
         location = self.text(raw.get("switch_location"), f"{path}.switch_location", "")
+        settings_url = self.page_url(raw.get("settings_url"), f"{path}.settings_url")
+        name = self.text(raw.get("name"), f"{path}.name", key)
+        prices_source = self.text(raw.get("prices_source"), f"{path}.prices_source", "")
         if len(self.problems) > before or amount is None or opens is None or closes is None or validity is None:
             return None
         assert isinstance(validity, int)
         return Offer(
             key=key,
-            name=self.string(raw.get("name"), f"{path}.name", key) or key,
+            name=name,
             amount_usd=amount,
             eligible_plans=tuple(plans),
             subscribed_by=subscribed_by or closes,
@@ -397,8 +429,9 @@ class _Parser:
             switch_location=location,
             web_search_usd=self.number(raw.get("web_search_usd"), f"{path}.web_search_usd", default=0.01) or 0.0,
             prices=prices,
-            prices_source=self.string(raw.get("prices_source"), f"{path}.prices_source", "") or "",
+            prices_source=prices_source,
             activities=MappingProxyType(activities),
+            settings_url=settings_url,
             **wording,
         )
 
@@ -410,6 +443,18 @@ class _Parser:
             self.problem(path, "a non-empty line of text", value)
             return default
         return value.strip()
+
+    def page_url(self, value: Any, path: str) -> str:
+        """A web page the desktop's opener is given (the page with the switches), or ""."""
+        text = self.text(value, path, "")
+        if text:
+            from reminderd.urls import check_page_url
+
+            why = check_page_url(text)
+            if why:
+                self.problem(path, why, text)
+                return ""
+        return text
 
     def texts(self, value: Any, path: str, minimum: int) -> tuple[str, ...]:
         expected = f"a list of at least {minimum} non-empty text(s), e.g. [\"Overage\"]"

@@ -528,7 +528,8 @@ def run(config_path: Path, state_path: Path, lock_path: Path, clock: Callable[[]
     `balance` and `done` find us to send SIGHUP), so an early SIGHUP reloads, never kills.
     """
     with signals_to_socket() as signals:
-        acquire_instance_lock(lock_path)  # held until the process ends: never released early
+        # held until the process ends: never released early; it says which config and state we use
+        acquire_instance_lock(lock_path, config_path, state_path.parent)
         daemon = Daemon(config_path, state_path, lock_path, clock, wake_seconds)
         daemon.start()
         notify_service_manager("READY=1")

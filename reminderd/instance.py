@@ -8,6 +8,7 @@ emptied at boot, so a home directory shared over NFS never makes one host trust 
 from __future__ import annotations
 
 import os
+import stat
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,8 @@ class DaemonInfo(NamedTuple):
     pid: int | None
     last_wake: datetime | None
     host: str | None = None
+    config: str | None = None  # the config file the daemon reads (absolute), if it said
+    state_dir: str | None = None  # and its state directory
 
     @property
     def here(self) -> bool:
@@ -40,19 +43,47 @@ def _hostname() -> str:
     return socket.gethostname()
 
 
-def _owner(fd: int) -> tuple[int | None, str | None]:
-    words = os.pread(fd, 300, 0).decode(errors="replace").split()
+# The lock file's text: "PID HOST" (all an older reminderd reads), then "config PATH" and
+# "state PATH" lines, so `status` can tell a daemon that reads another config or state.
+def _owner(fd: int) -> DaemonInfo:
+    text = os.pread(fd, 8192, 0).decode(errors="replace")
+    first, *rest = text.split("\n") if text else ("",)
+    words = first.split()
     pid = int(words[0]) if words and words[0].isdigit() else None
-    return pid, (words[1] if len(words) > 1 else None)
+    fields = {key: value for key, _, value in (line.partition(" ") for line in rest) if value}
+    return DaemonInfo(True, pid, None, words[1] if len(words) > 1 else None, fields.get("config"),
+                      fields.get("state"))
 
 
-def acquire_instance_lock(path: Path) -> int:
-    """Hold an exclusive lock on `path` for the life of the process; write our pid and host."""
+def _open_lock(path: Path, flags: int) -> int:
+    """Open the lock file, never through a link, and only if it is a file of ours: in a
+    directory others could write, theirs would make us truncate a file or signal a pid."""
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+        os.close(fd)
+        raise OSError(0, f"not a file of yours (owner uid {st.st_uid}); remove it if no reminderd runs")
+    return fd
+
+
+def _check_dir(directory: Path) -> None:
+    from reminderd.files import make_private_dirs
+
+    make_private_dirs(directory)
+    st = os.stat(directory)  # a state directory may be the user's own link (macOS keeps the lock there)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise OSError(0, f"{directory} is not a directory of yours that only you can write "
+                         f"(owner uid {st.st_uid}, mode {st.st_mode & 0o777:04o})")
+
+
+def acquire_instance_lock(path: Path, config: Path | None = None, state_dir: Path | None = None) -> int:
+    """Hold an exclusive lock on `path` for the life of the process; write our pid and host,
+    and the config and state directory we use."""
     import fcntl
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        _check_dir(path.parent)
+        fd = _open_lock(path, os.O_RDWR | os.O_CREAT)
     except OSError as exc:
         raise StateError(f"{path}: cannot open the lock file: {exc.strerror}") from None
     deadline = time.monotonic() + ACQUIRE_FOR
@@ -64,13 +95,18 @@ def acquire_instance_lock(path: Path) -> int:
             if time.monotonic() < deadline:
                 time.sleep(0.05)
                 continue
-            pid, host = _owner(fd)
+            holder = _owner(fd)
             os.close(fd)
-            who = f"pid {pid if pid is not None else '?'}" + (f" on {host}" if host else "")
+            who = f"pid {holder.pid if holder.pid is not None else '?'}" + (f" on {holder.host}" if holder.host
+                                                                              else "")
             raise AlreadyRunning(f"another reminderd run is already running ({who}; lock {path})") from None
+    text = f"{os.getpid()} {_hostname()}\n"
+    for key, value in (("config", config), ("state", state_dir)):
+        if value is not None and "\n" not in str(value):
+            text += f"{key} {os.path.abspath(value)}\n"
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {_hostname()}\n".encode(), 0)
+        os.pwrite(fd, text.encode(errors="surrogateescape"), 0)
     except OSError:
         pass  # the lock is what counts; without the pid `status` just cannot name it
     return fd
@@ -81,7 +117,7 @@ def daemon_info(path: Path) -> DaemonInfo:
     import fcntl
 
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = _open_lock(path, os.O_RDONLY)
     except OSError:
         return DaemonInfo(False, None, None)
     try:
@@ -89,9 +125,70 @@ def daemon_info(path: Path) -> DaemonInfo:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            pid, host = _owner(fd)
-            return DaemonInfo(True, pid, last, host)
+            return _owner(fd)._replace(last_wake=last)
         fcntl.flock(fd, fcntl.LOCK_UN)
         return DaemonInfo(False, None, last)
     finally:
         os.close(fd)
+
+
+def running_daemons(directory: Path) -> list[DaemonInfo]:
+    """The daemons holding a lock in `directory` (the runtime directory's, one per state dir)."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    found = (daemon_info(directory / name) for name in names if name.endswith(".lock"))
+    return [info for info in found if info.running]
+
+
+def is_our_daemon(pid: int) -> bool:
+    """Whether `pid` is a process of ours running reminderd: only then may it get a SIGHUP.
+    Linux: /proc/PID (owner and command line); elsewhere the owner only, from ps."""
+    proc = Path(f"/proc/{pid}")
+    if proc.is_dir():
+        try:
+            if proc.stat().st_uid != os.getuid():
+                return False
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return any(os.path.basename(arg) == b"reminderd" for arg in argv)
+    import subprocess
+
+    try:
+        uid = subprocess.run(["ps", "-o", "uid=", "-p", str(pid)], capture_output=True, text=True,
+                             timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return uid == str(os.getuid())
+
+
+def other_daemon_warning(ours: DaemonInfo, runtime: Path | None, config: Path, state_dir: Path) -> str | None:
+    """One line when the daemon that runs uses another config or state directory than this
+    command (a service installed from another shell, with another --config or
+    $REMINDERD_STATE_DIR): what the command shows is then not what the daemon does."""
+    fix = "run `reminderd install-service --force` as you ran this command, then restart the service"
+    if ours.running:
+        if ours.config is None or _same(ours.config, config):
+            return None
+        return (f"the daemon running for this state directory (pid {ours.pid}) reads {ours.config}, not {config}: "
+                f"{fix}")
+    if runtime is None:
+        return None
+    from reminderd.paths import lock_dir
+
+    others = running_daemons(lock_dir(runtime))
+    known = [info for info in others if info.config is not None and info.state_dir is not None]
+    if not known:
+        return None
+    other = next((info for info in known if _same(info.config, config)), known[0])
+    if _same(other.config, config):
+        return (f"a daemon (pid {other.pid}) reads this config but keeps its state in {other.state_dir}, not "
+                f"{state_dir}: {fix}")
+    return (f"no daemon runs with this config and state directory, but one does (pid {other.pid}) with "
+            f"{other.config} and {other.state_dir}: {fix}")
+
+
+def _same(recorded: str | None, path: Path) -> bool:
+    return recorded is not None and os.path.realpath(recorded) == os.path.realpath(path)

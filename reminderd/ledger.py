@@ -68,8 +68,11 @@ def _open(path: Path, write: bool) -> Iterator[Any]:
     """
     import sqlite3
 
+    from reminderd.files import make_private_dirs
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(path.parent)
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))  # 0600 before SQLite writes a byte to it
         db = sqlite3.connect(path, timeout=60, isolation_level=None)
     except (OSError, sqlite3.Error) as exc:
         raise StateError(f"{path}: cannot open the usage ledger: {exc}") from None

@@ -53,13 +53,18 @@ def session_bus_address() -> tuple[str | None, str]:
     """The session bus address, and how it was found (for the log).
 
     Some service managers start us without DBUS_SESSION_BUS_ADDRESS; the bus is then usually
-    at $XDG_RUNTIME_DIR/bus.
+    at $XDG_RUNTIME_DIR/bus, if that directory is ours alone (a bus someone else put there would
+    read every reminder and could click its buttons).
     """
+    from reminderd import paths
+
     address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     if address:
         return address, "DBUS_SESSION_BUS_ADDRESS"
     runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
     path = os.path.join(runtime, "bus")
+    if paths.runtime_dir() is None and paths.runtime_dir_problem():
+        return None, f"DBUS_SESSION_BUS_ADDRESS is not set, and {path} is not used: {runtime} is not yours alone"
     if os.path.exists(path):
         return f"unix:path={path}", f"DBUS_SESSION_BUS_ADDRESS is not set; using {path}"
     return None, f"DBUS_SESSION_BUS_ADDRESS is not set and there is no bus at {path}"
@@ -128,7 +133,7 @@ class DBusNotifier:
     def send(self, title: str, body: str, actions: Actions | None = None) -> None:
         self._cancelled = False
         try:
-            from jeepney import DBusAddress, new_method_call
+            from jeepney import DBusAddress, HeaderFields, new_method_call
             from jeepney.bus import get_bus
             from jeepney.io.blocking import prep_socket
             from jeepney.wrappers import DBusErrorResponse
@@ -163,19 +168,25 @@ class DBusNotifier:
                 body = with_hint(body, actions)
             if "body-markup" in caps.body[0]:
                 body = escape_markup(body)
-            signals = _listen_for_clicks(connection, server, left()) if buttons else None
+            # the server's unique name: only its signals are clicks (anyone on the bus can broadcast)
+            server_name = caps.header.fields.get(HeaderFields.sender)
+            signals = _listen_for_clicks(connection, server, server_name, left()) if buttons else None
             flat = [text for button in actions.buttons for text in button] if buttons and actions else []
+            # critical (shown until dismissed) only for a last warning; else normal, and the
+            # server's own expiry (-1)
+            urgent = actions is not None and actions.urgent
             notify = new_method_call(server, "Notify", "susssasa{sv}i",
                                      (APP_NAME, 0, "dialog-warning", title, body, flat,
-                                      {"urgency": ("y", 2)}, 0))
+                                      {"urgency": ("y", 2 if urgent else 1)}, 0 if urgent else -1))
             reply = connection.send_and_get_reply(notify, timeout=left())
             if reply.header.message_type.name == "error":
                 raise NotifyError(f"dbus: the notification server refused: {reply.body}")
-            if signals is not None and actions is not None:
+            if (signals is not None and actions is not None
+                    and reply.header.fields.get(HeaderFields.sender) == server_name):
                 from reminderd.actions import Watcher
 
                 watchdog.close()
-                Watcher(connection, signals, reply.body[0], actions.on_action)
+                Watcher(connection, signals, reply.body[0], actions.on_action, sender=server_name)
                 watching = True
         except NotifyError:
             raise
@@ -197,15 +208,18 @@ class DBusNotifier:
             self._watchdog = None
 
 
-def _listen_for_clicks(connection: Any, server: Any, timeout: float) -> Any:
+def _listen_for_clicks(connection: Any, server: Any, sender: str | None, timeout: float) -> Any:
     """Ask the bus for the server's signals (some servers broadcast them; others send them only
-    to the caller of Notify) and queue them from now on, before Notify, so none is missed."""
+    to the caller of Notify) and queue them from now on, before Notify, so none is missed. Only
+    those the server (`sender`, its unique name) sent: another client's broadcast is no click."""
     from collections import deque
 
     from jeepney import MatchRule
     from jeepney.bus_messages import message_bus
 
-    rule = MatchRule(type="signal", interface=server.interface, path=server.object_path)
+    if not sender:
+        raise NotifyError("dbus: the notification server's reply named no sender")
+    rule = MatchRule(type="signal", sender=sender, interface=server.interface, path=server.object_path)
     queue: deque[Any] = deque(maxlen=64)
     connection.filter(rule, queue=queue)
     reply = connection.send_and_get_reply(message_bus.AddMatch(rule), timeout=timeout)
@@ -222,11 +236,12 @@ class CommandNotifier:
     """
 
     def __init__(self, argv: Sequence[str], name: str = "command", timeout: float = SEND_TIMEOUT,
-                 escape_body: bool = False) -> None:
+                 escape_body: bool = False, urgency_option: str | None = None) -> None:
         self.argv = list(argv)
         self.name = name
         self.timeout = timeout
         self.escape_body = escape_body
+        self.urgency_option = urgency_option  # e.g. "--urgency": given "critical" or "normal" before the text
         self._running: Running | None = None
         self._cancelled = False
 
@@ -236,14 +251,17 @@ class CommandNotifier:
         if running is not None:
             running.cancel()
 
-    def send(self, title: str, body: str) -> None:
+    def send(self, title: str, body: str, urgent: bool = False) -> None:
         if shutil.which(self.argv[0]) is None:
             raise NotifyError(f"{self.name}: {self.argv[0]} not found")
         if self.escape_body:
             body = escape_markup(body)
+        argv = list(self.argv)
+        if self.urgency_option:
+            argv.insert(1, f"{self.urgency_option}={'critical' if urgent else 'normal'}")
         self._cancelled = False
         try:
-            running = self._running = Running([*self.argv, title, body])
+            running = self._running = Running([*argv, title, body])
         except CannotRun as exc:
             raise NotifyError(f"{self.name}: {exc.strerror or exc}") from exc
         try:
@@ -262,8 +280,8 @@ class CommandNotifier:
 def notify_send() -> CommandNotifier:
     # `--` ends the options: a title starting with "-" is text, not a flag. notify-send cannot
     # ask the server whether it reads markup; every common one does, so the body is escaped.
-    return CommandNotifier(["notify-send", f"--app-name={APP_NAME}", "--urgency=critical", "--"], "notify-send",
-                           escape_body=True)
+    return CommandNotifier(["notify-send", f"--app-name={APP_NAME}", "--"], "notify-send", escape_body=True,
+                           urgency_option="--urgency")
 
 
 def osascript() -> CommandNotifier:
@@ -350,6 +368,8 @@ class FallbackNotifier:
             try:
                 if isinstance(backend, DBusNotifier):  # the one backend that can show buttons
                     backend.send(title, body, actions)
+                elif isinstance(backend, CommandNotifier):  # notify-send says the urgency
+                    backend.send(title, with_hint(body, actions), urgent=actions is not None and actions.urgent)
                 else:
                     backend.send(title, with_hint(body, actions))
             except NotifyError as exc:

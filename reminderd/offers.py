@@ -59,6 +59,7 @@ class Offer(NamedTuple):
     web_search_usd: float = 0.01  # per web search request (USD 10 per 1,000, the provider's list price)
     currency: str = "USD"  # of `amount_usd` and the balance: a credit found in an account may be in EUR
     fixed_expiry: datetime | None = None  # an expiry the provider stated (a credit found in the account)
+    settings_url: str = ""  # the web page with the switches, opened by a notification's "Open Settings"
 
     @property
     def where(self) -> str:
@@ -158,6 +159,7 @@ CLAUDE_EXTRA_USAGE_2026_02 = Offer(
     balance_where="on the web",
     source=("the announcement of the Claude Opus 4.6 launch offer, February 2026, as the project's PROMO.md "
             "records it (its web address was not recorded); facts checked 2026-02-05"),
+    settings_url="https://claude.ai/settings/usage",
 )
 
 BUILTIN_OFFERS: Mapping[str, Offer] = MappingProxyType(

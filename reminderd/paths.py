@@ -33,10 +33,36 @@ def state_file() -> Path:
 
 
 def runtime_dir() -> Path | None:
-    """The per-user runtime directory ($XDG_RUNTIME_DIR, else /run/user/UID), if there is one."""
+    """The per-user runtime directory ($XDG_RUNTIME_DIR, else /run/user/UID), if there is one
+    that is ours alone (runtime_dir_problem says why not)."""
+    candidate, problem = _runtime_dir()
+    return None if problem else candidate
+
+
+def runtime_dir_problem() -> str | None:
+    """Why $XDG_RUNTIME_DIR is not used, when it is set but cannot be trusted."""
+    return _runtime_dir()[1]
+
+
+def _runtime_dir() -> tuple[Path | None, str | None]:
+    """The XDG spec requires the runtime directory to be owned by the user with mode 0700: in
+    one others can write, they could plant the daemon's lock (a link to a file of ours, a pid
+    to signal)."""
     env = os.environ.get("XDG_RUNTIME_DIR")
     candidate = Path(env) if env else Path(f"/run/user/{os.getuid()}")
-    return candidate if candidate.is_dir() else None
+    try:
+        st = candidate.stat()
+    except OSError:
+        return None, None
+    import stat
+
+    if not stat.S_ISDIR(st.st_mode):
+        return None, None
+    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None, (f"{candidate} (the runtime directory) is not yours alone (owner uid {st.st_uid}, mode "
+                      f"{st.st_mode & 0o777:04o}; expected uid {os.getuid()}, mode 0700): keeping the daemon's lock "
+                      "in the state directory instead")
+    return candidate, None
 
 
 def lock_file() -> Path:
@@ -45,7 +71,15 @@ def lock_file() -> Path:
     runtime = runtime_dir()
     if runtime is None:
         return state_dir() / "reminderd.lock"
+    return lock_dir(runtime) / f"{lock_key(state_dir())}.lock"
+
+
+def lock_dir(runtime: Path) -> Path:
+    """Where the locks of every state directory are, in the runtime directory."""
+    return runtime / APP
+
+
+def lock_key(state: Path) -> str:
     import hashlib
 
-    key = hashlib.sha256(str(state_dir().absolute()).encode()).hexdigest()[:16]
-    return runtime / APP / f"{key}.lock"
+    return hashlib.sha256(str(state.absolute()).encode()).hexdigest()[:16]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -27,10 +28,15 @@ def channel_id(url: str) -> str:
     return "push:" + hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
+_ONE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")  # Apprise skips text before a URL, and splits at spaces
+
+
 def describe(url: str) -> str:
-    """A URL as it may be shown: its scheme only ("ntfy://…")."""
-    scheme = url.split("://", 1)[0] if "://" in url else "?"
-    return f"{scheme}://…"
+    """A URL as it may be shown: its scheme only ("ntfy://…"), and only if it looks like one
+    (text before "://" that is not a scheme may be a token)."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    return f"{scheme if _SCHEME.fullmatch(scheme) else '?'}://…"
 
 
 def _apprise() -> Any:
@@ -54,8 +60,12 @@ def _mute(logger: logging.Logger) -> None:
 
 
 def readable(url: str) -> bool:
-    """Whether Apprise knows how to send to `url`."""
-    return bool(_apprise().Apprise().add(url))
+    """Whether Apprise reads `url` as exactly one service it can send to (it also takes several
+    URLs in one string, split at spaces and commas: each entry must be one channel)."""
+    if not _ONE_URL.fullmatch(url):
+        return False
+    service = _apprise().Apprise()
+    return bool(service.add(url)) and len(service) == 1
 
 
 class PushNotifier:
@@ -74,8 +84,8 @@ class PushNotifier:
 
     def send(self, title: str, body: str) -> None:
         service = _apprise().Apprise()
-        if not service.add(self.url):
-            raise NotifyError(f"{self.name}: Apprise cannot read this URL")
+        if not readable(self.url) or not service.add(self.url):
+            raise NotifyError(f"{self.name}: Apprise cannot read this URL as one service")
         outcome: list[Any] = []
         finished = self._finished
 

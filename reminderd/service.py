@@ -9,10 +9,11 @@ executable, remembers a hash of what it wrote, and refuses to overwrite a file t
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import plistlib
-import shlex
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -51,8 +52,49 @@ def command_line(argv0: str = sys.argv[0], config: Path | None = None) -> list[s
     return base + (["--config", str(config.absolute())] if config else []) + ["run"]
 
 
-def systemd_unit(command: list[str]) -> str:
-    exec_start = " ".join(shlex.quote(part) for part in command)
+def _refuse_control_characters(text: str, what: str) -> None:
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ServiceError(f"{what} {json.dumps(text)} holds a control character (a line break?), which a service "
+                           "file cannot hold: use a path without it")
+
+
+def systemd_word(word: str, executable: bool = False) -> str:
+    """One word of ExecStart= as systemd reads it (systemd.service(5), "Command lines"), not as a
+    shell would: `%` starts a specifier (%% is a %), `$` a variable in arguments ($$ is a $),
+    and inside double quotes a backslash escapes. systemd expands no variable in the
+    executable's own path, and refuses quotes and backslashes in it."""
+    _refuse_control_characters(word, "the path")
+    if executable and any(c in word for c in "\"'\\"):
+        raise ServiceError(f"{word}: systemd cannot run a program whose path holds a quote or a backslash; "
+                           "install reminderd in a folder without one")
+    text = word.replace("%", "%%") if executable else word.replace("%", "%%").replace("$", "$$")
+    if word and not any(c.isspace() or c in "\"'\\;" for c in word):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def systemd_environment(name: str, value: str) -> str:
+    """An Environment= line: quoted, backslashes escaped, `%` doubled; `$` means nothing there."""
+    _refuse_control_characters(value, f"{name}")
+    text = value.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    return f'Environment="{name}={text}"\n'
+
+
+def systemd_unit(command: list[str], environment: Mapping[str, str] | None = None) -> str:
+    """The unit that runs `command` with `environment`, each quoted for systemd."""
+    exec_start = " ".join(systemd_word(part, executable=index == 0) for index, part in enumerate(command))
+    return _unit(exec_start, "".join(systemd_environment(k, v) for k, v in sorted((environment or {}).items())))
+
+
+SHIPPED_EXEC_START = "%h/.local/bin/reminderd run"  # systemd/reminderd.service: where pipx puts it
+
+
+def shipped_systemd_unit() -> str:
+    """systemd/reminderd.service in the repository: for any user (%h is their home)."""
+    return _unit(SHIPPED_EXEC_START, "")
+
+
+def _unit(exec_start: str, environment: str) -> str:
     return f"""\
 # reminderd: a systemd user unit. Install with `reminderd install-service`.
 [Unit]
@@ -67,7 +109,7 @@ After=graphical-session.target
 # reaches a daemon still starting
 Type=notify
 NotifyAccess=main
-ExecStart={exec_start}
+{environment}ExecStart={exec_start}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=30
@@ -80,8 +122,10 @@ WantedBy=graphical-session.target
 """
 
 
-def launchd_plist(command: list[str], home: Path) -> bytes:
+def launchd_plist(command: list[str], home: Path, environment: Mapping[str, str] | None = None) -> bytes:
     log = str(home / "Library" / "Logs" / "reminderd.log")  # launchd does not expand ~
+    for text in (*command, *(environment or {}).values()):
+        _refuse_control_characters(text, "the path")  # XML cannot hold most of them
     plist: dict[str, Any] = {
         "Label": LABEL,
         "ProgramArguments": command,
@@ -92,19 +136,23 @@ def launchd_plist(command: list[str], home: Path) -> bytes:
         "StandardOutPath": log,
         "StandardErrorPath": log,
     }
+    if environment:
+        plist["EnvironmentVariables"] = dict(environment)
     return plistlib.dumps(plist, sort_keys=True)
 
 
-def service_file(kind: str, command: list[str], home: Path, config_home: Path) -> ServiceFile:
+def service_file(kind: str, command: list[str], home: Path, config_home: Path,
+                 environment: Mapping[str, str] | None = None) -> ServiceFile:
+    """The service file that runs `command` with `environment` (the state directory in use)."""
     if kind == SYSTEMD:
         return ServiceFile(
-            kind, config_home / "systemd" / "user" / UNIT_NAME, systemd_unit(command).encode(),
+            kind, config_home / "systemd" / "user" / UNIT_NAME, systemd_unit(command, environment).encode(),
             enable=("systemctl --user daemon-reload", f"systemctl --user enable --now {UNIT_NAME}"),
             disable=(f"systemctl --user disable --now {UNIT_NAME}",),
         )
     path = home / "Library" / "LaunchAgents" / f"{LABEL}.plist"
     return ServiceFile(
-        kind, path, launchd_plist(command, home),
+        kind, path, launchd_plist(command, home, environment),
         enable=(f"launchctl bootstrap gui/$(id -u) {path}",),
         disable=(f"launchctl bootout gui/$(id -u)/{LABEL}",),
     )

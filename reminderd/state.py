@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from reminderd.errors import StateError
-from reminderd.files import PRIVATE, write_atomically
+from reminderd.files import PRIVATE, make_private_dirs, write_atomically
 from reminderd.forecast import Observation
 from reminderd.record import (
     CALDAV_SECTION,
@@ -336,7 +336,7 @@ def locked(path: Path) -> Iterator[None]:
 
     lock_path = path.with_name(path.name + ".lock")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(path.parent)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE)
     except OSError as exc:
         raise StateError(f"{lock_path}: cannot open the lock file: {exc.strerror}") from None

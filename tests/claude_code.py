@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 from tools.fake_anthropic import FakeAnthropic
 
-from reminderd.notify import kill_group
+from reminderd.bounded import kill_group
 
 VERSION = "2.1.332"  # the version the goldens were measured with
 DEFAULT_BIN = "/work/npm/node_modules/.bin/claude"

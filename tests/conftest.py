@@ -106,7 +106,7 @@ def write_config(tmp_path: Path) -> Callable[[str], Path]:
 def session_bus(tmp_path: Path) -> Iterator[str]:
     dbus_daemon = require("dbus-daemon")
     socket_path = tmp_path / "run" / "bus"
-    socket_path.parent.mkdir()
+    socket_path.parent.mkdir(mode=0o700)  # as $XDG_RUNTIME_DIR must be: tests use it as one
     proc = subprocess.Popen([dbus_daemon, "--session", "--nofork", "--print-address=1",
                              f"--address=unix:path={socket_path}"], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None

@@ -49,7 +49,7 @@ def test_each_button_records_the_switch_its_reminder_asks_for() -> None:
     config, claim = reminder("c/claim-deadline", datetime(2026, 2, 1, tzinfo=UTC),
                              credit='[[credit]]\nid = "c"\nplan = "pro"\nsubscribed_at = 2025-09-01\n')
     assert done_action(claim, config) is None
-    assert actions_for(claim, config, print).buttons == (("snooze", "Remind me in 1 hour"),)
+    assert actions_for(claim, config, print).buttons == (("settings", "Open Settings"), ("snooze", "Remind me later"))
 
 
 def test_the_hint_says_what_to_run_unless_the_body_already_does() -> None:

@@ -359,3 +359,21 @@ def test_plan_sync_converges_and_never_touches_what_is_not_its_own(situation) ->
     assert not set(after) - set(wanted) - edited  # what no longer applies is gone, unless edited there
     again = plan_sync(COLLECTION, wanted, after, server)
     assert all(a.uid in edited for a in again)  # converged: only the conflicts remain to report
+
+
+def test_a_state_key_with_a_password_in_it_is_re_keyed_and_the_password_dropped(  # type: ignore[no-untyped-def]
+        radicale: Server, config_for, tmp_path: Path) -> None:
+    # security M1: an older reminderd keyed the records by the address as written, password and all
+    import json
+
+    path = config_for(radicale)
+    run_sync(path, tmp_path, radicale)
+    state_file = tmp_path / "state.json"
+    raw = json.loads(state_file.read_text())
+    with_password = radicale.url.replace("http://", "http://me:0ld-Passw0rd@")
+    raw["caldav"] = {with_password: raw["caldav"].pop(radicale.url)}
+    state_file.write_text(json.dumps(raw))
+    outcome, _ = run_sync(path, tmp_path, radicale)
+    assert outcome.requests == {"PROPFIND": 1} and outcome.unchanged == 12  # its records, recognised
+    assert b"0ld-Passw0rd" not in state_file.read_bytes()
+    assert list(read_state(state_file).state.extra["caldav"]) == [radicale.url]

@@ -173,3 +173,51 @@ def test_a_command_line_with_an_unclosed_quote_is_one_line_and_exit_78(
     assert result.stderr.splitlines() == [
         f"reminderd: {path}: {table}.{key}: expected a command line, e.g. \"pass show reminderd\" "
         "(no closing quotation), got \"pass show 'reminderd\""]
+
+
+def test_offer_name_and_prices_source_take_no_control_characters() -> None:
+    # security L7: `status` and `offers` wrote them raw to the terminal (a title change, here)
+    found = problems('[offers.acme]\nname = "ACME\\u001b]0;pwned\\u0007"\nprices_source = "x\\u001b[2J"\n'
+                     'amount_usd = 5\nclaim_opens = 2026-06-01\nclaim_closes = 2026-06-30\nvalidity_days = 30\n'
+                     'switch_location = "the console"\nswitches = ["Overage"]\n[[credit]]\noffer = "acme"\n')
+    assert found == ['bad.toml: offers.acme.name: expected a non-empty line of text, got "ACME\\u001b]0;pwned\\u0007"',
+                     'bad.toml: offers.acme.prices_source: expected a non-empty line of text, got "x\\u001b[2J"']
+
+
+COMMAND = '[notifications]\nbackend = "command"\ncommand = ["ntfy", "publish", "my-secret-topic"]\n'
+
+
+@pytest.mark.parametrize(("mode", "owner", "expected"), [
+    (0o600, None, []),
+    (0o644, None, ["notifications.command: a notification command may carry a secret"]),
+    (0o620, None, ["writable by others (mode 0620)"]),
+    (0o666, None, ["writable by others (mode 0666)", "notifications.command: a notification command may"]),
+    (0o600, 65534, ["owned by another user (uid 65534)"]),
+])
+def test_a_config_others_may_change_or_read_is_warned_about(tmp_path: Path, mode: int, owner: int | None,
+                                                             expected: list[str]) -> None:
+    # security L6: reminderd runs the programs the config names and writes where it says
+    path = tmp_path / "c.toml"
+    path.write_text(config_text(COMMAND))
+    path.chmod(mode)
+    if owner is not None:
+        import os
+
+        os.chown(path, owner, owner)
+    warnings = load_config(path).warnings
+    assert len(warnings) == len(expected)
+    for warning, words in zip(warnings, expected, strict=True):
+        assert warning.startswith(f"{path}: ") and words in warning
+
+
+def test_the_permission_warning_is_one_line_in_status(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(config_text(COMMAND))
+    path.chmod(0o666)
+    result = cli("--config", str(path), "status", "--at", "2026-02-20T10:00")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        f"warning: {path}: writable by others (mode 0666), who can change what it tells reminderd to run and write: "
+        f"chmod 600 {path}",
+        f"warning: {path}: notifications.command: a notification command may carry a secret (a token, an ntfy topic) "
+        f"and this file is readable by others: chmod 600 {path}"]

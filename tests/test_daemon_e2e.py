@@ -111,7 +111,7 @@ def test_missing_bus_address_falls_back_to_xdg_runtime_dir(
 def test_no_session_bus_at_all_logs_retries_and_exits_cleanly(tmp_path: Path) -> None:
     no_address = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
     empty = tmp_path / "empty-run"
-    empty.mkdir()
+    empty.mkdir(mode=0o700)
     (tmp_path / "config.toml").write_text(soon_config(30, ["1m"]))
     daemon = Daemon(tmp_path, {**no_address, "XDG_RUNTIME_DIR": str(empty)})
     wait_for(lambda: daemon.text().count("not delivered on desktop, will retry") >= 2, what="two failed attempts")

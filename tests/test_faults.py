@@ -204,7 +204,7 @@ def test_sighup_at_start_up_reloads_and_never_kills(recorder: Path, env: dict[st
     listener.bind(str(notify_socket))
     listener.settimeout(15)
     lock_dir = tmp_path / "runtime"
-    lock_dir.mkdir()
+    lock_dir.mkdir(mode=0o700)
     try:
         for attempt in range(8):
             state = tmp_path / f"state{attempt}"
@@ -277,7 +277,7 @@ def test_status_polling_never_makes_a_starting_daemon_exit_75(tmp_path: Path) ->
     # review m2: a status probe holds the lock for microseconds; a daemon starting then exited 75
     (tmp_path / "config.toml").write_text(soon_config(3600, ["1m"]) + '[notifications]\nbackend = "log"\n')
     runtime = tmp_path / "runtime"
-    runtime.mkdir()
+    runtime.mkdir(mode=0o700)
     env = {**os.environ, "REMINDERD_STATE_DIR": str(tmp_path / "state"), "XDG_RUNTIME_DIR": str(runtime)}
     probe = subprocess.Popen([sys.executable, "-c", (
         "import time\nfrom reminderd import paths\nfrom reminderd.instance import daemon_info\n"

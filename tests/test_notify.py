@@ -120,3 +120,17 @@ def test_plyer_errors_become_notify_errors(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(notification, "notify", broken)
     with pytest.raises(NotifyError, match="plyer: RuntimeError"):
         PlyerNotifier().send("t", "b")
+
+
+def test_a_bus_in_a_runtime_directory_not_ours_alone_is_not_used(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    # security M3: a bus socket another user put in a shared $XDG_RUNTIME_DIR would read every
+    # reminder, and could click its buttons
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    (shared / "bus").touch()
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(shared))
+    address, how = session_bus_address()
+    assert address is None and "is not yours alone" in how

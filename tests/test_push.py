@@ -22,7 +22,7 @@ from reminderd.config import load_config, parse_config
 from reminderd.daemon import Daemon
 from reminderd.errors import ConfigError
 from reminderd.notify import FallbackNotifier, NotifyError
-from reminderd.push import PushNotifier, channel_id, push_notifiers
+from reminderd.push import PushNotifier, channel_id, describe, push_notifiers, readable
 from reminderd.state import DESKTOP, read_state
 
 pytest.importorskip("apprise")
@@ -105,11 +105,23 @@ def test_a_refused_or_unreachable_push_is_a_failure(hook: Hook, failure: str) ->
         PushNotifier(url).send("t", "b")
 
 
-def test_a_partial_result_is_a_failure(hook: Hook) -> None:
-    # one entry can name two services; Apprise's result is then PARTIAL (truthy in no version)
-    with pytest.raises(NotifyError, match=r"not delivered \(partial\)"):
-        PushNotifier(f"{hook.url}, {closed_port_url()}").send("t", "b")
-    assert hook.titles() == ["t"]
+@pytest.mark.parametrize("entry", ["{url}, {other}", "{url} {other}", "SECRETLINE1 {url}"])
+def test_an_entry_apprise_reads_as_more_or_other_than_one_service_is_refused(hook: Hook, entry: str) -> None:
+    # security L8: Apprise splits an entry at spaces and commas and skips what is not a URL, so one
+    # entry could be two channels (one delivery record), or show a token in front of its scheme
+    url = entry.format(url=hook.url, other=closed_port_url())
+    assert not readable(url)
+    with pytest.raises(NotifyError, match=r"^push \?://…: Apprise cannot read this URL as one service$"
+                       if entry.startswith("SECRET") else r"^push json://…: Apprise cannot read this URL as one"):
+        PushNotifier(url).send("t", "b")
+    assert hook.titles() == []
+
+
+@pytest.mark.parametrize(("url", "shown"), [("ntfy://ntfy.sh/topic", "ntfy://…"), ("SECRETLINE1 json://x", "?://…"),
+                                            ("tok3n", "?://…"), ("a b://x", "?://…"), ("Json://x", "?://…"),
+                                            ("mailto://me:pw@example.com", "mailto://…")])
+def test_describe_shows_only_a_scheme(url: str, shown: str) -> None:
+    assert describe(url) == shown
 
 
 def test_a_server_that_never_answers_is_abandoned_at_the_deadline(hook: Hook) -> None:
@@ -253,6 +265,9 @@ def test_push_notifiers_report_a_failing_command_and_keep_the_literal_urls(tmp_p
     assert problem == "notifications.push_command: exit 1"
     pushes, problem = push_notifiers([], ["echo", "not a url"])
     assert pushes == [] and problem is not None and "line 1" in problem and "not a url" not in problem
+    # security L8: a token in front of a URL on one line is not one channel, and is never shown
+    pushes, problem = push_notifiers([], ["echo", "SECRETLINE1 json://127.0.0.1:9/x"])
+    assert pushes == [] and problem is not None and "line 1" in problem and "SECRET" not in problem
 
 
 # -- config -------------------------------------------------------------------------------------
@@ -264,6 +279,10 @@ def test_a_url_apprise_cannot_read_is_a_config_error_naming_the_key_not_the_secr
     assert error.value.problems == [
         "c.toml: notifications.push[1]: expected a URL Apprise can send to (see its list of services), got nosuch://…"]
     assert "tok3n" not in str(error.value)
+    with pytest.raises(ConfigError) as two:
+        parse_config(config_text('[notifications]\npush = ["tok3n json://127.0.0.1/ok"]\n'), "c.toml")
+    assert two.value.problems == [
+        "c.toml: notifications.push[0]: expected a URL Apprise can send to (see its list of services), got ?://…"]
 
 
 def test_the_cli_exits_78_on_an_unreadable_push_url(tmp_path: Path, cli: Callable[..., Result]) -> None:

@@ -15,11 +15,11 @@ from conftest import ROOT
 from integration import require
 
 from reminderd.cli import main
-from reminderd.service import LABEL, command_line, launchd_plist, systemd_unit
+from reminderd.service import LABEL, command_line, launchd_plist, shipped_systemd_unit, systemd_unit
 
 
 def test_shipped_files_are_what_the_code_renders() -> None:
-    assert (ROOT / "systemd/reminderd.service").read_text() == systemd_unit(["%h/.local/bin/reminderd", "run"])
+    assert (ROOT / "systemd/reminderd.service").read_text() == shipped_systemd_unit()
     assert (ROOT / f"launchd/{LABEL}.plist").read_bytes() == launchd_plist(
         ["/Users/you/.local/bin/reminderd", "run"], Path("/Users/you"))
 
@@ -110,7 +110,7 @@ def test_install_then_uninstall(kind: str, home_cli: Callable[..., Result], tmp_
     if kind == "launchd":
         assert plistlib.loads(content)["ProgramArguments"][:2] == [sys.executable, "-m"]
     else:
-        assert f"ExecStart={sys.executable} -m reminderd run" in content.decode()
+        assert f"ExecStart={sys.executable} -m reminderd --config " in content.decode()
     again = home_cli("install-service", "--for", kind)
     assert again.exit_code == 0 and "Already up to date" in again.stdout
     removed = home_cli("uninstall-service", "--for", kind)
@@ -164,3 +164,87 @@ def test_init_writes_a_starter_config_and_never_overwrites(home_cli: Callable[..
     again = home_cli("init")
     assert again.exit_code == 73 and "already exists" in again.stderr
     assert written.read_text().endswith("# my edit\n")
+
+
+# -- the service runs what the user runs, quoted for systemd (issue 18 part 2, security L5) --------
+
+WEIRD = 'cfg dir/100%h $HOME ${USER} \\x41 "q\' back\\slash'  # what shlex quoting let systemd interpret
+
+
+def verify(unit_text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    analyze = require("systemd-analyze")
+    unit = tmp_path / "reminderd.service"
+    unit.write_text(unit_text)
+    runtime = tmp_path / "xdg-runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    return subprocess.run([analyze, "--user", "verify", str(unit)], capture_output=True, text=True,
+                          env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)}, cwd=tmp_path, timeout=60)
+
+
+def test_systemd_reads_paths_with_spaces_specifiers_variables_quotes_and_backslashes(tmp_path: Path) -> None:
+    # systemd runs the program only at the very path it unquoted, so a wrong escape of %, $ or a
+    # space in it fails verification ("... is not executable")
+    executable = tmp_path / "bin dir 100%h $HOME ${USER}" / "reminderd"
+    executable.parent.mkdir()
+    executable.write_text("#!/bin/sh\n")
+    executable.chmod(0o755)
+    config, state = tmp_path / WEIRD / "c.toml", tmp_path / WEIRD / "state"
+    text = systemd_unit([str(executable), "--config", str(config), "run"], {"REMINDERD_STATE_DIR": str(state)})
+    result = verify(text, tmp_path)
+    assert result.returncode == 0 and (result.stdout + result.stderr).strip() == "", result.stderr
+    # and by systemd.service(5)'s rules: %% is %, $$ is $ in an argument (not in the program's
+    # path, which systemd does not expand), \\ and \" inside double quotes
+    assert f'ExecStart="{executable.parent.as_posix().replace("%", "%%")}/reminderd" --config ' \
+           f'"{tmp_path}/cfg dir/100%%h $$HOME $${{USER}} \\\\x41 \\"q\' back\\\\slash/c.toml" run\n' in text
+    assert f'Environment="REMINDERD_STATE_DIR={tmp_path}/cfg dir/100%%h $HOME ${{USER}} \\\\x41 \\"q\' ' \
+           'back\\\\slash/state"\n' in text
+    assert text.count("\n") == shipped_systemd_unit().count("\n") + 1  # one line more: Environment=
+
+
+def test_a_line_break_in_a_path_is_refused_not_written_into_the_unit(home_cli: Callable[..., Result],
+                                                                      tmp_path: Path) -> None:
+    config = tmp_path / "x\nExecStartPost=/bin/touch pwned\n#" / "c.toml"
+    result = home_cli("--config", str(config), "install-service", "--for", "systemd")
+    assert result.exit_code == 73 and len(result.stderr.splitlines()) == 1
+    assert "control character" in result.stderr and result.stdout == ""
+    assert not (tmp_path / INSTALLED["systemd"]).exists()
+    assert home_cli("--config", str(config), "install-service", "--for", "launchd").exit_code == 73
+
+
+def test_a_program_path_systemd_cannot_run_is_refused_in_one_line() -> None:
+    from reminderd.service import ServiceError
+
+    with pytest.raises(ServiceError, match=r"quote or a backslash"):
+        systemd_unit(['/opt/it\'s/reminderd', "run"])
+
+
+@pytest.mark.parametrize("how", ["--config", "REMINDERD_CONFIG"])
+def test_the_service_runs_the_config_and_state_the_command_uses(how: str, tmp_path: Path) -> None:
+    # issue 18: `REMINDERD_CONFIG=... install-service` wrote a bare `reminderd run`, so the service
+    # read another config (exit 78) or another state (repeats, lost readings)
+    home = tmp_path / "home"
+    config, state = tmp_path / WEIRD / "my.toml", tmp_path / "my state"
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "REMINDERD_STATE_DIR": str(state),
+           "REMINDERD_CONFIG": str(config) if how == "REMINDERD_CONFIG" else None}
+    args = ["--config", str(config)] if how == "--config" else []
+
+    def run(*more: str) -> Result:
+        return CliRunner().invoke(main, [*args, *more], env=env, catch_exceptions=False)  # type: ignore[arg-type]
+
+    assert run("install-service", "--for", "systemd").exit_code == 0
+    unit = (tmp_path / INSTALLED["systemd"]).read_text()
+    assert f'Environment="REMINDERD_STATE_DIR={state}"' in unit
+    assert " --config " in unit and "$$HOME" in unit  # the config path, escaped for systemd
+    result = verify(unit, tmp_path)
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
+    assert run("install-service", "--for", "launchd").exit_code == 0
+    plist = plistlib.loads((tmp_path / INSTALLED["launchd"]).read_bytes())
+    assert plist["ProgramArguments"][-3:] == ["--config", str(config), "run"]
+    assert plist["EnvironmentVariables"] == {"REMINDERD_STATE_DIR": str(state)}
+
+
+def test_plist_keeps_any_path_as_data(tmp_path: Path) -> None:
+    command = [str(tmp_path / WEIRD / "reminderd"), "--config", str(tmp_path / WEIRD / "c.toml"), "run"]
+    plist = plistlib.loads(launchd_plist(command, tmp_path, {"REMINDERD_STATE_DIR": str(tmp_path / WEIRD)}))
+    assert plist["ProgramArguments"] == command
+    assert plist["EnvironmentVariables"] == {"REMINDERD_STATE_DIR": str(tmp_path / WEIRD)}

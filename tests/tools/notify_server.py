@@ -1,7 +1,8 @@
 """A minimal org.freedesktop.Notifications server that records every Notify call.
 
 Usage: python notify_server.py RECORD_FILE [--refuse] [--actions]
-Writes one JSON line per Notify call ({"id", "summary", "body", "actions", "app_name", "timeout"})
+Writes one JSON line per Notify call ({"id", "summary", "body", "actions", "app_name", "timeout",
+"urgency": the hint's byte, 0 low, 1 normal, 2 critical})
 to RECORD_FILE, and "ready" to stdout once it owns the name. With --refuse it answers Notify with
 an error. With --actions it advertises the "actions" capability, and a test clicks a button by
 calling org.reminderd.Test.InvokeAction(id, key) on it: the server then sends ActionInvoked and
@@ -49,13 +50,15 @@ def main() -> None:
         elif member == "GetServerInformation":
             connection.send(new_method_return(message, "ssss", ("recorder", "reminderd-tests", "1", "1.2")))
         elif member == "Notify":
-            app_name, _, _, summary, body, buttons, _, timeout = message.body
+            app_name, _, _, summary, body, buttons, hints, timeout = message.body
             if refuse:
                 connection.send(new_error(message, "org.freedesktop.DBus.Error.Failed", "s", ("refused",)))
                 continue
             with open(record, "a", encoding="utf-8") as out:
                 out.write(json.dumps({"id": next_id, "summary": summary, "body": body, "actions": buttons,
-                                      "app_name": app_name, "timeout": timeout, "received_at": time.time()}) + "\n")
+                                      "app_name": app_name, "timeout": timeout,
+                                      "urgency": hints["urgency"][1] if "urgency" in hints else None,
+                                      "received_at": time.time()}) + "\n")
             callers[next_id] = sender
             connection.send(new_method_return(message, "u", (next_id,)))
             next_id += 1
