@@ -45,9 +45,13 @@ LOG_HIGH_DAYS = 14  # the window of the logs' high rate (its 90th percentile)
 LOG_EXPECTED_DAYS = 7  # days with use averaged for the logs' expected rate
 
 
+MANUAL = "manual"  # a reading typed with `reminderd balance`
+
+
 class Observation(NamedTuple):
     at: datetime
     remaining_usd: float
+    source: str = MANUAL  # where the reading came from: MANUAL, later the account
 
 
 class SpendRate(NamedTuple):

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from reminderd.errors import StateError
 from reminderd.files import PRIVATE, write_atomically
-from reminderd.forecast import Observation
+from reminderd.forecast import MANUAL, Observation
 from reminderd.offers import EMPTY_MAPPING
 
 FORMAT_VERSION = 2
@@ -36,6 +36,10 @@ SERVICE_SECTION = "service"  # extra section: service file path -> sha256 of wha
 CALDAV_SECTION = "caldav"  # extra section: calendar URL -> uid -> {"href", "etag", "synced"} (caldav_sync.py)
 INSTALLATION_SECTION = "installation"  # extra section: {"namespace": UUID of this installation's calendar UIDs}
 SNOOZED_SECTION = "snoozed"  # extra section: reminder id -> {"until": when it comes once more} (actions.py)
+# extra section: credit id -> the claim times `reminderd claim` replaced, oldest first, for `claim --undo`:
+# [{"claimed_at": the replaced time (null: there was none), "replaced_by": the new time, "at": when}]
+REPLACED_CLAIMS_SECTION = "replaced_claims"
+KEEP_REPLACED_CLAIMS = 20
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -68,6 +72,10 @@ class State(NamedTuple):
         kept = [o for o in self.observations.get(credit_id, ()) if o.at != observation.at]
         merged = tuple(sorted([*kept, observation], key=lambda o: o.at))
         return self._replace(observations=_frozen({**self.observations, credit_id: merged}))
+
+    def without_observation(self, credit_id: str, at: datetime) -> State:
+        kept = tuple(o for o in self.observations.get(credit_id, ()) if o.at != at)
+        return self._replace(observations=_frozen({**self.observations, credit_id: kept}))
 
     def with_acknowledged(self, credit_id: str, action: str, at: datetime) -> State:
         actions = {**self.acknowledged.get(credit_id, {}), action: at}
@@ -110,7 +118,8 @@ def to_json(state: State) -> dict[str, Any]:
                       for k, ds in sorted(state.delivered.items())},
         "acknowledged": {c: {a: t.isoformat() for a, t in sorted(acts.items())}
                          for c, acts in sorted(state.acknowledged.items())},
-        "observations": {c: [{"at": o.at.isoformat(), "remaining_usd": o.remaining_usd} for o in obs]
+        "observations": {c: [{"at": o.at.isoformat(), "remaining_usd": o.remaining_usd,
+                              **({"source": o.source} if o.source != MANUAL else {})} for o in obs]
                          for c, obs in sorted(state.observations.items())},
         **{k: v for k, v in sorted(state.extra.items())},
     }
@@ -214,13 +223,26 @@ def _delivery_v1(key_and_value: tuple[str, Any]) -> Delivery:
 
 
 def _observation(value: Any) -> Observation:
-    return Observation(_instant(value["at"]), _balance(value["remaining_usd"]))
+    return Observation(_instant(value["at"]), _balance(value["remaining_usd"]), _string(value.get("source", MANUAL)))
+
+
+def _replaced_claims(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise _Invalid("expected a list")
+    for entry in value:
+        if not isinstance(entry, dict):
+            raise _Invalid("expected a list of tables")
+        if entry.get("claimed_at") is not None:
+            _instant(entry["claimed_at"])
+        _instant(entry.get("replaced_by"))
+        _instant(entry.get("at"))
+    return value
 
 
 # The sections other modules own: each entry is checked on its own, so one bad entry costs only itself.
 _EXTRA_ENTRIES: dict[str, Callable[[Any], Any]] = {
     ICS_SECTION: _ics_entry, ICS_WRITTEN_SECTION: _string, SERVICE_SECTION: _string, INSTALLATION_SECTION: _uuid,
-    CALDAV_SECTION: _caldav_calendar, SNOOZED_SECTION: _snooze,
+    CALDAV_SECTION: _caldav_calendar, SNOOZED_SECTION: _snooze, REPLACED_CLAIMS_SECTION: _replaced_claims,
 }
 
 
