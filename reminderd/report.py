@@ -174,20 +174,28 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
         left = max(0.0, (ct.expires_at - now).total_seconds())
         out.append(row("Time left", f"{gauge(left / total)} {int(left // 86400)} of {offer.validity_days} days"))
     if fc is not None:
+        # an expired credit's forecast is history: said in the past tense, never as if still to come
+        past = ct.expires_at is not None and now >= ct.expires_at
         balance = fc.balance_at(now)
         names = {"observations": "your balance observations", "profile": "your usage profile"}
         basis = " and ".join(names[source] for source in sorted(fc.sources))
-        out.append(row("Credit left", f"{gauge(balance / offer.amount_usd)} about USD {balance:.2f} of "
-                                      f"{offer.amount_usd:g} (estimated from {basis})"))
+        if past:
+            out.append(row("Credit left", "none: the credit expired"))
+        else:
+            out.append(row("Credit left", f"{gauge(balance / offer.amount_usd)} about USD {balance:.2f} of "
+                                          f"{offer.amount_usd:g} (estimated from {basis})"))
         out.append(row("Spend", f"USD {fc.rate.low:.2f}-{fc.rate.high:.2f} a day "
                                 f"(expected {fc.rate.expected:.2f})"))
+        runs_out = "Ran out" if past else "Runs out"
         if fc.earliest_exhaustion is None:
-            out.append(row("Runs out", "not before it expires, at your pace"))
+            out.append(row(runs_out, "not before it expired, at your pace" if past
+                           else "not before it expires, at your pace"))
         else:
-            out.append(row("Runs out", f"as early as {at(fc.earliest_exhaustion)}"))
+            out.append(row(runs_out, f"as early as {at(fc.earliest_exhaustion)}"))
             out.append(row("", f"expected {at(fc.expected_exhaustion)}"))
+            lasts = "lasted until it expired" if past else "lasts until it expires"
             out.append(row("", f"at the latest {at(fc.latest_exhaustion)}" if fc.latest_exhaustion
-                           else "at the slowest pace it lasts until it expires"))
+                           else f"at the slowest pace it {lasts}"))
         unused = fc.unused_at_expiry()
         if unused.high < 0.01:
             unused_text = "none"
@@ -195,8 +203,8 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
             unused_text = f"none expected (up to USD {unused.high:.2f} at the slowest pace)"
         else:
             unused_text = (f"about USD {unused.expected:.2f} (USD {unused.low:.2f}-{unused.high:.2f}); "
-                           "it is not refunded")
-        out.append(row("Unused at expiry", unused_text))
+                           f"it {'was' if past else 'is'} not refunded")
+        out.append(row("Left unused" if past else "Unused at expiry", unused_text))
     for action, when in sorted(ct.acknowledged.items()):
         out.append(row("Done", f"{action} ({at(when)})"))
     out += [f"  ! {warning}" for warning in ct.warnings]
