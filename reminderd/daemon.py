@@ -406,7 +406,7 @@ class Daemon:
             return
         self.problems.resolved("calendar", f"calendar {target} written again")
         if events is not None:
-            log.info("calendar %s updated (%d events)", target, events)
+            log.info("calendar %s updated (%s)", target, events)
 
 
 class Pending(NamedTuple):
