@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -65,19 +66,25 @@ def test_every_bad_command_line_value_is_one_line_and_exit_2(cli: Cli, args: lis
 
 def test_an_unreadable_config_is_one_line_and_exit_78(tmp_path: Path) -> None:
     # checks-43ba1b3.md F3: click's usage block and exit 2 ("Path ... is not readable")
-    config = tmp_path / "config.toml"
-    shutil.copy(EXAMPLE, config)
-    config.chmod(0)
-    argv = [sys.executable, "-m", "reminderd", "--config", str(config), "status"]
-    if os.geteuid() == 0:  # root reads anything: run as nobody
+    argv = [sys.executable, "-m", "reminderd"]
+    folder = tmp_path
+    if os.geteuid() == 0:  # root reads anything: run as nobody, in a folder nobody may enter
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             pytest.skip("running as root without setpriv")
-        tmp_path.chmod(0o755)
         argv = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
-    result = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=60,
-                            env={**os.environ, "REMINDERD_STATE_DIR": str(tmp_path / "state"),
-                                 "PYTHONPATH": str(ROOT)})
+        folder = Path(tempfile.mkdtemp(prefix="reminderd-f3-", dir="/tmp"))
+        folder.chmod(0o755)
+    config = folder / "config.toml"
+    try:
+        shutil.copy(EXAMPLE, config)
+        config.chmod(0)
+        result = subprocess.run([*argv, "--config", str(config), "status"], capture_output=True, text=True,
+                                cwd=ROOT, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT),
+                                                           "REMINDERD_STATE_DIR": str(folder / "state")})
+    finally:
+        if folder != tmp_path:
+            shutil.rmtree(folder)
     assert result.returncode == 78, result.stderr
     assert result.stderr == f"reminderd: {config}: cannot read the config file: Permission denied\n"
 
