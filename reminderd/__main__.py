@@ -1,3 +1,3 @@
 from reminderd.cli import main
 
-main()
+main(prog_name="reminderd")

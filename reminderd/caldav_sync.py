@@ -116,7 +116,10 @@ class CalDAVSession:
             import caldav
             from caldav.lib import error as caldav_errors
         except ImportError:
-            raise CalendarError("calendar sync needs python-caldav: pip install 'reminderd[caldav]'") from None
+            from reminderd.errors import MissingExtra
+            from reminderd.extras import missing
+
+            raise MissingExtra(missing("caldav")) from None
         self.collection = url if url.endswith("/") else url + "/"
         self.shown = redact(self.collection)  # for messages: config.py refuses a password in it already
         self.auth_error: type[Exception] = caldav_errors.AuthorizationError
@@ -124,6 +127,7 @@ class CalDAVSession:
         self.client = client_class(self.collection, username=username, password=password, timeout=REQUEST_TIMEOUT,
                                    enable_rfc6764=False)
         self.counts: dict[str, int] = {}
+        self.sends_password = password is not None
 
     def request(self, path: str, method: str, body: str = "", headers: Mapping[str, str] | None = None) -> Any:
         self.counts[method] = self.counts.get(method, 0) + 1
@@ -132,10 +136,20 @@ class CalDAVSession:
             return self.client.request(url, method, body, dict(headers or {}))
         except self.auth_error:
             raise CalendarAuthError(f"{self.shown}: the calendar server refused the user name or password "
-                                    "(check calendar.username and calendar.password_command)") from None
+                                    f"({self._auth_hint()})") from None
         except Exception as exc:  # the HTTP layer's own errors: unreachable, timed out, refused
             raise CalendarError(f"{self.shown}: cannot reach the calendar server: "
                                 f"{type(exc).__name__}: {redact_text(str(exc))[:200]}") from None
+
+    def _auth_hint(self) -> str:
+        if self.sends_password:
+            return "check calendar.username and calendar.password_command"
+        from reminderd.extras import installed_version, this_install_command
+
+        missing = "" if installed_version("keyring") else \
+            f"; keyring is not installed here: {this_install_command('keyring')}"
+        return ("no password was sent: set calendar.password_command, or put the password in the system keyring "
+                f"with `keyring set reminderd USERNAME`{missing}")
 
     def listing(self) -> dict[str, str]:
         """href -> ETag of every resource in the collection: one PROPFIND."""

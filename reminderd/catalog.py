@@ -36,6 +36,7 @@ def offer_json(offer: Offer) -> dict[str, Any]:
         "prices_source": offer.prices_source or None,
         "activity_costs_usd": {name: {"low": c.low, "high": c.high} for name, c in sorted(offer.activities.items())},
         "source": offer.source or None,
+        "source_urls": list(offer.source_urls),
     }
 
 
@@ -79,5 +80,7 @@ def offers_text(offers: Mapping[str, Offer]) -> str:
                 row("", f"from the {offer.prices_source}")
         if offer.source:
             row("Source", offer.source)
+        for index, url in enumerate(offer.source_urls):
+            row("Checked at" if index == 0 else "", url)
         lines.append("")
     return "\n".join(lines)

@@ -202,9 +202,12 @@ class _Parser:
         self.warnings.append(f"{self.source}: {key}: {message}")
 
     def unknown_keys(self, table: Mapping[str, Any], known: set[str], prefix: str) -> None:
+        import difflib
+
         for key in table:
             if key not in known:
-                self.warn(f"{prefix}{key}", "unknown key, ignored")
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                self.warn(f"{prefix}{key}", "unknown key, ignored" + (f" (did you mean {close[0]}?)" if close else ""))
 
     # -- typed getters: each returns the default after recording a problem -----------------
 
@@ -583,6 +586,8 @@ class _Parser:
         if not _ID.match(credit_id):
             self.problem(f"{path}.id", "lower-case letters, digits, '.', '_' or '-'", credit_id)
         plan = self.string(raw.get("plan"), f"{path}.plan")
+        if plan is not None and plan.strip().lower().replace(" ", "-") in PLAN_NAMES:  # "Pro", "Max 5x"
+            plan = plan.strip().lower().replace(" ", "-")
         if plan is not None and plan not in PLAN_NAMES:
             self.problem(f"{path}.plan", "one of " + ", ".join(PLAN_NAMES), plan)
             plan = None

@@ -451,7 +451,7 @@ class Daemon:
             return
         self.problems.resolved("calendar", f"calendar {target} written again")
         if events is not None:
-            log.info("calendar %s updated (%d events)", target, events)
+            log.info("calendar %s updated (%s)", target, events)
 
 
 class _SourceTurn:

@@ -28,6 +28,13 @@ class ConfigError(ReminderdError):
         super().__init__("\n".join(self.problems))
 
 
+class MissingExtra(ReminderdError):
+    """What the config asks for needs an optional extra that is not installed (the message says
+    how to add it, the way reminderd was installed)."""
+
+    exit_code = 78  # EX_CONFIG: the installation does not match the config; a restart would not help
+
+
 class UsageError(ReminderdError):
     """A command-line value that is not valid (a bad --at, an unknown credit id)."""
 

@@ -49,12 +49,15 @@ DROP_MIN_USD = 5.0  # a drop beyond what use explains by at least this much, and
 DROP_MIN_SHARE = 0.2
 
 
+MANUAL = "manual"  # a reading typed with `reminderd balance`
+
+
 class Observation(NamedTuple):
     """A balance reading: what was left at `at`, and where the figure came from."""
 
     at: datetime
     remaining_usd: float
-    source: str = MANUAL  # MANUAL or ACCOUNT
+    source: str = MANUAL  # where the reading came from: MANUAL, or ACCOUNT
 
 
 class SpendRate(NamedTuple):

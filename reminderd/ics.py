@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from reminderd import __version__
 from reminderd.facts import Facts
 from reminderd.settings import Config
-from reminderd.timeline import NO_FACTS, Reminder, Timeline
+from reminderd.timeline import NO_FACTS, CreditTimeline, Reminder, Timeline, credit_label
 from reminderd.wording import sources_text
 
 PRODID = f"-//reminderd//reminderd {__version__}//EN"
@@ -35,7 +35,8 @@ EVENT_LENGTH = timedelta(minutes=15)
 UID_DOMAIN = "reminderd"
 # Series whose event sits at the moment it warns about (alarms before it); the others sit at
 # their first reminder.
-ANCHORED_ON_EVENT = frozenset({"claim-deadline", "expiry"})
+EXPIRY = "expiry"
+ANCHORED_ON_EVENT = frozenset({"claim-deadline", EXPIRY})
 
 
 class CalendarEvent(NamedTuple):
@@ -59,7 +60,10 @@ def event_uid(namespace: uuid.UUID, key: str) -> str:
 
 
 def events(timeline: Timeline, namespace: uuid.UUID) -> list[CalendarEvent]:
-    """The calendar's events, from the Timeline's reminders, ordered by start then uid."""
+    """The calendar's events, from the Timeline's reminders, ordered by start then uid.
+
+    A claimed credit's expiry is always an event: once its reminders are acknowledged (`done`),
+    it stays without alarms, since the date is still worth knowing."""
     groups: dict[str, list[Reminder]] = {}
     checks: dict[str, int] = {}
     for reminder in timeline.reminders:  # by due time
@@ -84,8 +88,27 @@ def events(timeline: Timeline, namespace: uuid.UUID) -> list[CalendarEvent]:
             description=description,
             alarms=tuple((r.due, r.title) for r in members),
         ))
+    out += [_quiet_expiry(timeline, ct, namespace) for ct in timeline.credits
+            if ct.expires_at is not None and f"{ct.credit.id}/{EXPIRY}" not in groups]
     out.sort(key=lambda e: (e.start, e.uid))
     return out
+
+
+def _quiet_expiry(timeline: Timeline, ct: CreditTimeline, namespace: uuid.UUID) -> CalendarEvent:
+    """The expiry of a credit whose expiry reminders are all acknowledged: the same event (same
+    UID), without alarms."""
+    assert ct.expires_at is not None
+    offer = ct.credit.offer
+    label = f"{credit_label(ct.credit)}: " if len(timeline.credits) > 1 else ""
+    done = ", ".join(sorted(ct.acknowledged)) or "what its reminders asked for"
+    return CalendarEvent(
+        uid=event_uid(namespace, f"{ct.credit.id}/{EXPIRY}"),
+        start=ct.expires_at,
+        summary=f"{label}{offer.credit_name} expires",
+        description=(f"Your USD {offer.amount_usd:g} credit expires at this time. No alarm: you recorded "
+                     f"{done} (`reminderd done`)."),
+        alarms=(),
+    )
 
 
 def _assumptions(timeline: Timeline, reminder: Reminder) -> str:
@@ -102,9 +125,20 @@ def _assumptions(timeline: Timeline, reminder: Reminder) -> str:
             "Record the balance you see with `reminderd balance AMOUNT` and re-export.")
 
 
+class Published(NamedTuple):
+    """How many events a calendar holds: live ones, and cancellations of earlier ones."""
+
+    live: int
+    cancelled: int
+
+    def __str__(self) -> str:
+        cancelled = f" and {self.cancelled} cancelled" if self.cancelled else ""
+        return f"{self.live} live event{'s' if self.live != 1 else ''}{cancelled}"
+
+
 def publish(config: Config, state_path: Path, now: datetime, write: Callable[[bytes], None],
             destination: Path | None = None, report: Callable[[str], None] | None = None,
-            facts: Facts = NO_FACTS) -> int | None:
+            facts: Facts = NO_FACTS) -> Published | None:
     """Plan, build the calendar, hand the bytes to `write`, then record what was published.
 
     The SEQUENCE record in the state is shared by every export, so it only ever rises. For a
@@ -113,7 +147,7 @@ def publish(config: Config, state_path: Path, now: datetime, write: Callable[[by
     even imported) and None is returned. The SEQUENCE record is saved before `write` runs (a
     number once published is never reused for other content), and the state lock is not held
     while it runs, so a slow reader of stdout blocks no one.
-    Returns the number of live events.
+    Returns how many live and cancelled events were written.
     """
     from reminderd.state import ICS_SECTION, ICS_WRITTEN_SECTION, update_state
 
@@ -131,7 +165,8 @@ def publish(config: Config, state_path: Path, now: datetime, write: Callable[[by
     if key is not None:
         update_state(state_path, lambda latest: latest.with_extra(ICS_WRITTEN_SECTION, {
             **latest.extra.get(ICS_WRITTEN_SECTION, {}), key: record_digest(record)}), report)
-    return sum(1 for entry in record.values() if not entry.get("cancelled"))
+    cancelled = sum(1 for entry in record.values() if entry.get("cancelled"))
+    return Published(len(record) - cancelled, cancelled)
 
 
 class ToPublish(NamedTuple):

@@ -2,7 +2,9 @@
 
 Every fact and figure of an offer lives here and nowhere else in the code (model prices: in
 prices.py); the config can override prices and activity costs, or describe a whole other offer
-in the same shape.
+in the same shape. Each offer names where its facts come from (`source`) and the pages they were
+checked against (`source_urls`), which `reminderd offers` shows so a user can check before
+trusting a date.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Offer(NamedTuple):
     billed_at: str = "its usual rates"  # what the card is charged at afterwards: "API rates"
     balance_where: str = ""  # where the balance is looked at, for the weekly check: "on the web"
     source: str = ""  # where the facts come from, and when they were checked
+    source_urls: tuple[str, ...] = ()  # the pages the facts were checked against, for the user to read
     web_search_usd: float = 0.01  # per web search request (USD 10 per 1,000, the provider's list price)
     currency: str = "USD"  # of `amount_usd` and the balance: a credit found in an account may be in EUR
     fixed_expiry: datetime | None = None  # an expiry the provider stated (a credit found in the account)
@@ -157,8 +160,12 @@ CLAUDE_EXTRA_USAGE_2026_02 = Offer(
     how_to_claim="turn Extra Usage on (or press Claim on the banner)",
     billed_at="API rates",
     balance_where="on the web",
-    source=("the announcement of the Claude Opus 4.6 launch offer, February 2026, as the project's PROMO.md "
-            "records it (its web address was not recorded); facts checked 2026-02-05"),
+    source=("the announcement of the Claude Opus 4.6 launch offer, February 2026 (the provider's own page was not "
+            "recorded); facts checked 2026-02-05 against the pages below, which state the same terms"),
+    source_urls=(
+        "https://blog.wentuo.ai/en?p=1477",  # eligibility, claim window, 60 days, the billing traps
+        "https://aitipsters.com/claude-opus-4-6-free-credits/",  # claim by 2026-02-16 23:59 PT; fast mode 30/150
+    ),
     settings_url="https://claude.ai/settings/usage",
 )
 

@@ -43,7 +43,9 @@ def _apprise() -> Any:
     try:
         import apprise
     except ImportError:
-        raise NotifyError("push needs Apprise: pip install 'reminderd[push]'") from None
+        from reminderd.extras import missing
+
+        raise NotifyError(missing("push")) from None
     for name in ("apprise", "urllib3"):
         _mute(logging.getLogger(name))
     return apprise

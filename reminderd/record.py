@@ -19,7 +19,11 @@ ICS_WRITTEN_SECTION = "ics_written"  # extra section: live calendar path -> dige
 SERVICE_SECTION = "service"  # extra section: service file path -> sha256 of what we wrote
 CALDAV_SECTION = "caldav"  # extra section: calendar URL -> uid -> {"href", "etag", "synced"} (caldav_sync.py)
 INSTALLATION_SECTION = "installation"  # extra section: {"namespace": UUID of this installation's calendar UIDs}
-SNOOZED_SECTION = "snoozed"  # extra section: reminder id -> {"until": when it comes once more} (actions.py)
+SNOOZED_SECTION = "snoozed"  # extra section: reminder id -> {"until": when it comes once more} (snooze.py)
+# extra section: credit id -> the claim times `reminderd claim` replaced, oldest first, for `claim --undo`:
+# [{"claimed_at": the replaced time (null: there was none), "replaced_by": the new time, "at": when}]
+REPLACED_CLAIMS_SECTION = "replaced_claims"
+KEEP_REPLACED_CLAIMS = 20
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -52,6 +56,10 @@ class State(NamedTuple):
         kept = [o for o in self.observations.get(credit_id, ()) if o.at != observation.at]
         merged = tuple(sorted([*kept, observation], key=lambda o: o.at))
         return self._replace(observations=_frozen({**self.observations, credit_id: merged}))
+
+    def without_observation(self, credit_id: str, at: datetime) -> State:
+        kept = tuple(o for o in self.observations.get(credit_id, ()) if o.at != at)
+        return self._replace(observations=_frozen({**self.observations, credit_id: kept}))
 
     def with_acknowledged(self, credit_id: str, action: str, at: datetime) -> State:
         actions = {**self.acknowledged.get(credit_id, {}), action: at}

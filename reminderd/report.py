@@ -183,11 +183,16 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
         left = max(0.0, (ct.expires_at - now).total_seconds())
         out.append(row("Time left", f"{gauge(left / total)} {int(left // 86400)} of {offer.validity_days} days"))
     if fc is not None:
+        # an expired credit's forecast is history: said in the past tense, never as if still to come
+        past = ct.expires_at is not None and now >= ct.expires_at
         balance = fc.balance_at(now)
         basis = sources_text(fc.sources)
-        out.append(row("Credit left", f"{gauge(balance / offer.amount_usd)} about USD {balance:.2f} of "
-                                      f"{offer.amount_usd:g} (estimated from {basis})"))
-        if fc.bound is not None and fc.bound.logged_usd > 0:
+        if past:
+            out.append(row("Credit left", "none: the credit expired"))
+        else:
+            out.append(row("Credit left", f"{gauge(balance / offer.amount_usd)} about USD {balance:.2f} of "
+                                          f"{offer.amount_usd:g} (estimated from {basis})"))
+        if fc.bound is not None and fc.bound.logged_usd > 0 and not past:
             bound = fc.bound
             since = "the claim" if bound.since == ct.claimed_at else f"your reading of USD {bound.balance_usd:.2f}"
             out.append(row("Logged use", f"USD {bound.logged_usd:.2f} at API prices since {since} "
@@ -195,13 +200,16 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
             out.append(row("", "(Claude Code on this machine: a ceiling on what the credit paid, not a bill)"))
         out.append(row("Spend", f"USD {fc.rate.low:.2f}-{fc.rate.high:.2f} a day "
                                 f"(expected {fc.rate.expected:.2f})"))
+        runs_out = "Ran out" if past else "Runs out"
         if fc.earliest_exhaustion is None:
-            out.append(row("Runs out", "not before it expires, at your pace"))
+            out.append(row(runs_out, "not before it expired, at your pace" if past
+                           else "not before it expires, at your pace"))
         else:
-            out.append(row("Runs out", f"as early as {at(fc.earliest_exhaustion)}"))
+            out.append(row(runs_out, f"as early as {at(fc.earliest_exhaustion)}"))
             out.append(row("", f"expected {at(fc.expected_exhaustion)}"))
+            lasts = "lasted until it expired" if past else "lasts until it expires"
             out.append(row("", f"at the latest {at(fc.latest_exhaustion)}" if fc.latest_exhaustion
-                           else "at the slowest pace it lasts until it expires"))
+                           else f"at the slowest pace it {lasts}"))
         unused = fc.unused_at_expiry()
         if unused.high < 0.01:
             unused_text = "none"
@@ -209,8 +217,8 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
             unused_text = f"none expected (up to USD {unused.high:.2f} at the slowest pace)"
         else:
             unused_text = (f"about USD {unused.expected:.2f} (USD {unused.low:.2f}-{unused.high:.2f}); "
-                           "it is not refunded")
-        out.append(row("Unused at expiry", unused_text))
+                           f"it {'was' if past else 'is'} not refunded")
+        out.append(row("Left unused" if past else "Unused at expiry", unused_text))
     for action, when in sorted(ct.acknowledged.items()):
         out.append(row("Done", f"{action} ({at(when)})"))
     out += [f"  ! {warning}" for warning in ct.warnings]

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from reminderd.errors import StateError
 from reminderd.files import PRIVATE, make_private_dirs, write_atomically
-from reminderd.forecast import Observation
+from reminderd.forecast import MANUAL, Observation
 from reminderd.record import (
     CALDAV_SECTION,
     DESKTOP,
@@ -30,6 +30,8 @@ from reminderd.record import (
     ICS_WRITTEN_SECTION,
     INSTALLATION_SECTION,
     KEEP_DELIVERIES,
+    KEEP_REPLACED_CLAIMS,
+    REPLACED_CLAIMS_SECTION,
     SERVICE_SECTION,
     SNOOZED_SECTION,
     Delivery,
@@ -39,9 +41,10 @@ from reminderd.record import (
 
 # The value lives in record.py; these names are read from here by the modules that keep the file.
 __all__ = ["CALDAV_SECTION", "DESKTOP", "FORMAT_VERSION", "ICS_SECTION", "ICS_WRITTEN_SECTION",
-           "INSTALLATION_SECTION", "KEEP_DELIVERIES", "MAX_BALANCE_USD", "SERVICE_SECTION", "SNOOZED_SECTION",
-           "Delivery", "Loaded", "NewerStateError", "State", "describe_damage", "keep_damaged_copy", "locked",
-           "parse_state", "read_state", "save_state", "to_json", "update_state"]
+           "INSTALLATION_SECTION", "KEEP_DELIVERIES", "KEEP_REPLACED_CLAIMS", "MAX_BALANCE_USD",
+           "REPLACED_CLAIMS_SECTION", "SERVICE_SECTION", "SNOOZED_SECTION", "Delivery", "Loaded", "NewerStateError",
+           "State", "describe_damage", "keep_damaged_copy", "locked", "parse_state", "read_state", "save_state",
+           "to_json", "update_state"]
 
 FORMAT_VERSION = 2
 MAX_BALANCE_USD = 1_000_000.0
@@ -60,7 +63,8 @@ def to_json(state: State) -> dict[str, Any]:
                       for k, ds in sorted(state.delivered.items())},
         "acknowledged": {c: {a: t.isoformat() for a, t in sorted(acts.items())}
                          for c, acts in sorted(state.acknowledged.items())},
-        "observations": {c: [{"at": o.at.isoformat(), "remaining_usd": o.remaining_usd} for o in obs]
+        "observations": {c: [{"at": o.at.isoformat(), "remaining_usd": o.remaining_usd,
+                              **({"source": o.source} if o.source != MANUAL else {})} for o in obs]
                          for c, obs in sorted(state.observations.items())},
         **{k: v for k, v in sorted(state.extra.items())},
     }
@@ -164,13 +168,26 @@ def _delivery_v1(key_and_value: tuple[str, Any]) -> Delivery:
 
 
 def _observation(value: Any) -> Observation:
-    return Observation(_instant(value["at"]), _balance(value["remaining_usd"]))
+    return Observation(_instant(value["at"]), _balance(value["remaining_usd"]), _string(value.get("source", MANUAL)))
+
+
+def _replaced_claims(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise _Invalid("expected a list")
+    for entry in value:
+        if not isinstance(entry, dict):
+            raise _Invalid("expected a list of tables")
+        if entry.get("claimed_at") is not None:
+            _instant(entry["claimed_at"])
+        _instant(entry.get("replaced_by"))
+        _instant(entry.get("at"))
+    return value
 
 
 # The sections other modules own: each entry is checked on its own, so one bad entry costs only itself.
 _EXTRA_ENTRIES: dict[str, Callable[[Any], Any]] = {
     ICS_SECTION: _ics_entry, ICS_WRITTEN_SECTION: _string, SERVICE_SECTION: _string, INSTALLATION_SECTION: _uuid,
-    CALDAV_SECTION: _caldav_calendar, SNOOZED_SECTION: _snooze,
+    CALDAV_SECTION: _caldav_calendar, SNOOZED_SECTION: _snooze, REPLACED_CLAIMS_SECTION: _replaced_claims,
 }
 
 

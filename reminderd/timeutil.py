@@ -76,6 +76,28 @@ def parse_instant(text: str, zone: ZoneInfo) -> tuple[datetime, str | None]:
     return to_instant(parse_iso(text), zone)
 
 
+DAY_WORDS = {"yesterday": -1, "today": 0, "tomorrow": 1}
+
+
+def parse_moment(text: str, zone: ZoneInfo, now: datetime) -> tuple[datetime, str | None]:
+    """What --at takes, as an aware UTC instant: an ISO-8601 date or date-time (parse_instant),
+    `now`, or `today`, `yesterday`, `tomorrow` (the start of that day in `zone`, as a date is),
+    each optionally followed by a wall time: "today 14:00". Days are counted in `zone` from `now`.
+
+    Raises ValueError (OutOfRange for a moment outside the range reminderd handles).
+    """
+    words = text.strip().lower().split()
+    if words == ["now"]:
+        return _in_range(now.astimezone(UTC)), None
+    if words and words[0] in DAY_WORDS and len(words) <= 2:
+        clock = parse_clock(words[1]) if len(words) == 2 else time(0, 0)
+        if clock is None:
+            raise ValueError(f"expected a time of day HH:MM after {words[0]!r}")
+        day = now.astimezone(zone).date() + timedelta(days=DAY_WORDS[words[0]])
+        return to_instant(datetime.combine(day, clock), zone)
+    return parse_instant(text, zone)
+
+
 def parse_duration(text: str) -> timedelta | None:
     """'7d', '2h', '1d12h', '30m' -> timedelta; None when the text is not of that form.
 

@@ -9,16 +9,19 @@ prices: more than the credit pays (the plan's own usage comes first), less than 
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from reminderd.errors import UsageError
+from reminderd.settings import Credit
 from reminderd.spend import LoggedUsage, Priced
 from reminderd.timeutil import format_local
 
 NOT_A_BILL = ("API-equivalent cost of Claude Code use on this machine: not a bill (your plan's own usage "
               "comes first; claude.ai, the apps and other machines are not in the logs)")
 BAR_WIDTH = 24
+DEFAULT_DAYS = 14
 
 
 class UsageView(NamedTuple):
@@ -30,6 +33,7 @@ class UsageView(NamedTuple):
     since_claim: Priced | None  # every day from the claim on, for the total
     claimed_at: datetime | None
     ledger: LoggedUsage
+    expired_at: datetime | None = None  # when the credit expired, if it has: the since-claim total stops there
 
     def warnings(self) -> list[str]:
         out = [f"model {model} has no row in the price table: counted at the price of {priced_as}"
@@ -41,6 +45,45 @@ class UsageView(NamedTuple):
         if self.ledger.files == 0:
             out.append("no Claude Code transcript found")
         return out
+
+
+def day_range(today: date, since: date | None, until: date | None, days: int | None) -> tuple[date, date]:
+    """The first and last day `usage` shows, as ccusage reads --since and --until: any two of
+    since, until and days give the range; since alone runs to today; until or days alone take
+    DEFAULT_DAYS or `days` back from it (or from today). A range never ends after today."""
+    if since is not None and until is not None and days is not None:
+        raise UsageError("--days: expected at most two of --since, --until and --days, got all three")
+    if until is not None and until > today:
+        raise UsageError(f"--until: expected a day no later than today ({today}), got {until}")
+    if since is not None:
+        last = until if until is not None else since + timedelta(days=days - 1) if days is not None else today
+        last = min(last, today)
+        if since > last:
+            which = "--until" if until is not None else "today"
+            raise UsageError(f"--since: expected a day no later than {which} ({last}), got {since}")
+        return since, last
+    last = until if until is not None else today
+    return last - timedelta(days=(days or DEFAULT_DAYS) - 1), last
+
+
+def usage_view(credit: Credit, ledger: LoggedUsage, zone: ZoneInfo, now: datetime, first: date,
+               last: date) -> UsageView:
+    """What `usage` shows for `credit`: the days from `first` to `last`, and the total since the
+    claim, which ends at the credit's expiry (use after it was not paid from the credit)."""
+    from reminderd.rules import expiry
+    from reminderd.spend import daily_usd
+
+    offer = credit.offer
+    claimed = credit.claimed_at if credit.claimed_at is not None and credit.claimed_at <= now else None
+    since_claim = expired = None
+    if claimed is not None:
+        expires = expiry(offer, claimed)
+        expired = expires if expires <= now else None
+        since_claim = daily_usd(ledger, zone, offer.prices, offer.web_search_usd, claimed.astimezone(zone).date(),
+                                min(now, expires).astimezone(zone).date())
+    return UsageView(credit.id, zone, first, last,
+                     daily_usd(ledger, zone, offer.prices, offer.web_search_usd, first, last),
+                     since_claim, claimed, ledger, expired)
 
 
 def usage_json(view: UsageView) -> dict[str, Any]:
@@ -58,6 +101,7 @@ def usage_json(view: UsageView) -> dict[str, Any]:
         "total_usd": usd(math.fsum(d.usd for d in view.priced.days)),
         "since_claim_usd": usd(math.fsum(d.usd for d in view.since_claim.days)) if view.since_claim else None,
         "claimed_at": view.claimed_at.astimezone(view.zone).isoformat(timespec="seconds") if view.claimed_at else None,
+        "expired_at": view.expired_at.astimezone(view.zone).isoformat(timespec="seconds") if view.expired_at else None,
         "skipped_lines": dict(sorted(view.ledger.skipped.items())),
         "unknown_models": dict(sorted(view.priced.unknown.items())),
         "transcripts": view.ledger.files,
@@ -83,7 +127,9 @@ def usage_text(view: UsageView, fancy: bool) -> str:
     if view.since_claim is not None and view.claimed_at is not None:
         claimed = math.fsum(d.usd for d in view.since_claim.days)
         claim = format_local(view.claimed_at, view.zone)
-        lines.append(f"  {'Since claim':<14}  USD {claimed:8.2f}  (from the day of the claim, {claim})")
+        expired = view.expired_at
+        end = "" if expired is None else f", to the day of its expiry, {format_local(expired, view.zone)}"
+        lines.append(f"  {'Since claim':<14}  USD {claimed:8.2f}  (from the day of the claim, {claim}{end})")
     scanned = format_local(view.ledger.scanned_at, view.zone) if view.ledger.scanned_at else "never"
     lines.append(f"  {'Transcripts':<14}  {view.ledger.files} read; ledger brought up to date {scanned}")
     lines += [f"  ! {w}" for w in view.warnings()]

@@ -19,11 +19,11 @@ from daemon_process import click_button, dunst_on_xvfb, received, soon_config, w
 from integration import require
 
 from reminderd.actions import DONE, SETTINGS, SNOOZE, Watcher, actions_for
-from reminderd.config import Config
 from reminderd.daemon import Daemon
 from reminderd.errors import ConfigError
 from reminderd.kinds import EVERY, KINDS, Kind
 from reminderd.notify import DBusNotifier, FallbackNotifier, notify_send
+from reminderd.settings import Config
 from reminderd.state import State, read_state
 from reminderd.timeline import Reminder, plan
 

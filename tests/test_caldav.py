@@ -261,6 +261,9 @@ def test_dry_run_writes_nothing(radicale: Server, config_for, tmp_path: Path, cl
     result = cli("--config", str(path), "sync-calendar", "--dry-run", env={"REMINDERD_STATE_DIR": str(tmp_path)})
     assert result.exit_code == 0, result.stderr
     assert result.stdout.count("would create ") == 12 and events_on(radicale) == {}
+    # newuser 10: each change named only by its hashed resource name
+    assert "would create  Tue 2026-04-07 09:30 PDT  Extra Usage credit expired: turn Extra Usage off  (/me/reminders/" \
+        in result.stdout
 
 
 def test_the_daemon_keeps_the_calendar_current(radicale: Server, config_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -33,6 +33,7 @@ def test_status_long_after_the_offer_says_so_plainly(cli: Cli) -> None:
     assert_golden("status-2026-11-24.txt", result.stdout)
     assert "expired 231 days ago" in result.stdout
     assert "closed: in the past" in result.stdout
+    assert "Ran out           as early as Tue 2026-03-03" in result.stdout and "Runs out" not in result.stdout
     assert " -" not in result.stdout.replace(" - ", "")  # no negative counts anywhere
 
 

@@ -87,7 +87,18 @@ def test_every_problem_reported_at_once() -> None:
 def test_unknown_keys_are_warnings() -> None:
     config = make_config("colour = \"blue\"\n[reminders]\nexpiry_lead = [\"7d\"]\n")
     assert "test.toml: credit[0].colour: unknown key, ignored" in config.warnings
-    assert "test.toml: reminders.expiry_lead: unknown key, ignored" in config.warnings
+    assert "test.toml: reminders.expiry_lead: unknown key, ignored (did you mean expiry?)" in config.warnings
+
+
+def test_a_mistyped_key_gets_a_suggestion_and_a_plan_any_case() -> None:
+    # newuser: no "did you mean daily_spend_usd?"; plan = "Pro" refused for its case
+    credit = '[[credit]]\nplan = "Max 5x"\nclaimed-at = 2026-02-06\n[credit.usage]\ndaly_spend_usd = 2\n'
+    config = make_config(credit=credit)
+    assert config.warnings == (
+        "test.toml: credit[0].claimed-at: unknown key, ignored (did you mean claimed_at?)",
+        "test.toml: credit[0].usage.daly_spend_usd: unknown key, ignored (did you mean daily_spend_usd?)")
+    assert config.credits[0].plan == "max-5x"
+    assert make_config(credit='[[credit]]\nplan = "Pro"\n').credits[0].plan == "pro"
 
 
 def test_naive_times_are_in_the_configured_zone_and_offsets_are_exact() -> None:

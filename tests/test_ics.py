@@ -173,7 +173,7 @@ def test_export_to_stdout_and_file(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "r.ics"
     result = cli("--config", EXAMPLE, "export-ics", "-o", str(out))
     assert result.exit_code == 0 and result.stdout == ""
-    assert "Wrote 12 events" in result.stderr
+    assert f"Wrote 12 live events to {out}." in result.stderr
     assert out.read_bytes().startswith(b"BEGIN:VCALENDAR\r\n")
 
 
@@ -182,7 +182,7 @@ def test_unwritable_output_is_one_line_and_leaves_nothing(cli: Cli, tmp_path: Pa
     blocker.write_text("")
     result = cli("--config", EXAMPLE, "export-ics", "-o", str(blocker / "r.ics"))
     assert result.exit_code == 73
-    assert result.stderr.count("\n") == 1 and "cannot write" in result.stderr
+    assert result.stderr == f"reminderd: {blocker}: is not a folder\n"
     assert blocker.read_text() == ""
 
 
@@ -268,7 +268,7 @@ def test_publish_does_not_render_when_nothing_changed(tmp_path: Path, monkeypatc
         written.append(data)
         live.write_bytes(data)
 
-    assert ics.publish(config, state_path, NOW, write_live, destination=live) == 12
+    assert ics.publish(config, state_path, NOW, write_live, destination=live) == (12, 0)
     rendered: list[int] = []
     real_render = ics.render
     monkeypatch.setattr(ics, "render", lambda *a: rendered.append(1) or real_render(*a))
@@ -280,7 +280,7 @@ def test_publish_does_not_render_when_nothing_changed(tmp_path: Path, monkeypatc
     assert ics.publish(config, state_path, NOW, write_live, destination=live) is None
     assert rendered == [] and len(written) == 1
     assert reads == [state_path]  # the idle daemon's check: one read of the state, one plan
-    assert ics.publish(config, state_path, NOW, written.append) == 12  # export-ics always writes
+    assert ics.publish(config, state_path, NOW, written.append) == (12, 0)  # export-ics always writes
     assert rendered == [1] and written[1] == written[0]
 
 
@@ -293,7 +293,7 @@ def test_live_calendar_follows_a_change_that_another_export_published_first(tmp_
     after = make_config(credit=CLAIMED.replace("2026-02-10T12:00:00", "2026-02-05T12:00:00"))
     ics.publish(before, state_path, NOW, live.write_bytes, destination=live)
     ics.publish(after, state_path, NOW, lambda data: None)  # export-ics to stdout, after a claim change
-    assert ics.publish(after, state_path, NOW, live.write_bytes, destination=live) == 12
+    assert ics.publish(after, state_path, NOW, live.write_bytes, destination=live) == (12, 0)
     expiry = next(e for e in vobject.readOne(live.read_text()).vevent_list if "expired" in e.summary.value)
     assert expiry.dtstart.value == datetime(2026, 4, 6, 19, 0, tzinfo=UTC)  # 12:00 PDT, 60 days after 02-05
     assert ics.publish(after, state_path, NOW, live.write_bytes, destination=live) is None
@@ -394,3 +394,30 @@ def test_fold_is_icalendars_folding_and_keeps_lines_within_75_octets(line: str) 
 def test_fold_never_splits_an_escape() -> None:
     line = "DESCRIPTION:" + "x" * 61 + "\\,more"  # the backslash is the 74th character
     assert fold(line) == "DESCRIPTION:" + "x" * 61 + "\r\n \\,more"
+
+
+# -- nothing silently replaced (newuser 9) ----------------------------------------------------------
+
+
+def test_dash_is_stdout_and_a_missing_folder_is_an_error_naming_it(cli: Cli, tmp_path: Path) -> None:
+    result = cli("--config", EXAMPLE, "export-ics", "-o", "-")
+    assert result.exit_code == 0 and result.stdout.startswith("BEGIN:VCALENDAR") and not Path("-").exists()
+    missing = tmp_path / "nosuch" / "dir"
+    result = cli("--config", EXAMPLE, "export-ics", "-o", str(missing / "x.ics"))
+    assert result.exit_code == 73
+    assert result.stderr == f"reminderd: {missing}: does not exist (export-ics creates no folders)\n"
+    assert not (tmp_path / "nosuch").exists()
+
+
+def test_after_done_the_expiry_stays_without_alarms_and_the_count_says_so(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "r.ics"
+    assert cli("--config", EXAMPLE, "export-ics", "-o", str(out)).exit_code == 0
+    assert cli("--config", EXAMPLE, "done", "extra-usage-off", "--at", "2026-03-01T08:00").exit_code == 0
+    result = cli("--config", EXAMPLE, "export-ics", "-o", str(out))
+    assert result.stderr == f"Wrote 1 live event and 11 cancelled to {out}.\n"  # it said "Wrote 0 events"
+    calendar = vobject.readOne(out.read_text())
+    live = [e for e in calendar.vevent_list if "status" not in e.contents]
+    assert [(e.summary.value, e.dtstart.value) for e in live] == [
+        ("Extra Usage credit expires", datetime(2026, 4, 7, 16, 30, tzinfo=UTC))]
+    assert "valarm" not in live[0].contents and "extra-usage-off" in live[0].description.value
+    assert sum(1 for e in calendar.vevent_list if e.contents.get("status", [None])[0] is not None) == 11

@@ -133,14 +133,20 @@ def test_offers_lists_built_in_and_custom_with_their_sources(cli: Cli, write_con
     data = json.loads(cli("--config", str(path), "offers", "--json").stdout)
     by_key = {o["key"]: o for o in data["offers"]}
     assert by_key["claude-extra-usage-2026-02"]["built_in"] is True
-    assert "PROMO.md" in by_key["claude-extra-usage-2026-02"]["source"]
+    builtin = by_key["claude-extra-usage-2026-02"]
+    # newuser 10: it cited "the project's PROMO.md", a file the user does not have
+    assert "PROMO.md" not in json.dumps(data) and "PROMO.md" not in cli("offers").stdout
+    assert builtin["source_urls"] == ["https://blog.wentuo.ai/en?p=1477",
+                                      "https://aitipsters.com/claude-opus-4-6-free-credits/"]
     acme = by_key["acme-spring"]
     assert acme["built_in"] is False and acme["validity_days"] == 90
     assert acme["actions"] == ["overage-off", "auto-top-up-off"]
     assert acme["claim"]["closes"] == "2026-04-17T23:59:59-04:00"
     assert acme["source"] == "https://acme.example/blog/spring-credit (checked 2026-04-03)"
+    assert acme["source_urls"] == []
     text = cli("--config", str(path), "offers").stdout
     assert "acme-spring (from your config): ACME spring credit" in text
+    assert "  Checked at    https://blog.wentuo.ai/en?p=1477\n                https://aitipsters.com/" in text
     assert "Done with     reminderd done overage-off | reminderd done auto-top-up-off" in text
 
 
