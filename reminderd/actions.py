@@ -21,7 +21,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
+
+from reminderd.seams import Actions
 
 if TYPE_CHECKING:
     from reminderd.settings import Config
@@ -36,15 +38,6 @@ KEYS = (DONE, SNOOZE, SETTINGS)
 OPEN_WITHIN = 10.0  # seconds the desktop's opener gets
 WATCH_FOR = 24 * 3600.0  # seconds a notification's buttons are listened to
 MAX_WATCHERS = 16
-
-
-class Actions(NamedTuple):
-    """What a notification offers to do, for the backend delivering it."""
-
-    buttons: tuple[tuple[str, str], ...]  # (key, label), in the order shown
-    hint: str  # appended to the body where buttons cannot be shown
-    on_action: Callable[[str], None]  # called with the key, from a watcher thread
-    urgent: bool = False  # a last warning: critical, shown until dismissed
 
 
 def done_action(reminder: Reminder, config: Config) -> str | None:

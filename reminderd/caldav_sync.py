@@ -14,7 +14,8 @@ Semantics (README, "Calendar sync"):
 - no METHOD in a resource (RFC 4791 4.1); every event has a DTEND.
 
 plan_sync() is pure; CalDAVSession is the only part that talks to the server, through
-python-caldav (the `reminderd[caldav]` extra), imported only here.
+python-caldav (the `reminderd[caldav]` extra), imported only here, in a child process of its
+own (serve_sync); caldav_channel.py runs it, plans what to write and keeps the record.
 """
 
 from __future__ import annotations
@@ -23,13 +24,10 @@ import hashlib
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Mapping
-from datetime import datetime
-from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from reminderd.errors import ReminderdError
-from reminderd.state import CALDAV_SECTION
 from reminderd.urls import redact, redact_text
 
 REQUEST_TIMEOUT = 10  # seconds for one request
@@ -89,7 +87,7 @@ def plan_sync(collection: str, wanted: Mapping[str, str], synced: Mapping[str, M
             # under our name is ours from a run that stopped before it could record it
             actions.append(Action("create" if listed is None else "update", uid, href, listed, version))
         elif listed != mine["etag"]:
-            actions.append(Action("keep-theirs", uid, href, listed, None) if mine["synced"] == version
+            actions.append(Action("keep-theirs", uid, href, listed, version) if mine["synced"] == version
                            else Action("update", uid, href, mine["etag"], version))
         elif mine["synced"] != version:
             actions.append(Action("update", uid, href, mine["etag"], version))
@@ -180,14 +178,36 @@ class CalDAVSession:
                                 {"Content-Type": "text/calendar; charset=utf-8", **condition})
         return response.status, response.headers.get("ETag")
 
+    def get(self, href: str) -> bytes | None:
+        """The resource as the server holds it; None if it cannot be read."""
+        response = self.request(href, "GET")
+        if response.status != 200:
+            return None
+        raw = response.raw if isinstance(response.raw, bytes) else str(response.raw).encode()
+        return bytes(raw)
+
     def delete(self, href: str, etag: str) -> int:
         return int(self.request(href, "DELETE", "", {"If-Match": etag}).status)
 
 
+def same_event(held: bytes | None, wanted: bytes) -> bool:
+    """Whether the server holds what reminderd would write, but for its DTSTAMP (and how a
+    server may fold, order or end its lines)."""
+    if held is None:
+        return False
+
+    def lines(ics: bytes) -> list[str]:
+        text = ics.decode("utf-8", "replace").replace("\r\n ", "").replace("\n ", "")
+        return sorted(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("DTSTAMP"))
+
+    return lines(held) == lines(wanted)
+
+
 def run_actions(session: CalDAVSession, actions: list[Action], bodies: Callable[[str], bytes],
-                synced: dict[str, dict[str, str]], deadline: float) -> Outcome:
-    """Carry out `actions`, updating `synced` as each succeeds; stop at `deadline` (the rest
-    waits for the next sync)."""
+                done: Callable[[str, dict[str, str] | None], None], deadline: float) -> Outcome:
+    """Carry out `actions`, calling done(uid, what reminderd now holds there, or None) as each
+    succeeds, so a sync cut off between two requests keeps what it did (review M3); stop at
+    `deadline` (the rest waits for the next sync)."""
     created = updated = deleted = 0
     conflicts: list[str] = []
     for action in actions:
@@ -195,25 +215,36 @@ def run_actions(session: CalDAVSession, actions: list[Action], bodies: Callable[
             conflicts.append(f"stopped after {SYNC_WITHIN} s; the rest is synced next time")
             break
         if action.kind == "keep-theirs":
-            conflicts.append(f"{action.href}: changed on the server; left as it is")
+            if same_event(session.get(action.href), bodies(action.uid)):
+                # what reminderd wrote, the record of it lost (a full disk, then a restart): its own
+                assert action.etag is not None and action.synced is not None
+                done(action.uid, {"href": action.href, "etag": action.etag, "synced": action.synced})
+            else:
+                conflicts.append(f"{action.href}: changed on the server; left as it is")
             continue
         if action.kind == "forget":
-            synced.pop(action.uid, None)
+            done(action.uid, None)
             continue
         if action.kind == "delete":
             assert action.etag is not None
             status = session.delete(action.href, action.etag)
             if status in (200, 204, 404):
                 deleted += status != 404
-                synced.pop(action.uid, None)
+                done(action.uid, None)
             elif status == 412:
                 conflicts.append(f"{action.href}: changed on the server, so not deleted; delete it yourself")
-                synced.pop(action.uid, None)
+                done(action.uid, None)
             else:
                 raise CalendarError(f"{action.href}: delete refused: HTTP {status}")
             continue
         status, etag = session.put(action.href, bodies(action.uid), action.etag)
         if status == 412:
+            held = session.get(action.href)
+            if same_event(held, bodies(action.uid)):  # its own write, its record lost: adopt it
+                etag = session.listing().get(action.href)
+                if etag is not None and action.synced is not None:
+                    done(action.uid, {"href": action.href, "etag": etag, "synced": action.synced})
+                    continue
             conflicts.append(f"{action.href}: changed on the server since reminderd wrote it; your version is "
                              "kept (delete the event there to get reminderd's back)")
             continue
@@ -222,95 +253,54 @@ def run_actions(session: CalDAVSession, actions: list[Action], bodies: Callable[
         if etag is None:  # some servers do not say; ask once
             etag = session.listing().get(action.href, "")
         assert action.synced is not None
-        synced[action.uid] = {"href": action.href, "etag": etag, "synced": action.synced}
+        done(action.uid, {"href": action.href, "etag": etag, "synced": action.synced})
         created += action.kind == "create"
         updated += action.kind == "update"
     return Outcome(created, updated, deleted, 0, tuple(conflicts))
 
 
-# -- the whole sync ---------------------------------------------------------------------------------
+# -- the child process that talks to the server ----------------------------------------------------
+#
+# A sync runs in a process of its own (bounded.child_argv), ended at its deadline and capped in
+# memory: python-caldav waits on each read but not on the whole exchange, and reads a whole
+# answer however large (security H2, L1). Its job arrives as JSON on stdin; what it does goes
+# out as JSON lines on stdout, each written as soon as it is done, so the parent keeps what
+# was done before a cut.
 
-
-def sync(config: Any, state_path: Path, now: datetime, password: str | None, dry_run: bool = False,
-         report: Callable[[str], None] | None = None, facts: Any = None,
-         session_factory: Callable[..., CalDAVSession] = CalDAVSession) -> tuple[Outcome, list[Action]]:
-    """Bring the calendar at config.calendar.url in step with the timeline at `now`."""
-    from reminderd.ics import merge_records, render
-    from reminderd.state import ICS_SECTION, update_state
-
-    calendar = config.calendar
-    wanted, current, record, state = wanted_versions(config, state_path, now, report, facts)
-    key = redact(calendar.url)
-    synced: dict[str, dict[str, str]] = {uid: dict(entry) for uid, entry in
-                                          _records(state.extra.get(CALDAV_SECTION, {}), key).items()}
-    session = session_factory(calendar.url, calendar.username, password)
-    listing = session.listing()
-    actions = plan_sync(session.collection, wanted, synced, listing)
-    unchanged = len(wanted) - sum(1 for a in actions if a.kind in ("create", "update", "keep-theirs"))
-    if dry_run:
-        return Outcome(unchanged=unchanged, requests=dict(session.counts)), actions
-
-    def body(uid: str) -> bytes:
-        return render([current[uid]], {uid: record[uid]}, now)
-
-    outcome = run_actions(session, actions, body, synced, time.monotonic() + SYNC_WITHIN)
-
-    def remember(latest: Any) -> Any:
-        # keyed by the address without user name or password; a key that had them is re-keyed
-        records = {redact(k): v for k, v in latest.extra.get(CALDAV_SECTION, {}).items() if redact(k) != key}
-        latest = latest.with_extra(CALDAV_SECTION, {**records, key: synced})
-        return latest.with_extra(ICS_SECTION, merge_records(latest.extra.get(ICS_SECTION, {}), record))
-
-    update_state(state_path, remember, report)
-    return outcome._replace(unchanged=unchanged, requests=dict(session.counts)), actions
-
-
-def _records(section: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    """What reminderd wrote to the calendar `key`, also when an older version stored it under
-    the address with a user name and password in it."""
-    if key in section:
-        return section[key]  # type: ignore[no-any-return]
-    return next((records for url, records in section.items() if redact(url) == key), {})
-
-
-def wanted_versions(config: Any, state_path: Path, now: datetime, report: Callable[[str], None] | None = None,
-                    facts: Any = None) -> tuple[dict[str, str], dict[str, Any], dict[str, Any], Any]:
-    """What the calendar should hold at `now`: uid -> version (SEQUENCE and fingerprint), with
-    the events, the SEQUENCE record and the state they come from. No request is made: the
-    daemon compares versions to know whether to sync."""
-    from reminderd.ics import to_publish
-    from reminderd.timeline import NO_FACTS
-
-    state, events, record = to_publish(config, state_path, now, report, facts or NO_FACTS)
-    current = {event.uid: event for event in events}
-    wanted = {uid: f"{record[uid]['sequence']}:{record[uid]['fingerprint']}" for uid in current}
-    return wanted, current, record, state
-
-
-def password_for(calendar: Any) -> str | None:
-    """The calendar password: printed by calendar.password_command, else from the system
-    keyring (service "reminderd", the user name) where the `keyring` package is installed, else
-    none. Never written anywhere by reminderd."""
-    if calendar.password_command:
-        return _run_password_command(calendar.password_command)
+def run_job(job: Mapping[str, Any], emit: Callable[[dict[str, Any]], None],
+            session_factory: Callable[..., CalDAVSession] = CalDAVSession) -> None:
+    """List the calendar, plan, and (unless a dry run) carry the plan out, telling `emit`."""
     try:
-        import keyring
-    except ImportError:
-        return None
-    try:
-        return keyring.get_password("reminderd", calendar.username or calendar.url)  # type: ignore[no-any-return]
-    except Exception as exc:  # noqa: BLE001 (a keyring backend raises its own errors)
-        raise CalendarError(f"calendar: the system keyring failed: {type(exc).__name__}") from None
+        session = session_factory(job["url"], job["username"], job["password"])
+        listing = session.listing()
+        actions = plan_sync(session.collection, job["wanted"], job["synced"], listing)
+        emit({"actions": [list(action) for action in actions]})
+        if not job["dry_run"]:
+            outcome = run_actions(session, actions, lambda uid: job["bodies"][uid].encode("utf-8"),
+                                  lambda uid, record: emit({"done": [uid, record]}),
+                                  time.monotonic() + SYNC_WITHIN)
+            emit({"outcome": [outcome.created, outcome.updated, outcome.deleted], "conflicts": list(outcome.conflicts)})
+        emit({"requests": session.counts})
+    except ReminderdError as exc:
+        emit({"error": str(exc), "exit_code": exc.exit_code})
 
 
-def _run_password_command(argv: tuple[str, ...]) -> str:
-    """The first line the command prints."""
-    from reminderd.secret_command import CommandFailed, printed_lines
+def serve_sync() -> None:
+    """The child's entry point (bounded.child_argv("caldav_sync", "serve_sync"))."""
+    import json
+    import sys
+
+    def emit(line: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
 
     try:
-        lines = printed_lines(argv, "calendar.password_command", REQUEST_TIMEOUT)
-    except CommandFailed as exc:
-        raise CalendarError(str(exc)) from None
-    if not lines or not lines[0]:
-        raise CalendarError("calendar.password_command: printed no password")
-    return lines[0]
+        job = json.loads(sys.stdin.buffer.read())
+    except ValueError:
+        emit({"error": "calendar sync: a job it could not read", "exit_code": CalendarError.exit_code})
+        return
+    try:
+        run_job(job, emit)
+    except MemoryError:
+        emit({"error": f"{redact(job.get('url', ''))}: the server's answer is too large to read",
+              "exit_code": CalendarError.exit_code})

@@ -26,7 +26,7 @@ def sync_calendar(obj: Context, dry_run: bool) -> None:
     Example:
       reminderd sync-calendar --dry-run
     """
-    from reminderd.caldav_sync import password_for, sync
+    from reminderd.caldav_channel import password_for, sync
 
     config = obj.config()
     if config.calendar is None:

@@ -28,8 +28,8 @@ def run(obj: Context) -> None:
     """
     import os
 
-    from reminderd.daemon import configure_logging
-    from reminderd.daemon import run as run_daemon
+    from reminderd.process import configure_logging
+    from reminderd.process import run as run_daemon
 
     configure_logging(obj.verbose)
     sys.exit(run_daemon(obj.config_path, obj.state_path, lock_file(), now_utc, wake_seconds(os.environ)))
@@ -64,7 +64,10 @@ def notify_test(obj: Context) -> None:
     """
     import logging
 
+    from reminderd.channels import build
     from reminderd.notify import NotifyError, make_notifier
+    from reminderd.reminder import Reminder
+    from reminderd.seams import TIMELINE, Outgoing
 
     logging.basicConfig(level=logging.DEBUG if obj.verbose else logging.WARNING, format="%(message)s")
     config = obj.config()
@@ -73,30 +76,27 @@ def notify_test(obj: Context) -> None:
     verb = "are" if len(offer.switches) > 1 else "is"
     title = "reminderd: test notification"
     body = f"Reminders will look like this. {offer.all_switches} {verb} switched in {offer.where}."
+    now = now_utc()
+    test = Reminder("notify-test", config.credits[0].id, "notify-test", now, None, None, title, body, frozenset())
+    channels, problems = build(config, obj.state_path, lambda: make_notifier(settings.backend, settings.command))
     failed = []
-    desktop = make_notifier(settings.backend, settings.command)
-    try:
-        desktop.send(title, body)
-        click.echo(f"desktop: delivered through {desktop.used} (backend setting: {settings.backend}); "
-                   "the notification server accepted it.")
-    except NotifyError as exc:
-        click.echo(f"desktop: failed: {exc}", err=True)
-        failed.append("desktop")
-    pushes: list[Any] = []
-    if settings.push or settings.push_command:
-        from reminderd.push import push_notifiers
-
-        pushes, problem = push_notifiers(settings.push, settings.push_command)
-        if problem is not None:
-            click.echo(one_line(problem), err=True)
-            failed.append("push_command")
-    for push in pushes:
+    for channel in channels:
+        if TIMELINE in channel.capabilities:
+            continue
         try:
-            push.send(title, body)
-            click.echo(f"{push.name}: delivered; the service accepted it.")
-        except NotifyError as exc:
-            click.echo(one_line(str(exc)), err=True)
-            failed.append(push.name)
+            how = channel.deliver(Outgoing(test, title, body))
+        except Exception as exc:  # noqa: BLE001 (what the channel says is the message)
+            click.echo(f"{channel.name}: failed: {one_line(str(exc))}", err=True)
+            failed.append(channel.name)
+            continue
+        if channel.name == "desktop":
+            click.echo(f"desktop: delivered through {how} (backend setting: {settings.backend}); "
+                       "the notification server accepted it.")
+        else:
+            click.echo(f"{channel.name}: delivered; the service accepted it.")
+    for problem in problems:  # channels that could not be built
+        click.echo(f"{one_line(problem)}; that channel is off", err=True)
+        failed.append(problem.split(":", 1)[0])
     if failed:
         raise NotifyError(f"not delivered on: {', '.join(failed)}")
 

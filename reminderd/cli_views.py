@@ -20,6 +20,22 @@ from reminderd.cli_common import (
     warn,
 )
 from reminderd.errors import ConfigError
+from reminderd.record import State
+from reminderd.settings import Config
+
+
+def channels_off(config: Config, state: State) -> tuple[str, ...]:
+    """The channels the daemon could not build (it keeps them in the state), and push without its
+    extra, known without importing it (`status` stays light)."""
+    import importlib.util
+
+    off = list(state.extra.get("channels", {}).get("disabled", []))
+    if (config.notifications.push or config.notifications.push_command) and \
+            not any(line.startswith("push:") for line in off) and importlib.util.find_spec("apprise") is None:
+        from reminderd.extras import missing
+
+        off.append(f"push: {missing('push')}")
+    return tuple(str(line) for line in off)
 
 
 @command()
@@ -48,9 +64,9 @@ def status(obj: Context, as_json: bool, at: str | None) -> None:
     if mismatch:
         warn(mismatch)
     if as_json:
-        print_json(status_json(timeline, state, daemon))
+        print_json(status_json(timeline, state, daemon, channels_off(config, state)))
     else:
-        click.echo(status_text(timeline, state, daemon), nl=False)
+        click.echo(status_text(timeline, state, daemon, channels_off(config, state)), nl=False)
 
 
 @command()

@@ -36,12 +36,14 @@ from reminderd.settings import (
     Config,
     Credit,
     Notifications,
+    PushTarget,
     QuietHours,
     ReminderSettings,
     TokenCounts,
     UsageProfile,
 )
 from reminderd.timeutil import RANGE_TEXT, OutOfRange, parse_clock, parse_duration, parse_iso, to_instant
+from reminderd.urls import describe, is_one_url
 
 NOTIFIER_BACKENDS = ("auto", "dbus", "notify-send", "osascript", "plyer", "log", "command")
 # Bounds that keep every date computation inside datetime's range (see timeutil.EARLIEST/LATEST).
@@ -720,27 +722,34 @@ class _Parser:
                 return ()
         return self.texts(value, path, 1)
 
-    def push_urls(self, value: Any) -> tuple[str, ...]:
-        """Apprise URLs; one Apprise cannot read is an error naming its place, not its text
-        (a URL carries a token or a password)."""
+    def push_urls(self, value: Any) -> tuple[PushTarget, ...]:
+        """Push channels: Apprise URLs, or [[notifications.push]] tables with a `name` and a `url`.
+        Only their shape is checked here (Apprise reads them when the channel is built); a bad one
+        is an error naming its place, never its text (a URL carries a token or a password)."""
         if value is None:
             return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            self.problem("notifications.push", 'a list of Apprise URLs, e.g. ["ntfy://ntfy.sh/my-topic"]',
-                         "a value of another kind")
+        expected = ('a list of Apprise URLs, e.g. ["ntfy://ntfy.sh/my-topic"], or [[notifications.push]] tables '
+                    'with a name and a url')
+        if not isinstance(value, list):
+            self.problem("notifications.push", expected, "a value of another kind")
             return ()
-        from reminderd.notify import NotifyError
-        from reminderd.push import describe, readable
-
-        urls = []
-        for index, url in enumerate(v.strip() for v in value):
-            try:
-                ok = readable(url)
-            except NotifyError as exc:  # Apprise is not installed
-                self.problems.append(f"{self.source}: notifications.push: {exc}")
-                return ()
-            if not ok:
-                self.problems.append(f"{self.source}: notifications.push[{index}]: expected a URL Apprise can send "
-                                     f"to (see its list of services), got {describe(url)}")
-            urls.append(url)
-        return tuple(urls)
+        targets: list[PushTarget] = []
+        for index, entry in enumerate(value):
+            where = f"notifications.push[{index}]"
+            if isinstance(entry, dict):
+                self.unknown_keys(entry, {"name", "url"}, f"{where}.")
+                name = self.name(entry.get("name"), f"{where}.name", "") or None
+                if name is not None and not _ID.match(name):
+                    self.problem(f"{where}.name", "lower-case letters, digits, '.', '_' or '-'", name)
+                url = entry.get("url")
+            else:
+                name, url = None, entry
+            if not isinstance(url, str) or not is_one_url(url.strip()):
+                self.problems.append(f"{self.source}: {where}{'.url' if isinstance(entry, dict) else ''}: expected "
+                                     "one Apprise URL such as ntfy://ntfy.sh/my-topic, got "
+                                     f"{describe(url) if isinstance(url, str) else 'a value of another kind'}")
+                continue
+            if name is not None and any(t.name == name for t in targets):
+                self.problem(f"{where}.name", "a name no other push channel has", name)
+            targets.append(PushTarget(url.strip(), name))
+        return tuple(targets)

@@ -1,20 +1,22 @@
-"""`reminderd run`: deliver each reminder once, on time, across restarts, reloads and sleep.
+"""`reminderd run`'s daemon: deliver each reminder once, on time, across restarts, reloads and
+sleep, on every channel, whatever one channel or source does.
 
 Every job does the same idempotent tick(): reload the config if it changed, read the state,
-plan(), deliver what catchup.to_deliver() picks, record each delivery, and re-arm one
-APScheduler date job per upcoming reminder. Besides those, a wake job runs every 60 s: after a
-suspend APScheduler's monotonic wait comes back late, and the wake job re-reads the wall clock,
-so a reminder is at most a minute late and never dropped (jobs have misfire_grace_time=None).
+plan() with the facts the sources last learned, deliver on each channel what
+catchup.to_deliver() picks for it, record each delivery, and re-arm one APScheduler date job
+per wake time (upcoming due times, the end of quiet hours). Besides those, a wake job runs
+every 60 s: after a suspend APScheduler's monotonic wait comes back late, and the wake job
+re-reads the wall clock, so a reminder is never dropped (jobs have misfire_grace_time=None).
 
-A delivery is remembered in memory the moment the notification is accepted, and written to the
-state file right after; while the file cannot be written (disk full, read-only) the record
-stays in memory, the write is retried at every tick, and the problem is logged once.
+The two seams (seams.py): sources run in a job of their own, beside the ticks; channels that
+carry the whole timeline (a calendar) are published in another, after each tick. Each channel
+and each source fails alone: whatever it raises is logged once, and it backs off 1, 2, 4 ...
+minutes (at most an hour) while the others go on. The daemon names none of them:
+channels.build() and sources.build() say which a config needs.
 
-Signals: SIGTERM/SIGINT stop, SIGHUP reloads. No Python code runs in a signal handler: the
-C-level handler writes the signal number to a socket (signal.set_wakeup_fd) and the main
-thread, which does nothing else, reads it. The handlers are in place before the pid is
-published in the lock file. A stop cancels a notification in progress and exits within
-STOP_WITHIN seconds whatever the notifier does.
+A delivery is remembered in memory the moment the channel accepted it, and written to the state
+file right after; while the file cannot be written (disk full, read-only) the record stays in
+memory, the write is retried at every tick, and the problem is logged once.
 """
 
 from __future__ import annotations
@@ -23,48 +25,33 @@ import contextlib
 import functools
 import logging
 import os
-import signal
-import socket
 import threading
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from reminderd.actions import DONE, Watcher, actions_for, done_action
 from reminderd.catchup import snoozed, to_deliver, wake_times
 from reminderd.config import load_config
 from reminderd.errors import ConfigError, ReminderdError, StateError, one_line
 from reminderd.facts import Facts
-from reminderd.instance import acquire_instance_lock
-from reminderd.notify import FallbackNotifier, NotifyError, make_notifier
-from reminderd.seams import RETRIES, Backoff
+from reminderd.notify import FallbackNotifier, make_notifier
+from reminderd.seams import BUTTONS, RETRIES, TIMELINE, Backoff, Outgoing
 from reminderd.settings import Config
 from reminderd.snooze import SNOOZE_FOR, with_snooze, without_snooze
-from reminderd.state import DESKTOP, Delivery, State, read_state, update_state
+from reminderd.state import Delivery, State, read_state, update_state
 from reminderd.timeline import Reminder, Timeline, plan
-
-if TYPE_CHECKING:
-    from reminderd.push import PushNotifier
 
 log = logging.getLogger("reminderd")
 WAKE_SECONDS = 60
 STOP_WITHIN = 1.5  # seconds a tick in progress gets to finish on SIGTERM; then the process exits
 WAKE_JOB = "wake"
 SOURCES_JOB = "sources"
+PUBLISH_JOB = "publish"
 SOURCES_EVERY = 60  # seconds between looks at which source is due
 SOURCE_WITHIN = 120.0  # seconds one source's refresh may take; the rest waits for its next turn
-CALENDAR_CHECK_EVERY = timedelta(hours=1)  # a sync with no local change: repairs what was deleted on the server
-CALENDAR_RETRY_MAX = timedelta(hours=1)  # while the server is unreachable: 1, 2, 4 ... minutes, at most this
-
-
-def configure_logging(verbose: bool) -> None:
-    """Log to stderr; under systemd (JOURNAL_STREAM set) the journal adds timestamps itself."""
-    fmt = "%(levelname)s %(message)s" if os.environ.get("JOURNAL_STREAM") else \
-        "%(asctime)s %(levelname)s %(message)s"
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, force=True)
-    # a wake skipped while a tick still runs (a slow notification) is expected, not a warning
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+CHANNELS_SECTION = "channels"  # state section: the channels that could not be built, for `status`
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -91,28 +78,44 @@ class _Problems:
             log.info("%s", message)
 
 
+class _Turn:
+    """A channel or a source, with its backoff (and when a source last succeeded)."""
+
+    def __init__(self, seam: Any) -> None:
+        self.seam = seam
+        self.backoff = Backoff()
+        self.last: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        """A source's turn: its backoff is over and its interval has passed."""
+        return self.backoff.ready(now) and (self.last is None or abs(now - self.last) >= self.seam.every)
+
+
 class Daemon:
     def __init__(self, config_path: Path, state_path: Path, lock_path: Path,
                  clock: Callable[[], datetime], wake_seconds: float = WAKE_SECONDS,
-                 notifier_factory: Callable[[Config], FallbackNotifier] | None = None) -> None:
+                 notifier_factory: Callable[[Config], FallbackNotifier] | None = None,
+                 channels_factory: Callable[[Config], tuple[list[Any], list[str]]] | None = None) -> None:
         self.config_path, self.state_path, self.lock_path = config_path, state_path, lock_path
         self.clock = clock
         self.wake_seconds = wake_seconds
         self.notifier_factory = notifier_factory or (
             lambda c: make_notifier(c.notifications.backend, c.notifications.command))
+        self.channels_factory = channels_factory or self._build_channels
         self.config = self._load()  # a bad config at start is fatal (exit 78)
         self.config_signature = _signature(config_path)
         self.reload_requested = False
         self.tick_lock = threading.Lock()
         self.stopping = threading.Event()
-        self.sending: FallbackNotifier | None = None
-        self.pushes: list[PushNotifier] | None = None  # the push channels, once push_command ran
+        self.sending: Any = None  # the channel delivering now, to cancel it on a stop
         self.pending: list[Pending] = []  # delivered, not yet in the state file, in order
         self.problems = _Problems()
         self.facts = Facts()  # what the sources last learned (each field: its source's last good value)
-        self.sources: list[_SourceTurn] = []
+        self.sources: list[_Turn] = []
         self._build_sources()
-        self.calendar = _CalendarSync()
+        self.channels: list[_Turn] | None = None  # built at the first tick, again after a reload
+        self.rebuild_at: datetime | None = None  # when to build the channels again (push_command failed)
+        self.build_backoff = Backoff()
         self.scheduler = self._make_scheduler()
 
     @staticmethod
@@ -122,8 +125,9 @@ class Daemon:
 
         return BackgroundScheduler(
             timezone=UTC,
-            # ticks never overlap; sources run beside them, so a long scan never holds a reminder back
-            executors={"default": ThreadPoolExecutor(1), SOURCES_JOB: ThreadPoolExecutor(1)},
+            # ticks never overlap; sources and calendars run beside them, never holding one back
+            executors={"default": ThreadPoolExecutor(1), SOURCES_JOB: ThreadPoolExecutor(1),
+                       PUBLISH_JOB: ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 
@@ -148,7 +152,7 @@ class Daemon:
         log.info("reminderd running with %s; waking at least every %g s", self.config_path, self.wake_seconds)
 
     def stop(self) -> bool:
-        """Stop scheduling, cancel a notification in progress, and wait up to STOP_WITHIN for the
+        """Stop scheduling, cancel a delivery in progress, and wait up to STOP_WITHIN for the
         tick to end; True if it did (then every record is written, or logged as not)."""
         self.stopping.set()
         self.scheduler.shutdown(wait=False)
@@ -183,24 +187,22 @@ class Daemon:
         self._maybe_reload(forced=self.reload_requested)
         now = self.clock()
         self._write_pending()
+        turns = self._channel_turns(now)  # first: building one may move its records in the state
         state = self._read_state()
         if state is None:
             return  # without the record of what was sent, sending could repeat it
         timeline = plan(self.config, state, now, self.facts)
         log.debug("tick (%s) at %s: %d upcoming", reason, now.isoformat(), len(timeline.upcoming()))
-        # the desktop first, so a slow push (or push_command) never delays it
-        self._deliver_all(timeline, state, now, DESKTOP, lambda: self.notifier_factory(self.config))
-        self._deliver_snoozed(timeline, state, now)
-        for channel, make_notifier_for in self._push_channels():
-            self._deliver_all(timeline, state, now, channel, make_notifier_for)
+        for turn in turns:  # the desktop first, so a slow push never delays it
+            if TIMELINE not in turn.seam.capabilities and not self.stopping.is_set():
+                self._deliver_on(turn, timeline, state, now)
+        self._deliver_snoozed(timeline, state, now, turns)
         if self.stopping.is_set():
             return
         self.schedule(timeline)
         self._heartbeat()
-        if self.config.ics_path is not None:
-            self._write_live_calendar(self.config.ics_path, now)
-        if self.config.calendar is not None:
-            self._sync_calendar(now)
+        if any(TIMELINE in turn.seam.capabilities for turn in turns):
+            self._run_publish_now()
 
     def _read_state(self) -> State | None:
         try:
@@ -217,157 +219,131 @@ class Daemon:
             state = record.apply(state)
         return state
 
-    # -- sources: facts in, in a job of their own -------------------------------------------------
+    # -- channels: reminders and the timeline out -------------------------------------------------
 
-    def _build_sources(self) -> None:
-        from reminderd.sources import build
+    def _build_channels(self, config: Config) -> tuple[list[Any], list[str]]:
+        from reminderd.channels import build
 
-        fields = {field for field in Facts._fields}
-        self.sources = [_SourceTurn(source) for source in build(self.config)]
-        kept = {turn.source.field for turn in self.sources}
-        self.facts = self.facts._replace(**{f: Facts._field_defaults[f] for f in fields - kept})
+        built = build(config, self.state_path, lambda: self.notifier_factory(self.config))
+        return built.channels, built.problems
 
-    def refresh_sources(self) -> bool:
-        """Refresh each source whose turn it is, within SOURCE_WITHIN each; never raises. A failure
-        is logged once, the source's last good value kept, and its next try backs off. True when
-        the facts changed (the caller plans again)."""
-        import time
-
-        changed = False
-        for turn in list(self.sources):
-            now = self.clock()
-            if self.stopping.is_set() or not turn.due(now):
-                continue
-            source = turn.source
-            try:
-                value = source.refresh(self.config, self.state_path.parent, now, time.monotonic() + SOURCE_WITHIN)
-            except Exception as exc:  # noqa: BLE001 (a source fails alone, whatever it raises)
-                turn.backoff.failed(now)
-                why = one_line(str(exc) or type(exc).__name__)
-                self.problems.report(f"source:{source.name}", f"{source.name}: {why}; keeping what was known, "
-                                                              f"trying again after {RETRIES}")
-                continue
-            turn.backoff.succeeded()
-            turn.last = now
-            self.problems.resolved(f"source:{source.name}", f"{source.name}: read again")
-            if getattr(self.facts, source.field) != value:
-                self.facts = self.facts._replace(**{source.field: value})
-                changed = True
-        return changed
-
-    def _run_sources_now(self) -> None:
-        with contextlib.suppress(Exception):  # the scheduler is shut down: the daemon is stopping
-            self.scheduler.add_job(self._sources_job, id=f"{SOURCES_JOB}-now", executor=SOURCES_JOB,
-                                   replace_existing=True)
-
-    def _sources_job(self) -> None:
-        if self.refresh_sources():
-            self._tick_at(None, "sources")
-
-    def _sync_calendar(self, now: datetime) -> None:
-        """Sync the CalDAV calendar when what it should hold changed (no request is made to know
-        that), every CALENDAR_CHECK_EVERY anyway, and after a failure with growing pauses."""
-        from reminderd.caldav_sync import CalendarAuthError, CalendarError, password_for, sync, wanted_versions
-
-        sync_state = self.calendar
-        if sync_state.retry_at is not None and now < sync_state.retry_at:
-            return
+    def _channel_turns(self, now: datetime) -> list[_Turn]:
+        """The channels, built at the first tick, after a reload, and again (backing off) after
+        one could not be built or a push_command channel failed: a rotated token is read anew."""
+        if self.channels is not None and (self.rebuild_at is None or now < self.rebuild_at):
+            return self.channels
         try:
-            versions = wanted_versions(self.config, self.state_path, now, facts=self.facts)[0]
-            if versions == sync_state.versions and sync_state.next_check is not None and now < sync_state.next_check:
+            channels, problems = self.channels_factory(self.config)
+        except Exception as exc:  # noqa: BLE001 (building runs push_command, reads the state)
+            channels, problems = [], [f"the channels could not be built: {one_line(str(exc))}"]
+        old = {turn.seam.id: turn for turn in self.channels or ()}
+        self.channels = [old[c.id] if c.id in old and old[c.id].seam == c else _Turn(c) for c in channels]
+        for turn in self.channels:  # a rebuilt channel keeps its backoff
+            if turn.seam.id in old:
+                turn.backoff = old[turn.seam.id].backoff
+        self._move_legacy_records(channels)
+        self._report_channel_problems(problems)
+        self.rebuild_at = now + self.build_backoff.failed(now) if problems else None
+        if not problems:
+            self.build_backoff.succeeded()
+        return self.channels
+
+    def _report_channel_problems(self, problems: list[str]) -> None:
+        """Each channel that could not be built: logged once, and kept in the state for `status`."""
+        for line in problems:
+            self.problems.report(f"build:{line.split(':', 1)[0]}", f"{line}; that channel is off, the others work")
+        for key in [k for k in self.problems.active if k.startswith("build:")]:
+            if not any(f"build:{line.split(':', 1)[0]}" == key for line in problems):
+                self.problems.resolved(key, f"{key.removeprefix('build:')}: works again")
+        with contextlib.suppress(StateError):
+            read = read_state(self.state_path).state
+            if read.extra.get(CHANNELS_SECTION, {}).get("disabled", []) != problems:
+                update_state(self.state_path, lambda s: s.with_extra(CHANNELS_SECTION, {"disabled": problems}))
+
+    def _move_legacy_records(self, channels: list[Any]) -> None:
+        """Deliveries recorded under a push channel's old name (an unkeyed hash of its URL) move to
+        its name now, so nothing is sent again (issue 19 part 2)."""
+        moves = {old: c.id for c in channels if (old := getattr(c, "legacy_id", None)) and old != c.id}
+        if not moves:
+            return
+
+        def move(state: State) -> State:
+            for reminder_id, records in state.delivered.items():
+                if any(d.channel in moves for d in records):
+                    state = state._replace(delivered={**state.delivered, reminder_id: tuple(
+                        d._replace(channel=moves.get(d.channel, d.channel)) for d in records)})
+            return state
+
+        with contextlib.suppress(StateError):
+            if any(d.channel in moves for ds in read_state(self.state_path).state.delivered.values() for d in ds):
+                update_state(self.state_path, move)
+
+    def _deliver_on(self, turn: _Turn, timeline: Timeline, state: State, now: datetime) -> None:
+        if not turn.backoff.ready(now):
+            return
+        for reminder in to_deliver(timeline, state, turn.seam.id):
+            if self.stopping.is_set() or not self._deliver(reminder, now, turn):
                 return
-            if not sync_state.have_password:
-                sync_state.password, sync_state.have_password = password_for(self.config.calendar), True
-            outcome, _ = sync(self.config, self.state_path, now, sync_state.password,
-                              report=lambda line: log.warning("%s", line), facts=self.facts)
-        except (CalendarError, StateError) as exc:
-            if isinstance(exc, CalendarAuthError):
-                sync_state.have_password = False  # ask again next time: it may have been changed
-            sync_state.failures += 1
-            pause = min(CALENDAR_RETRY_MAX, timedelta(minutes=2 ** (sync_state.failures - 1)))
-            sync_state.retry_at = now + pause
-            self.problems.report("calendar-sync", f"{exc}; trying again in {int(pause.total_seconds() // 60)} min")
-            return
-        self.problems.resolved("calendar-sync", "calendar synced again")
-        sync_state.versions, sync_state.failures, sync_state.retry_at = versions, 0, None
-        sync_state.next_check = now + CALENDAR_CHECK_EVERY
-        for line in outcome.conflicts:
-            log.warning("calendar: %s", line)
-        if outcome.created or outcome.updated or outcome.deleted:
-            log.info("calendar synced: %s", outcome.summary())
 
-    def _maybe_reload(self, forced: bool) -> None:
-        signature = _signature(self.config_path)
-        if not forced and signature == self.config_signature:
-            return
-        self.reload_requested = False
-        self.config_signature = signature
-        try:
-            self.config = self._load()
-        except ConfigError as exc:
-            for problem in exc.problems:
-                log.error("%s", problem)
-            log.error("config not reloaded: keeping the previous schedule")
-            return
-        self._build_sources()  # the sources the config asks for may have changed
-        self._run_sources_now()
-        self.pushes = None
-        log.info("config reloaded from %s", self.config_path)
-
-    def _push_channels(self) -> list[tuple[str, Callable[[], FallbackNotifier]]]:
-        """Each push URL (push.py) is a channel with its own delivery records."""
-        settings = self.config.notifications
-        if not (settings.push or settings.push_command) or self.stopping.is_set():
-            return []
-        pushes = self.pushes
-        if pushes is None:  # push_command runs once, again after a reload or a failed push
-            from reminderd.push import push_notifiers
-
-            pushes, problem = push_notifiers(settings.push, settings.push_command)
-            if problem is None:
-                self.problems.resolved("push-command", "notifications.push_command works again")
-                self.pushes = pushes
-            else:  # the literal URLs work all the same
-                self.problems.report("push-command", f"{problem}; its channels wait")
-        return [(push.id, functools.partial(FallbackNotifier, [push])) for push in pushes]
-
-    def _deliver_all(self, timeline: Timeline, state: State, now: datetime, channel: str,
-                     make_notifier: Callable[[], FallbackNotifier]) -> None:
-        for reminder in to_deliver(timeline, state, channel):
-            if self.stopping.is_set():
-                return
-            if not self._deliver(reminder, now, channel, make_notifier()):
-                if channel != DESKTOP:
-                    self.pushes = None  # the URL may have changed (a rotated token)
-                return  # this channel fails now; its other reminders wait for the next wake
-
-    def _deliver_snoozed(self, timeline: Timeline, state: State, now: datetime) -> None:
-        """A snoozed reminder comes once more on the desktop when its snooze ends."""
+    def _deliver_snoozed(self, timeline: Timeline, state: State, now: datetime, turns: list[_Turn]) -> None:
+        """A snoozed reminder comes once more, where its buttons were, when its snooze ends."""
         again, forget = snoozed(timeline, state)
         if forget:
             self._update_state(lambda s: functools.reduce(without_snooze, forget, s), "snooze")
-        for reminder in again:
-            if self.stopping.is_set() or not self._deliver(
-                    reminder, now, DESKTOP, self.notifier_factory(self.config), ends_snooze=True):
-                return
+        for turn in turns:
+            if BUTTONS in turn.seam.capabilities and turn.backoff.ready(now):
+                for reminder in again:
+                    if self.stopping.is_set() or not self._deliver(reminder, now, turn, ends_snooze=True):
+                        return
 
-    def _deliver(self, reminder: Reminder, now: datetime, channel: str, notifier: FallbackNotifier,
-                 ends_snooze: bool = False) -> bool:
-        self.sending = notifier
+    def _deliver(self, reminder: Reminder, now: datetime, turn: _Turn, ends_snooze: bool = False) -> bool:
+        channel = turn.seam
         actions = actions_for(reminder, self.config, functools.partial(self._on_action, reminder))
+        self.sending = channel
         try:
-            notifier.send(reminder.title_at(now), reminder.body, actions)
-        except NotifyError as exc:
-            log.warning("%s not delivered on %s, will retry: %s", reminder.id, channel, exc)
+            how = channel.deliver(Outgoing(reminder, reminder.title_at(now), reminder.body, actions))
+        except Exception as exc:  # noqa: BLE001 (a channel fails alone, whatever it raises)
+            turn.backoff.failed(now)
+            self.problems.report(f"channel:{channel.id}", f"{reminder.id} not delivered on {channel.name}, will "
+                                                          f"retry after {RETRIES}: {one_line(str(exc))}")
+            if getattr(channel, "from_command", False):  # a token push_command printed may have rotated
+                self.rebuild_at = turn.backoff.retry_at
             return False
         finally:
             self.sending = None
-        delivery = Delivery(reminder.due, reminder.event_at, self.clock(), channel)
+        turn.backoff.succeeded()
+        self.problems.resolved(f"channel:{channel.id}", f"{channel.name} delivers again")
+        delivery = Delivery(reminder.due, reminder.event_at, self.clock(), channel.id)
         self.pending.append(Pending(reminder.id, delivery, ends_snooze))
-        log.info("delivered %s (due %s) via %s%s", reminder.id, reminder.due.isoformat(), notifier.used,
+        log.info("delivered %s (due %s) via %s%s", reminder.id, reminder.due.isoformat(), how,
                  " after a snooze" if ends_snooze else "")
         self._write_pending()
         return True
+
+    def _run_publish_now(self) -> None:
+        with contextlib.suppress(Exception):  # the scheduler is shut down: the daemon is stopping
+            self.scheduler.add_job(self.publish_timeline, id=PUBLISH_JOB, executor=PUBLISH_JOB,
+                                   replace_existing=True)
+
+    def publish_timeline(self) -> None:
+        """Bring each TIMELINE channel (a calendar) in step, each within its deadline, each failing
+        alone; beside the ticks. Never raises."""
+        for turn in list(self.channels or ()):
+            channel = turn.seam
+            now = self.clock()
+            if TIMELINE not in channel.capabilities or self.stopping.is_set() or not turn.backoff.ready(now):
+                continue
+            try:
+                note = channel.publish(self.config, self.state_path, now, self.facts)
+            except Exception as exc:  # noqa: BLE001 (a channel fails alone, whatever it raises)
+                turn.backoff.failed(now)
+                self.problems.report(f"channel:{channel.id}", f"{channel.name}: {one_line(str(exc))}; trying "
+                                                              f"again after {RETRIES}")
+                continue
+            turn.backoff.succeeded()
+            self.problems.resolved(f"channel:{channel.id}", f"{channel.name} written again")
+            if note:
+                log.info("%s", note)
 
     def _on_action(self, reminder: Reminder, key: str) -> None:
         """A button clicked on the notification of `reminder` (called from its watcher thread)."""
@@ -436,35 +412,70 @@ class Daemon:
         with contextlib.suppress(OSError):
             os.utime(self.lock_path)
 
-    def _write_live_calendar(self, path: Path, now: datetime) -> None:
-        from reminderd.errors import OutputError
-        from reminderd.files import write_atomically
-        from reminderd.ics import publish
+    # -- sources: facts in, in a job of their own -------------------------------------------------
 
-        target = path.expanduser()
-        try:
-            events = publish(self.config, self.state_path, now,
-                             lambda data: write_atomically(target, data, error=OutputError), destination=target,
-                             report=lambda line: log.warning("%s", line), facts=self.facts)
-        except (OutputError, StateError) as exc:
-            self.problems.report("calendar", str(exc))
+    def _build_sources(self) -> None:
+        from reminderd.sources import build
+
+        fields = {field for field in Facts._fields}
+        self.sources = [_Turn(source) for source in build(self.config)]
+        kept = {turn.seam.field for turn in self.sources}
+        self.facts = self.facts._replace(**{f: Facts._field_defaults[f] for f in fields - kept})
+
+    def refresh_sources(self) -> bool:
+        """Refresh each source whose turn it is, within SOURCE_WITHIN each; never raises. A failure
+        is logged once, the source's last good value kept, and its next try backs off. True when
+        the facts changed (the caller plans again)."""
+        import time
+
+        changed = False
+        for turn in list(self.sources):
+            now = self.clock()
+            if self.stopping.is_set() or not turn.due(now):
+                continue
+            source = turn.seam
+            try:
+                value = source.refresh(self.config, self.state_path.parent, now, time.monotonic() + SOURCE_WITHIN)
+            except Exception as exc:  # noqa: BLE001 (a source fails alone, whatever it raises)
+                turn.backoff.failed(now)
+                why = one_line(str(exc) or type(exc).__name__)
+                self.problems.report(f"source:{source.name}", f"{source.name}: {why}; keeping what was known, "
+                                                              f"trying again after {RETRIES}")
+                continue
+            turn.backoff.succeeded()
+            turn.last = now
+            self.problems.resolved(f"source:{source.name}", f"{source.name}: read again")
+            if getattr(self.facts, source.field) != value:
+                self.facts = self.facts._replace(**{source.field: value})
+                changed = True
+        return changed
+
+    def _run_sources_now(self) -> None:
+        with contextlib.suppress(Exception):  # the scheduler is shut down: the daemon is stopping
+            self.scheduler.add_job(self._sources_job, id=f"{SOURCES_JOB}-now", executor=SOURCES_JOB,
+                                   replace_existing=True)
+
+    def _sources_job(self) -> None:
+        if self.refresh_sources():
+            self._tick_at(None, "sources")
+
+    def _maybe_reload(self, forced: bool) -> None:
+        signature = _signature(self.config_path)
+        if not forced and signature == self.config_signature:
             return
-        self.problems.resolved("calendar", f"calendar {target} written again")
-        if events is not None:
-            log.info("calendar %s updated (%s)", target, events)
-
-
-class _SourceTurn:
-    """A source, when it last succeeded, and its backoff."""
-
-    def __init__(self, source: Any) -> None:
-        self.source = source
-        self.last: datetime | None = None
-        self.backoff = Backoff()
-
-    def due(self, now: datetime) -> bool:
-        return self.backoff.ready(now) and (self.last is None or abs(now - self.last) >= self.source.every)
-
+        self.reload_requested = False
+        self.config_signature = signature
+        try:
+            self.config = self._load()
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("%s", problem)
+            log.error("config not reloaded: keeping the previous schedule")
+            return
+        self._build_sources()  # the sources the config asks for may have changed
+        self._run_sources_now()
+        self.rebuild_at = self.clock()  # and the channels
+        log.info("config reloaded from %s", self.config_path)
 
 class Pending(NamedTuple):
     """A delivery not yet in the state file."""
@@ -476,74 +487,3 @@ class Pending(NamedTuple):
     def apply(self, state: State) -> State:
         state = state.with_delivered(self.reminder_id, self.delivery)
         return without_snooze(state, self.reminder_id) if self.ends_snooze else state
-
-
-class _CalendarSync:
-    """When the daemon last synced the CalDAV calendar, what it held then, and the retries."""
-
-    def __init__(self) -> None:
-        self.versions: dict[str, str] | None = None  # what was synced last (uid -> version)
-        self.next_check: datetime | None = None
-        self.failures = 0
-        self.retry_at: datetime | None = None
-        self.password: str | None = None  # in memory only
-        self.have_password = False
-
-
-def notify_service_manager(message: str) -> None:
-    """Tell systemd (Type=notify) our state, e.g. READY=1, if it started us; else do nothing."""
-    address = os.environ.get("NOTIFY_SOCKET")
-    if not address:
-        return
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.sendto(message.encode(), address)
-
-
-@contextlib.contextmanager
-def signals_to_socket() -> Iterator[socket.socket]:
-    """SIGTERM, SIGINT and SIGHUP arrive as bytes on the socket this yields; nothing else happens
-    in the handler, so no Python code runs at an arbitrary point of the main thread."""
-    receiver, sender = socket.socketpair()
-    sender.setblocking(False)
-    previous_fd = signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
-    handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-    previous = {signum: signal.signal(signum, lambda *_: None) for signum in handled}
-    try:
-        yield receiver
-    finally:
-        signal.set_wakeup_fd(previous_fd)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        receiver.close()
-        sender.close()
-
-
-def run(config_path: Path, state_path: Path, lock_path: Path, clock: Callable[[], datetime],
-        wake_seconds: float = WAKE_SECONDS) -> int:
-    """Run in the foreground until SIGTERM/SIGINT; return the exit code.
-
-    The signal handlers are in place before the lock file names our pid (which is how `claim`,
-    `balance` and `done` find us to send SIGHUP), so an early SIGHUP reloads, never kills.
-    """
-    with signals_to_socket() as signals:
-        # held until the process ends: never released early; it says which config and state we use
-        acquire_instance_lock(lock_path, config_path, state_path.parent)
-        daemon = Daemon(config_path, state_path, lock_path, clock, wake_seconds)
-        daemon.start()
-        notify_service_manager("READY=1")
-        while True:
-            for signum in signals.recv(64):
-                if signum in (signal.SIGTERM, signal.SIGINT):
-                    log.info("stopping on %s", signal.Signals(signum).name)
-                    notify_service_manager("STOPPING=1")
-                    if not daemon.stop():
-                        log.warning("a notification was still in progress; stopping without it "
-                                    "(it is sent again at the next start if it was not shown)")
-                        logging.shutdown()
-                        os._exit(0)
-                    return 0
-                if signum == signal.SIGHUP:
-                    log.info("reloading on SIGHUP")
-                    daemon.request_reload()

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from reminderd import __version__
 from reminderd.facts import Facts
+from reminderd.seams import TIMELINE, ChannelError
 from reminderd.settings import Config
 from reminderd.timeline import NO_FACTS, CreditTimeline, Reminder, Timeline, credit_label
 from reminderd.wording import sources_text
@@ -338,3 +339,34 @@ def _vevent(icalendar: Any, event: CalendarEvent, sequence: int, now: datetime) 
         alarm.add("trigger", _utc(trigger), parameters={"VALUE": "DATE-TIME"})
         component.add_component(alarm)
     return component
+
+
+class CalendarFile:
+    """The live .ics file of `ics_path`, as a TIMELINE channel (seams.Channel): rewritten
+    (atomically) whenever what it should hold changed."""
+
+    capabilities = frozenset({TIMELINE})
+    timeout = 10.0
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.expanduser()
+        self.id = f"ics:{self.path}"
+        self.name = f"calendar {self.path}"
+
+    def publish(self, config: Config, state_path: Path, now: datetime, facts: Facts) -> str | None:
+        from reminderd.errors import OutputError, StateError
+        from reminderd.files import write_atomically
+
+        try:
+            published = publish(config, state_path, now, lambda data: write_atomically(self.path, data,
+                                                                                         error=OutputError),
+                                 destination=self.path, facts=facts)
+        except (OutputError, StateError) as exc:
+            raise ChannelError(str(exc)) from None
+        return None if published is None else f"{self.name} updated ({published})"
+
+    def deliver(self, item: Any) -> str:
+        raise NotImplementedError  # a TIMELINE channel
+
+    def cancel(self) -> None:
+        pass  # a local write: it ends by itself

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from reminderd.timeline import Reminder
+    from reminderd.reminder import Reminder
 
 EVERY = frozenset({"*"})  # `urgent` for a kind whose every reminder is a last warning
 
@@ -35,6 +35,9 @@ KINDS: dict[str, Kind] = {
     "low-balance": Kind(asks_off=True),
     "exhaustion": Kind(asks_off=True, urgent=frozenset({"at"})),  # may be spent: the card pays next
     "expiry": Kind(asks_off=True, urgent=frozenset({"at"})),  # leads, and expired: the card pays next
+    "logged-spend": Kind(asks_off=True, urgent=EVERY),  # the logs could have spent it all: the card may pay
+    "balance-drop": Kind(),  # the balance fell more than use explains: look at the account
+    "card-paying": Kind(asks_off=True, urgent=EVERY),  # gone, and usage credits still on: the card pays
 }
 
 

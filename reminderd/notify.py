@@ -22,9 +22,11 @@ from xml.sax.saxutils import escape as escape_markup
 
 from reminderd.bounded import CannotRun, Running
 from reminderd.errors import ReminderdError
+from reminderd.record import DESKTOP
+from reminderd.seams import BUTTONS, ChannelError
 
 if TYPE_CHECKING:
-    from reminderd.actions import Actions
+    from reminderd.seams import Actions, Outgoing
 
 log = logging.getLogger(__name__)
 APP_NAME = "reminderd"
@@ -39,7 +41,14 @@ class NotifyError(ReminderdError):
     exit_code = 69  # EX_UNAVAILABLE
 
 
+URGENCY = "urgency"  # a backend that says how urgent a notification is (send(..., urgent=))
+
+
 class Notifier(Protocol):
+    """One way to show a notification. What it can do beyond a title and a body is declared in
+    its `capabilities` (seams.BUTTONS: send(title, body, actions); URGENCY: send(..., urgent=)),
+    never found out from its class."""
+
     name: str
 
     def send(self, title: str, body: str) -> None:
@@ -117,6 +126,8 @@ class DBusNotifier:
     The whole exchange (connect, authenticate, Hello, GetCapabilities, Notify) is bounded by one
     deadline; a wedged bus or a stopped server makes it fail, never hang.
     """
+
+    capabilities = frozenset({BUTTONS})
 
     name = "dbus"
 
@@ -241,6 +252,7 @@ class CommandNotifier:
         self.name = name
         self.timeout = timeout
         self.escape_body = escape_body
+        self.capabilities = frozenset({URGENCY}) if urgency_option else frozenset()
         self.urgency_option = urgency_option  # e.g. "--urgency": given "critical" or "normal" before the text
         self._running: Running | None = None
         self._cancelled = False
@@ -336,6 +348,38 @@ class LogNotifier:
         logging.getLogger("reminderd.notification").warning("%s: %s", title, body)
 
 
+class DesktopChannel:
+    """The desktop's notifications (the backend `notifications.backend` names, or the first that
+    works), as a seams.Channel: a fresh FallbackNotifier for each delivery."""
+
+    id = DESKTOP
+    name = "desktop"
+    capabilities = frozenset({BUTTONS})
+    timeout = SEND_TIMEOUT
+
+    def __init__(self, make: Callable[[], FallbackNotifier]) -> None:
+        self.make = make
+        self._sending: FallbackNotifier | None = None
+
+    def deliver(self, item: Outgoing) -> str:
+        notifier = self._sending = self.make()
+        try:
+            notifier.send(item.title, item.body, item.actions)
+        except NotifyError as exc:
+            raise ChannelError(str(exc)) from None
+        finally:
+            self._sending = None
+        return notifier.used or "desktop"
+
+    def publish(self, *args: Any) -> str | None:
+        raise NotImplementedError  # not a TIMELINE channel
+
+    def cancel(self) -> None:
+        sending = self._sending
+        if sending is not None:
+            sending.cancel()
+
+
 class FallbackNotifier:
     """Tries each backend in turn; remembers which one delivered."""
 
@@ -366,10 +410,12 @@ class FallbackNotifier:
                 continue
             self._current = backend
             try:
-                if isinstance(backend, DBusNotifier):  # the one backend that can show buttons
-                    backend.send(title, body, actions)
-                elif isinstance(backend, CommandNotifier):  # notify-send says the urgency
-                    backend.send(title, with_hint(body, actions), urgent=actions is not None and actions.urgent)
+                capabilities: frozenset[str] = getattr(backend, "capabilities", frozenset())
+                if BUTTONS in capabilities:
+                    backend.send(title, body, actions)  # type: ignore[call-arg]
+                elif URGENCY in capabilities:
+                    backend.send(title, with_hint(body, actions),  # type: ignore[call-arg]
+                                 urgent=actions is not None and actions.urgent)
                 else:
                     backend.send(title, with_hint(body, actions))
             except NotifyError as exc:

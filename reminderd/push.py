@@ -1,42 +1,49 @@
 """Push channels: reminders to a phone or a mailbox through Apprise (ntfy, Pushover, Telegram,
-e-mail, Matrix, Gotify and 100 more), the `reminderd[push]` extra, imported only when a push
-URL is configured.
+e-mail, Matrix, Gotify and 100 more), the `reminderd[push]` extra, imported only where a push
+channel is built (never to parse the config).
 
-Each URL is a channel of its own, with its own delivery records (state.Delivery.channel), so
-one that fails never blocks or repeats the others. A send is bounded by PUSH_TIMEOUT and is a
-success only when Apprise says the one service it had succeeded (a partial result is a
-failure). URLs carry secrets: they are never logged or shown whole, only their scheme, and
-in the state a channel is named by a hash of its URL.
+Each URL is a channel of its own (seams.Channel), with its own delivery records, so one that
+fails never blocks or repeats the others. Its identity is its name ([[notifications.push]]
+name = "phone"): a new URL or token under the same name re-sends nothing. An unnamed one is
+named by a hash of its URL keyed with this installation's secret, never a plain hash of the
+secret it carries (security I3). A send runs in a child process ended at PUSH_TIMEOUT, whatever
+the service does (an endless answer is read by nobody: security L3), and is a success only
+when Apprise says the one service it had succeeded. URLs are never logged or shown whole, only
+their scheme.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import logging
-import re
-import threading
+import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
+from reminderd.bounded import CannotRun, Running, child_argv
 from reminderd.notify import NotifyError
+from reminderd.seams import ChannelError, Outgoing
+from reminderd.settings import Notifications, PushTarget
+from reminderd.urls import describe, is_one_url
 
 PUSH_TIMEOUT = 10.0
 
 
-def channel_id(url: str) -> str:
-    """How the state names a push channel: by a hash of its URL, never the URL."""
+def channel_id(target: PushTarget, key: bytes) -> str:
+    """How the state names a push channel: "push:<name>", or for an unnamed one a hash of its
+    URL keyed with this installation's secret `key`."""
+    if target.name:
+        return f"push:{target.name}"
+    return "push:" + hmac.new(key, target.url.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def legacy_id(url: str) -> str:
+    """How versions before named channels named one (an unkeyed hash of its URL): its records move."""
     return "push:" + hashlib.sha256(url.encode()).hexdigest()[:12]
 
-
-_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
-_ONE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")  # Apprise skips text before a URL, and splits at spaces
-
-
-def describe(url: str) -> str:
-    """A URL as it may be shown: its scheme only ("ntfy://…"), and only if it looks like one
-    (text before "://" that is not a scheme may be a token)."""
-    scheme = url.split("://", 1)[0] if "://" in url else ""
-    return f"{scheme if _SCHEME.fullmatch(scheme) else '?'}://…"
 
 
 def _apprise() -> Any:
@@ -64,80 +71,131 @@ def _mute(logger: logging.Logger) -> None:
 def readable(url: str) -> bool:
     """Whether Apprise reads `url` as exactly one service it can send to (it also takes several
     URLs in one string, split at spaces and commas: each entry must be one channel)."""
-    if not _ONE_URL.fullmatch(url):
+    if not is_one_url(url):
         return False
     service = _apprise().Apprise()
     return bool(service.add(url)) and len(service) == 1
 
 
-class PushNotifier:
-    """One push URL, as a Notifier."""
+class PushChannel:
+    """One push URL, as a channel."""
 
-    def __init__(self, url: str, timeout: float = PUSH_TIMEOUT) -> None:
-        self.url = url
-        self.id = channel_id(url)
-        self.name = f"push {describe(url)}"
-        self.timeout = timeout
-        self._finished = threading.Event()
+    capabilities: frozenset[str] = frozenset()
+
+    def __init__(self, target: PushTarget, channel: str, from_command: bool = False,
+                 timeout: float = PUSH_TIMEOUT) -> None:
+        self.target, self.id, self.timeout = target, channel, timeout
+        self.name = f"push {target.name}" if target.name else f"push {describe(target.url)}"
+        self.from_command = from_command  # printed by push_command: run it again after a failure
+        self.legacy_id = legacy_id(target.url)  # its records under an older version's name move here
+        self._running: Running | None = None
+        self._cancelled = False
 
     def cancel(self) -> None:
-        """Stop waiting (the daemon is stopping); the send itself is abandoned in its own thread."""
-        self._finished.set()
+        self._cancelled = True
+        running = self._running
+        if running is not None:
+            running.cancel()
 
-    def send(self, title: str, body: str) -> None:
-        service = _apprise().Apprise()
-        if not readable(self.url) or not service.add(self.url):
-            raise NotifyError(f"{self.name}: Apprise cannot read this URL as one service")
-        outcome: list[Any] = []
-        finished = self._finished
+    def deliver(self, item: Outgoing) -> str:
+        job = json.dumps({"url": self.target.url, "title": item.title, "body": item.text_without_buttons()})
+        self._cancelled = False
+        try:
+            running = self._running = Running(child_argv("push", "serve_send"), stdin=job.encode())
+        except CannotRun as exc:
+            raise ChannelError(f"{self.name}: cannot start a process to send it: {exc.strerror}") from None
+        try:
+            done = running.wait(time.monotonic() + self.timeout, max_output=65536)
+        finally:
+            self._running = None
+        if self._cancelled:
+            raise ChannelError(f"{self.name}: stopped")
+        if done.timed_out:
+            raise ChannelError(f"{self.name}: no answer within {self.timeout:g} s")
+        try:
+            answer = json.loads(done.stdout)
+            delivered, status = answer["delivered"] is True, str(answer["status"])
+        except (ValueError, KeyError, TypeError):
+            delivered, status = False, f"the sending process ended with {done.returncode}"
+        if not delivered:
+            raise ChannelError(f"{self.name}: not delivered ({status})")
+        return self.name
 
-        def call() -> None:
-            try:
-                outcome.append(service.notify(body=body, title=title))
-            except Exception as exc:  # noqa: BLE001 (a service plugin raises anything)
-                outcome.append(exc)
-            finished.set()
-
-        finished.clear()
-        threading.Thread(target=call, name="push", daemon=True).start()
-        finished.wait(self.timeout)
-        if not outcome:
-            raise NotifyError(f"{self.name}: no answer within {self.timeout:g} s")
-        result = outcome[0]
-        if isinstance(result, Exception):
-            raise NotifyError(f"{self.name}: {type(result).__name__}")
-        # An AppriseResult is true only when every service succeeded; a partial result is a failure.
-        # (Older Apprise returns a plain bool.)
-        failed: int = getattr(result, "failed_count", 0)
-        if not result or failed:
-            status = getattr(getattr(result, "status", None), "name", "failed")
-            raise NotifyError(f"{self.name}: not delivered ({status.lower()})")
+    def publish(self, *args: Any) -> str | None:
+        raise NotImplementedError  # not a TIMELINE channel
 
 
-def push_notifiers(urls: Sequence[str], command: Sequence[str]) -> tuple[list[PushNotifier], str | None]:
-    """The push channels of `[notifications]`: the literal URLs, then those `command` prints;
-    and what went wrong running `command` (the literal URLs are usable all the same)."""
-    notifiers = [PushNotifier(url) for url in urls]
-    if not command:
-        return notifiers, None
+def serve_send() -> None:
+    """The child process of PushChannel.deliver: one send, its job on stdin, its outcome on stdout."""
     try:
-        printed = urls_from_command(command)
+        job = json.loads(sys.stdin.buffer.read())
+        url, title, body = job["url"], job["title"], job["body"]
+    except (ValueError, KeyError, TypeError):
+        return _answer(False, "a job it could not read")
+    try:
+        service = _apprise().Apprise()
     except NotifyError as exc:
-        return notifiers, str(exc)
-    unreadable = [index for index, url in enumerate(printed) if not readable(url)]
-    if unreadable:
-        return notifiers, (f"notifications.push_command: line {unreadable[0] + 1} of its output is not a URL "
-                           "Apprise can send to")
-    return notifiers + [PushNotifier(url) for url in printed], None
+        return _answer(False, str(exc))
+    if not readable(url) or not service.add(url):
+        return _answer(False, "Apprise cannot read this URL as one service")
+    try:
+        result = service.notify(body=body, title=title)
+    except Exception as exc:  # noqa: BLE001 (a service plugin raises anything)
+        return _answer(False, type(exc).__name__)
+    # An AppriseResult is true only when every service succeeded; a partial result is a failure.
+    # (Older Apprise returns a plain bool.)
+    failed: int = getattr(result, "failed_count", 0)
+    status = getattr(getattr(result, "status", None), "name", "success" if result else "failed")
+    _answer(bool(result) and not failed, status.lower())
 
 
-def urls_from_command(argv: Sequence[str]) -> list[str]:
-    """The URLs a command prints, one a line (like a password command): the secrets stay out
-    of the config file."""
+def _answer(delivered: bool, status: str) -> None:
+    sys.stdout.write(json.dumps({"delivered": delivered, "status": status}))
+    sys.stdout.flush()
+
+
+def build(settings: Notifications, key: bytes) -> tuple[list[PushChannel], list[str]]:
+    """The push channels of [notifications]: the configured ones, then those push_command prints;
+    and one line for each that cannot be built, which is left out (the others work)."""
+    if not settings.push and not settings.push_command:
+        return [], []
+    try:
+        _apprise()
+    except NotifyError as exc:
+        return [], [f"push: {exc}"]
+    targets = [(target, False) for target in settings.push]
+    problems = []
+    if settings.push_command:
+        try:
+            targets += [(target, True) for target in targets_from_command(settings.push_command)]
+        except NotifyError as exc:
+            problems.append(f"{exc}; its channels wait")
+    channels = []
+    for target, from_command in targets:
+        channel = PushChannel(target, channel_id(target, key), from_command)
+        if not readable(target.url):
+            problems.append(f"{channel.name}: expected a URL Apprise can send to (see its list of services)")
+            continue
+        channels.append(channel)
+    return channels, problems
+
+
+def targets_from_command(argv: Sequence[str]) -> list[PushTarget]:
+    """The channels a command prints, one a line: "URL", or "NAME URL" to name it (like a password
+    command: the secrets stay out of the config file)."""
     from reminderd.secret_command import CommandFailed, printed_lines
 
     try:
         lines = printed_lines(argv, "notifications.push_command", PUSH_TIMEOUT)
     except CommandFailed as exc:
         raise NotifyError(str(exc)) from None
-    return [line.strip() for line in lines if line.strip()]
+    targets = []
+    for number, line in enumerate((line.strip() for line in lines), 1):
+        if not line:
+            continue
+        name, _, url = line.rpartition(" ")
+        if not is_one_url(url) or (name and not name.replace("-", "").replace("_", "").replace(".", "").isalnum()):
+            raise NotifyError(f"notifications.push_command: line {number} of its output is not a URL Apprise can "
+                              "send to (or a name and one)")
+        targets.append(PushTarget(url, name.strip().lower() or None))
+    return targets

@@ -59,7 +59,8 @@ def reminder_states(timeline: Timeline, state: State) -> dict[str, str]:
 # -- JSON ---------------------------------------------------------------------------------------
 
 
-def status_json(timeline: Timeline, state: State, daemon: DaemonInfo) -> dict[str, Any]:
+def status_json(timeline: Timeline, state: State, daemon: DaemonInfo,
+                channels_off: tuple[str, ...] = ()) -> dict[str, Any]:
     zone = timeline.zone
 
     def iso(instant: datetime | None) -> str | None:
@@ -122,6 +123,7 @@ def status_json(timeline: Timeline, state: State, daemon: DaemonInfo) -> dict[st
         "credits": [credit(ct) for ct in timeline.credits],
         "reminders": [reminder(r) for r in timeline.reminders],
         "daemon": {"running": daemon.running, "pid": daemon.pid, "last_wake": iso(daemon.last_wake)},
+        "channels_off": list(channels_off),
     }
 
 
@@ -133,13 +135,14 @@ def gauge(fraction: float) -> str:
     return "[" + "#" * filled + "." * (GAUGE_WIDTH - filled) + "]"
 
 
-def status_text(timeline: Timeline, state: State, daemon: DaemonInfo) -> str:
+def status_text(timeline: Timeline, state: State, daemon: DaemonInfo, channels_off: tuple[str, ...] = ()) -> str:
     lines = [f"As of {format_local(timeline.now, timeline.zone)} ({timeline.zone.key})"]
     if daemon.running:
         woke = f", last woke {format_local(daemon.last_wake, timeline.zone)}" if daemon.last_wake else ""
         lines.append(f"Daemon: running (pid {daemon.pid}{woke})")
     else:
         lines.append("Daemon: not running (start it with `reminderd run`, or as a service)")
+    lines += [f"  ! channel off: {line}" for line in channels_off]
     for ct in timeline.credits:
         lines += [""] + _credit_lines(ct, timeline)
     lines += [""] + _reminder_lines(timeline, state)

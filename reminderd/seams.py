@@ -28,9 +28,13 @@ MARKUP = "markup"  # renders markup (the body is escaped for it)
 TIMELINE = "timeline"  # carries the whole timeline (a calendar), not one reminder at a time
 
 
-class Button(NamedTuple):
-    key: str  # what the callback gets: "done", "snooze", "open"
-    label: str
+class Actions(NamedTuple):
+    """What a notification offers to do (actions.actions_for), for the channel carrying it."""
+
+    buttons: tuple[tuple[str, str], ...]  # (key, label), in the order shown
+    hint: str  # appended to the body where buttons cannot be shown
+    on_action: Callable[[str], None]  # called with the key, from a watcher thread
+    urgent: bool = False  # a last warning: critical, shown until dismissed
 
 
 class Outgoing(NamedTuple):
@@ -39,13 +43,10 @@ class Outgoing(NamedTuple):
     reminder: Reminder
     title: str  # as of the moment it is sent (a late lead says the time really left)
     body: str
-    buttons: tuple[Button, ...] = ()
-    hint: str = ""  # what to run instead, for a channel that cannot show the buttons
-    on_click: Callable[[str], None] | None = None  # called with a button's key, from another thread
-    urgent: bool = False  # a last warning: the card is paying, or is about to
+    actions: Actions | None = None
 
     def text_without_buttons(self) -> str:
-        return f"{self.body} {self.hint}" if self.hint else self.body
+        return f"{self.body} {self.actions.hint}" if self.actions is not None and self.actions.hint else self.body
 
 
 class ChannelError(Exception):

@@ -64,11 +64,18 @@ class Credit(NamedTuple):
     account: str | None = None  # which account it belongs to, when several are tracked
 
 
+class PushTarget(NamedTuple):
+    """One push channel: an Apprise URL (it carries secrets), under a name of the user's."""
+
+    url: str
+    name: str | None = None  # the channel's identity: a new URL or token under it re-sends nothing
+
+
 class Notifications(NamedTuple):
     backend: str = "auto"
     command: tuple[str, ...] = ()
-    push: tuple[str, ...] = ()  # Apprise URLs (push.py); they carry secrets
-    push_command: tuple[str, ...] = ()  # prints more push URLs, one a line
+    push: tuple[PushTarget, ...] = ()  # push.py
+    push_command: tuple[str, ...] = ()  # prints more push URLs, one a line ("NAME URL" names it)
 
 
 class CalendarSettings(NamedTuple):

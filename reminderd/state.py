@@ -146,14 +146,18 @@ def _snooze(value: Any) -> Mapping[str, Any]:
     return value
 
 
-def _uuid(value: Any) -> str:
+def _installation(value: Any) -> str:
+    """The calendar UIDs' namespace (a UUID) or the channels' key (64 hex digits)."""
     import uuid
 
+    text = _string(value)
+    if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+        return text
     try:
-        uuid.UUID(_string(value))
+        uuid.UUID(text)
     except ValueError:
-        raise _Invalid("expected a UUID") from None
-    return str(value)
+        raise _Invalid("expected a UUID or 64 hex digits") from None
+    return text
 
 
 def _delivery(value: Any) -> Delivery:
@@ -186,8 +190,9 @@ def _replaced_claims(value: Any) -> list[Any]:
 
 # The sections other modules own: each entry is checked on its own, so one bad entry costs only itself.
 _EXTRA_ENTRIES: dict[str, Callable[[Any], Any]] = {
-    ICS_SECTION: _ics_entry, ICS_WRITTEN_SECTION: _string, SERVICE_SECTION: _string, INSTALLATION_SECTION: _uuid,
-    CALDAV_SECTION: _caldav_calendar, SNOOZED_SECTION: _snooze, REPLACED_CLAIMS_SECTION: _replaced_claims,
+    ICS_SECTION: _ics_entry, ICS_WRITTEN_SECTION: _string, SERVICE_SECTION: _string,
+    INSTALLATION_SECTION: _installation, CALDAV_SECTION: _caldav_calendar, SNOOZED_SECTION: _snooze,
+    REPLACED_CLAIMS_SECTION: _replaced_claims,
 }
 
 

@@ -1,4 +1,5 @@
-"""Calendar addresses: what one may be, and how one may be shown (pure; no network library).
+"""Calendar and push addresses: what one may be, and how one may be shown (pure; no network
+library: parsing the config needs none).
 
 A password belongs in `calendar.password_command`, never in the address: an address is shown
 in messages, logged, and used as a key in the state file. So an address with a user name or
@@ -34,6 +35,23 @@ def check_url(url: str) -> str | None:
     if parts.scheme == "http" and host not in LOCAL_HOSTS:
         return "an https:// address (plain http only to this machine: it would send your password in the clear)"
     return None
+
+
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
+_ONE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")  # Apprise skips text before a URL, and splits at spaces
+
+
+def describe(url: str) -> str:
+    """A push URL as it may be shown: its scheme only ("ntfy://…"), and only if it looks like one
+    (text before "://" that is not a scheme may be a token)."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    return f"{scheme if _SCHEME.fullmatch(scheme) else '?'}://…"
+
+
+def is_one_url(text: str) -> bool:
+    """Whether `text` has the shape of one URL (scheme://rest, no spaces or commas that would make
+    Apprise read several). Whether Apprise can send to it is known when its channel is built."""
+    return bool(_ONE_URL.fullmatch(text)) and "," not in text
 
 
 def redact(url: str) -> str:

@@ -21,6 +21,7 @@ from integration import require
 from reminderd.actions import DONE, SETTINGS, SNOOZE, Watcher, actions_for
 from reminderd.daemon import Daemon
 from reminderd.errors import ConfigError
+from reminderd.facts import Facts
 from reminderd.kinds import EVERY, KINDS, Kind
 from reminderd.notify import DBusNotifier, FallbackNotifier, notify_send
 from reminderd.settings import Config
@@ -44,18 +45,33 @@ EXPECTED = {
     "expiry/-7d": (OFF, False),
     "expiry/-2h": (OFF, False),
     "expiry/at": (OFF, True),
+    "logged-spend/since-claim": (OFF, True),
+    "balance-drop/20260219T0200Z": (INFO, False),
+    "card-paying": (OFF, True),
 }
 
 
 def every_kind() -> dict[str, tuple[Reminder, Config]]:
     """One reminder of each kind the timeline makes (and each label EXPECTED names)."""
+    from test_account_timeline import CLAIMED as ACCOUNT_CLAIMED
+    from test_account_timeline import COMPUTED_EXPIRY, facts
+    from test_money import DROP, LOGS, burst, drop_state, usage
+
+    drop_spend = {datetime(2026, 2, 7 + i, 20, tzinfo=UTC): 1.0 for i in range(12)}
+    paying_read = COMPUTED_EXPIRY + timedelta(minutes=20)
     found: dict[str, tuple[Reminder, Config]] = {}
-    for body, credit, now in ((FAST, CREDIT + CLAIMED, la(2026, 2, 20)), (SLOW, CREDIT + CLAIMED, la(2026, 2, 20)),
-                              ("", CREDIT, la(2026, 2, 6))):
+    for body, credit, now, state, known in (
+            (FAST, CREDIT + CLAIMED, la(2026, 2, 20), State(), Facts()),
+            (SLOW, CREDIT + CLAIMED, la(2026, 2, 20), State(), Facts()),
+            ("", CREDIT, la(2026, 2, 6), State(), Facts()),
+            (LOGS, CREDIT, la(2026, 2, 24, 9), State(), Facts(usage={"c": usage(burst(), la(2026, 2, 24, 9))})),
+            (DROP, CREDIT, la(2026, 2, 20, 12), drop_state(), Facts(usage={"c": usage(drop_spend, la(2026, 2, 20))})),
+            (ACCOUNT_CLAIMED, CREDIT, paying_read, State(), facts(paying_read, on=True))):
         config = make_config(body, credit=credit)
-        for reminder in plan(config, State(), now).reminders:
+        for reminder in plan(config, state, now, known).reminders:
             short = reminder.id.removeprefix("c/")
-            found.setdefault(reminder.kind if reminder.kind == "check-usage" else short, (reminder, config))
+            found.setdefault(reminder.kind if reminder.kind in ("check-usage", "card-paying") else short,
+                             (reminder, config))
     return found
 
 
@@ -80,10 +96,10 @@ def test_each_kind_gets_its_buttons_and_urgency(name: str) -> None:
 
 def test_a_new_kind_needs_only_its_line_in_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
     reminder, config = every_kind()["expiry/-7d"]
-    paying = reminder._replace(id="c/card-paying/now", kind="card-paying")
+    paying = reminder._replace(id="c/a-new-kind/now", kind="a-new-kind")
     undeclared = actions_for(paying, config, print)
     assert (flat(undeclared.buttons), undeclared.urgent) == (INFO, False)  # never a button that silences
-    monkeypatch.setitem(KINDS, "card-paying", Kind(asks_off=True, urgent=EVERY))
+    monkeypatch.setitem(KINDS, "a-new-kind", Kind(asks_off=True, urgent=EVERY))
     actions = actions_for(paying, config, print)
     assert (flat(actions.buttons), actions.urgent) == (OFF, True)
 

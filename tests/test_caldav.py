@@ -3,6 +3,7 @@ without htpasswd authentication."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -19,7 +20,8 @@ from conftest import ROOT
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reminderd.caldav_sync import CalendarAuthError, CalendarError, plan_sync, resource_name, sync
+from reminderd.caldav_channel import sync
+from reminderd.caldav_sync import CalendarAuthError, CalendarError, plan_sync, resource_name
 from reminderd.config import load_config
 from reminderd.state import read_state
 
@@ -275,10 +277,12 @@ def test_the_daemon_keeps_the_calendar_current(radicale: Server, config_for, tmp
     daemon = Daemon(path, tmp_path / "state.json", tmp_path / "lock", lambda: now[0],
                     notifier_factory=lambda c: FallbackNotifier([LogNotifier()]))
     daemon.tick("start")
+    daemon.publish_timeline()  # its job, after each tick
     assert len(events_on(radicale)) == 12
     path.write_text(path.read_text().replace("claimed_at = 2026-02-06T09:30:00", "claimed_at = 2026-02-05T12:00:00"))
     now[0] += timedelta(minutes=1)
     daemon.tick("wake")  # the edit is seen at the next wake, and the calendar follows
+    daemon.publish_timeline()
     expired = [e for e in events_on(radicale).values() if e.summary.value.startswith("Extra Usage credit expired")]
     assert len(expired) == 1 and expired[0].dtstart.value == datetime(2026, 4, 6, 19, 0, tzinfo=UTC)
 
@@ -380,3 +384,104 @@ def test_a_state_key_with_a_password_in_it_is_re_keyed_and_the_password_dropped(
     assert outcome.requests == {"PROPFIND": 1} and outcome.unchanged == 12  # its records, recognised
     assert b"0ld-Passw0rd" not in state_file.read_bytes()
     assert list(read_state(state_file).state.extra["caldav"]) == [radicale.url]
+
+
+# -- a sync cut off, a server that trickles, an endless answer -----------------------------------
+
+def test_a_sync_cut_off_between_two_requests_converges(radicale: Server, config_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Review M3: the events written before the cut were taken for the user's edits for good."""
+    from reminderd.caldav_channel import run_in_process
+    from reminderd.caldav_sync import CalDAVSession
+    from reminderd.forecast import Observation
+    from reminderd.state import update_state
+
+    path = config_for(radicale)
+    run_sync(path, tmp_path, radicale)
+    update_state(tmp_path / "state.json", lambda s: s.with_observation("c", Observation(NOW - timedelta(hours=1), 20)))
+
+    class CutOff(CalDAVSession):  # the network goes away after two writes
+        puts = 0
+
+        def put(self, href: str, body: bytes, etag: str | None) -> tuple[int, str | None]:
+            CutOff.puts += 1
+            if CutOff.puts > 2:
+                raise CalendarError("cannot reach the calendar server: ConnectionError")
+            return super().put(href, body, etag)
+
+    with pytest.raises(CalendarError, match="cannot reach"):
+        sync(load_config(path), tmp_path / "state.json", NOW, radicale.password, runner=run_in_process(CutOff))
+    assert CutOff.puts == 3
+    # the events change again before the next sync: only what was recorded of the cut one helps
+    update_state(tmp_path / "state.json", lambda s: s.with_observation("c", Observation(NOW - timedelta(minutes=5), 5)))
+    outcome, _ = run_sync(path, tmp_path, radicale)  # the next sync, through the child process
+    assert outcome.conflicts == () and outcome.updated > 0
+    again, _ = run_sync(path, tmp_path, radicale)
+    assert (again.created, again.updated, again.conflicts) == (0, 0, ())  # everything current
+
+
+class _Slow:
+    """A CalDAV address on 127.0.0.1 that answers a valid status line, then one byte every 0.2 s
+    ("trickle"), or 200 and a body that never ends ("endless"). It stops by itself."""
+
+    def __init__(self, mode: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PROPFIND(self) -> None:
+                end = time.monotonic() + 30
+                self.send_response(207)
+                if mode == "trickle":
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    while time.monotonic() < end:
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                    return
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b"<x>" * 100_000
+                while time.monotonic() < end:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def handle(self) -> None:
+                with contextlib.suppress(OSError):
+                    super().handle()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/cal/"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("mode", ["trickle", "endless"])
+def test_a_server_that_trickles_or_never_ends_its_answer_is_cut_at_the_deadline(mode: str, tmp_path: Path) -> None:
+    """Security H2 and L1: a per-read timeout never fired against a trickle, and an endless body
+    was read into memory until the system ran out."""
+    import functools
+    import resource
+
+    from reminderd.caldav_channel import run_in_child
+
+    pytest.importorskip("caldav")
+    slow = _Slow(mode)
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(url=slow.url, password=""))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.monotonic()
+    try:
+        with pytest.raises(CalendarError):
+            sync(load_config(path), tmp_path / "state.json", NOW, None,
+                 runner=functools.partial(run_in_child, within=3))
+    finally:
+        slow.close()
+    assert time.monotonic() - start < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KB: the child read it, and ended

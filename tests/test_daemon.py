@@ -92,10 +92,13 @@ def test_tick_delivers_once_and_records_it(make_daemon, tmp_path: Path) -> None:
 
 def test_failed_delivery_is_not_recorded_and_is_retried(make_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     recorder = Recorder(fail=True)
-    daemon, _, _ = make_daemon(EXPIRES - timedelta(days=7), recorder)
+    daemon, clock, _ = make_daemon(EXPIRES - timedelta(days=7), recorder)
     daemon.tick("test")
     assert read_state(tmp_path / "state.json").state.delivered == {}
     recorder.fail = False
+    daemon.tick("test")
+    assert recorder.sent == []  # the desktop backs off: 1 minute after the first failure
+    clock.now += timedelta(minutes=1)
     daemon.tick("test")
     assert len(recorder.sent) == 1
 
@@ -151,12 +154,15 @@ def test_live_calendar_is_rewritten_only_when_the_timeline_changes(tmp_path: Pat
     daemon = Daemon(config, tmp_path / "state.json", tmp_path / "lock", clock,
                     notifier_factory=lambda c: FallbackNotifier([Recorder()]))
     daemon.tick("test")
+    daemon.publish_timeline()  # its job, after each tick
     first = ics.stat().st_mtime_ns
     clock.now += timedelta(minutes=5)
     daemon.tick("test")
+    daemon.publish_timeline()
     assert ics.stat().st_mtime_ns == first  # nothing changed: not rewritten
     config.write_text(config.read_text().replace("2026-02-10T12:00:00", "2026-02-11T12:00:00"))
     daemon.tick("test")
+    daemon.publish_timeline()
     assert b"SEQUENCE:1" in ics.read_bytes()
 
 

@@ -12,17 +12,17 @@ PACKAGE = Path(__file__).resolve().parent.parent / "reminderd"
 # Layer numbers as the README names them; a new module must be given its place here.
 VALUES, CORE, RECORDS, EDGES, DAEMON, CLI = 1, 2, 3, 4, 5, 6
 SOURCES = {"usage_logs", "transcripts", "ledger", "account", "sources", "quota_record"}
-CHANNELS = {"notify", "actions", "push", "ics", "caldav_sync", "channels"}
+CHANNELS = {"notify", "actions", "push", "ics", "caldav_sync", "caldav_channel", "channels"}
 LAYERS = {
     **dict.fromkeys(["__init__", "errors", "timeutil", "prices", "offers", "settings", "quota", "logged", "spend",
                      "facts", "forecast", "rules", "quiet", "urls", "record"], VALUES),
-    **dict.fromkeys(["reminder", "wording", "timeline", "catchup", "snooze", "summary"], CORE),
+    **dict.fromkeys(["reminder", "wording", "timeline", "catchup", "snooze", "summary", "matching", "kinds"], CORE),
     **dict.fromkeys(["config", "config_edit", "state", "files", "paths", "instance", "bounded", "secret_command",
-                     "seams"], RECORDS),
+                     "seams", "extras"], RECORDS),
     **dict.fromkeys([*SOURCES, *CHANNELS, "service"], EDGES),
-    "daemon": DAEMON,
+    **dict.fromkeys(["daemon", "process"], DAEMON),
     **dict.fromkeys(["cli", "__main__", "report", "usage_report", "catalog", "statusline", "hook", "install_hook",
-                     "entry"], CLI),
+                     "entry", "manpage"], CLI),
 }
 
 

@@ -110,11 +110,15 @@ claude_code_logs = true
 """
 
 
+def drop_state() -> State:
+    return (State().with_observation("c", Observation(la(2026, 2, 11, 18), 45.0))
+            .with_observation("c", Observation(la(2026, 2, 18, 18), 10.0)))  # 35 gone in 7 days
+
+
 def test_a_balance_that_falls_beyond_logged_use_is_an_event_not_a_pace() -> None:
     now = la(2026, 2, 20, 12)
     spend = {datetime(2026, 2, 7 + i, 20, tzinfo=UTC): 1.0 for i in range(12)}  # USD 1 a day, logged
-    state = (State().with_observation("c", Observation(la(2026, 2, 11, 18), 45.0))
-             .with_observation("c", Observation(la(2026, 2, 18, 18), 10.0)))  # 35 gone in 7 days
+    state = drop_state()
     timeline = plan(make_config(DROP), state, now, Facts(usage={"c": usage(spend, now)}))
     ct = timeline.credits[0]
     assert ct.forecast is not None

@@ -1,6 +1,7 @@
 """Push channels through Apprise, delivering to a real HTTP server on 127.0.0.1 (Apprise's
-json:// service): a success, an HTTP 500, a closed port, a server that never answers, a
-partial result; per-channel delivery records in the daemon; config errors; notify-test."""
+json:// service): a success, an HTTP 500, a closed port, a server that never answers or never
+stops answering; named channels and their delivery records in the daemon (review M4, m1, m2;
+security L3, I3); config errors; notify-test."""
 
 from __future__ import annotations
 
@@ -21,9 +22,13 @@ from conftest import Clock, config_text
 from reminderd.config import load_config, parse_config
 from reminderd.daemon import Daemon
 from reminderd.errors import ConfigError
-from reminderd.notify import FallbackNotifier, NotifyError
-from reminderd.push import PushNotifier, channel_id, describe, push_notifiers, readable
-from reminderd.state import DESKTOP, read_state
+from reminderd.notify import FallbackNotifier
+from reminderd.push import PushChannel, build, channel_id, legacy_id, readable
+from reminderd.reminder import Reminder
+from reminderd.seams import ChannelError, Outgoing
+from reminderd.settings import Notifications, PushTarget
+from reminderd.state import DESKTOP, Delivery, State, read_state, save_state
+from reminderd.urls import describe
 
 pytest.importorskip("apprise")
 
@@ -33,8 +38,8 @@ HANG_LIMIT = 30.0  # a handler that "never answers" gives up after this, so the 
 
 
 class Hook:
-    """An HTTP endpoint on 127.0.0.1 answering as `mode` says: "ok" (200), "error" (500) or
-    "hang" (reads the request and never answers)."""
+    """An HTTP endpoint on 127.0.0.1 answering as `mode` says: "ok" (200), "error" (500), "hang"
+    (reads the request and never answers) or "endless" (200, then a body that never ends)."""
 
     def __init__(self) -> None:
         self.mode = "ok"
@@ -47,6 +52,18 @@ class Hook:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if hook.mode == "hang":
                     hook.released.wait(HANG_LIMIT)
+                    return
+                if hook.mode == "endless":
+                    self.send_response(200)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    chunk = b"x" * 65536
+                    deadline = time.monotonic() + HANG_LIMIT
+                    while not hook.released.is_set() and time.monotonic() < deadline:
+                        try:
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        except OSError:
+                            return
                     return
                 if hook.mode == "ok":
                     hook.received.append(json.loads(body))
@@ -91,35 +108,39 @@ def closed_port_url() -> str:
 
 # -- one channel -----------------------------------------------------------------------------
 
+def a_reminder() -> Reminder:
+    now = datetime(2026, 4, 4, 12, tzinfo=UTC)
+    return Reminder("c/expiry/-7d", "c", "expiry", now, None, None, "Turn Extra Usage off", "It expires.", frozenset())
+
+
+def send(url: str, title: str = "Turn Extra Usage off", body: str = "It expires tomorrow.",
+         timeout: float = 10.0) -> str:
+    channel = PushChannel(PushTarget(url), "push:test", timeout=timeout)
+    return channel.deliver(Outgoing(a_reminder(), title, body))
+
+
 def test_a_push_reaches_the_server_with_title_and_body(hook: Hook) -> None:
-    PushNotifier(hook.url).send("Turn Extra Usage off", "It expires tomorrow.")
-    assert hook.received == [{"version": "1.0", "title": "Turn Extra Usage off", "message": "It expires tomorrow.",
-                              "attachments": [], "type": "info"}]
+    send(hook.url)
+    assert [(m["title"], m["message"]) for m in hook.received] == [("Turn Extra Usage off", "It expires tomorrow.")]
 
 
-@pytest.mark.parametrize("failure", ["error", "closed port"])
+@pytest.mark.parametrize("failure", ["error", "closed"])
 def test_a_refused_or_unreachable_push_is_a_failure(hook: Hook, failure: str) -> None:
     hook.mode = "error"
-    url = hook.url if failure == "error" else closed_port_url()
-    with pytest.raises(NotifyError, match=r"push json://…: not delivered \(failure\)"):
-        PushNotifier(url).send("t", "b")
+    with pytest.raises(ChannelError, match="not delivered"):
+        send(hook.url if failure == "error" else closed_port_url())
 
 
-@pytest.mark.parametrize("entry", ["{url}, {other}", "{url} {other}", "SECRETLINE1 {url}"])
-def test_an_entry_apprise_reads_as_more_or_other_than_one_service_is_refused(hook: Hook, entry: str) -> None:
-    # security L8: Apprise splits an entry at spaces and commas and skips what is not a URL, so one
-    # entry could be two channels (one delivery record), or show a token in front of its scheme
-    url = entry.format(url=hook.url, other=closed_port_url())
+@pytest.mark.parametrize("entry", ["tok3n {url}", "{url} {url}", "{url},{url}"])
+def test_an_entry_apprise_reads_as_more_or_other_than_one_service_is_left_out(hook: Hook, entry: str) -> None:
+    url = entry.format(url=hook.url)
     assert not readable(url)
-    with pytest.raises(NotifyError, match=r"^push \?://…: Apprise cannot read this URL as one service$"
-                       if entry.startswith("SECRET") else r"^push json://…: Apprise cannot read this URL as one"):
-        PushNotifier(url).send("t", "b")
-    assert hook.titles() == []
+    channels, problems = build(Notifications(push=(PushTarget(url, "phone"),)), b"k" * 32)
+    assert channels == [] and problems == ["push phone: expected a URL Apprise can send to (see its list of services)"]
 
 
-@pytest.mark.parametrize(("url", "shown"), [("ntfy://ntfy.sh/topic", "ntfy://…"), ("SECRETLINE1 json://x", "?://…"),
-                                            ("tok3n", "?://…"), ("a b://x", "?://…"), ("Json://x", "?://…"),
-                                            ("mailto://me:pw@example.com", "mailto://…")])
+@pytest.mark.parametrize(("url", "shown"), [("ntfy://ntfy.sh/topic", "ntfy://…"), ("SECRET json://x", "?://…"),
+                                            ("json://u:p@host/x", "json://…"), ("no scheme", "?://…")])
 def test_describe_shows_only_a_scheme(url: str, shown: str) -> None:
     assert describe(url) == shown
 
@@ -127,36 +148,51 @@ def test_describe_shows_only_a_scheme(url: str, shown: str) -> None:
 def test_a_server_that_never_answers_is_abandoned_at_the_deadline(hook: Hook) -> None:
     hook.mode = "hang"
     start = time.monotonic()
-    with pytest.raises(NotifyError, match=r"no answer within 0.5 s"):
-        PushNotifier(hook.url, timeout=0.5).send("t", "b")
-    assert time.monotonic() - start < 2
+    with pytest.raises(ChannelError, match="no answer within 3 s"):
+        send(hook.url, timeout=3.0)
+    assert time.monotonic() - start < 4
 
 
-def test_cancel_stops_the_wait_at_once(hook: Hook) -> None:
-    hook.mode = "hang"
-    push = PushNotifier(hook.url)
-    threading.Timer(0.2, push.cancel).start()
+def test_an_endless_answer_is_read_by_nobody(hook: Hook) -> None:
+    """Security L3: the abandoned send thread read an endless body (3.4 GB in 10 s)."""
+    import resource
+
+    hook.mode = "endless"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.monotonic()
-    with pytest.raises(NotifyError):
-        push.send("t", "b")
-    assert time.monotonic() - start < 2
+    with pytest.raises(ChannelError, match="no answer within 3 s|not delivered"):
+        send(hook.url, timeout=3.0)
+    assert time.monotonic() - start < 4
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KB: the child read it, and died
 
 
-def test_apprise_never_logs_the_url_or_its_secret(hook: Hook, caplog: pytest.LogCaptureFixture,
+def test_cancel_stops_a_send_at_once(hook: Hook) -> None:
+    hook.mode = "hang"
+    channel = PushChannel(PushTarget(hook.url), "push:test")
+    threading.Timer(1.0, channel.cancel).start()
+    start = time.monotonic()
+    with pytest.raises(ChannelError, match="stopped"):
+        channel.deliver(Outgoing(a_reminder(), "t", "b"))
+    assert time.monotonic() - start < 2.5
+
+
+def test_no_secret_reaches_the_log_or_the_output(hook: Hook, caplog: pytest.LogCaptureFixture,
                                                  capfd: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG)
-    secret = hook.url.replace("/hook", "/hook-s3cret")
-    PushNotifier(secret).send("t", "b")
-    with pytest.raises(NotifyError):
-        PushNotifier(closed_port_url().replace("/hook", "/hook-s3cret")).send("t", "b")
-    assert hook.titles() == ["t"]
-    assert "s3cret" not in caplog.text + "".join(capfd.readouterr())
+    send(hook.url.replace("/hook", "/hook-s3cret"))
+    with pytest.raises(ChannelError) as failed:
+        send(closed_port_url().replace("/hook", "/hook-s3cret"))
+    out, err = capfd.readouterr()
+    assert "s3cret" not in caplog.text + out + err + str(failed.value)
 
 
-def test_the_state_names_a_channel_by_a_hash_never_the_url() -> None:
-    url = "ntfy://user:s3cret@ntfy.example/topic"
-    assert channel_id(url).startswith("push:") and "s3cret" not in channel_id(url)
-    assert channel_id(url) == channel_id(url) != channel_id(url + "2")
+def test_a_channel_is_its_name_and_an_unnamed_one_a_keyed_hash() -> None:
+    """Security I3: an unkeyed hash of a guessable ntfy topic could be confirmed offline."""
+    url = "ntfy://ntfy.sh/s3cret-topic"
+    assert channel_id(PushTarget(url, "phone"), b"k") == "push:phone"
+    unnamed = channel_id(PushTarget(url), b"k" * 32)
+    assert unnamed.startswith("push:") and "s3cret" not in unnamed and unnamed != legacy_id(url)
+    assert unnamed == channel_id(PushTarget(url), b"k" * 32) != channel_id(PushTarget(url), b"j" * 32)
 
 
 # -- the daemon: every channel exactly once, none blocking another ---------------------------------
@@ -174,12 +210,17 @@ class Desktop:
         self.sent.append((time.monotonic(), title))
 
 
-def make_daemon(tmp_path: Path, urls: list[str], desktop: Desktop, now: datetime,
-                extra: str = "") -> tuple[Daemon, Clock]:
+def write_config(tmp_path: Path, push: str, extra: str = "") -> Path:
     config = tmp_path / "config.toml"
     config.write_text(config_text("[reminders]\nusage_check_every_days = 0\n[notifications]\nbackend = \"log\"\n"
-                                  f"push = {json.dumps(urls)}\n" + extra, credit=CREDIT))
+                                  + push + extra, credit=CREDIT))
     config.chmod(0o600)
+    return config
+
+
+def make_daemon(tmp_path: Path, urls: list[str], desktop: Desktop, now: datetime,
+                extra: str = "", push: str | None = None) -> tuple[Daemon, Clock]:
+    config = write_config(tmp_path, f"push = {json.dumps(urls)}\n" if push is None else push, extra)
     clock = Clock(now)
     daemon = Daemon(config, tmp_path / "state.json", tmp_path / "lock", clock,
                     notifier_factory=lambda c: FallbackNotifier([desktop]))
@@ -191,30 +232,36 @@ def channels_of(tmp_path: Path, reminder_id: str) -> list[str]:
     return sorted(d.channel for d in read_state(tmp_path / "state.json").state.delivered.get(reminder_id, ()))
 
 
+def ids(daemon: Daemon) -> list[str]:
+    return [turn.seam.id for turn in daemon.channels or ()]
+
+
 def test_each_channel_gets_a_reminder_once_and_a_failing_one_neither_blocks_nor_repeats(
         tmp_path: Path, hook: Hook) -> None:
     broken = Hook()
     broken.mode = "error"
     desktop = Desktop()
     now = EXPIRES - timedelta(days=6)  # the 7-day warning is due
-    daemon, clock = make_daemon(tmp_path, [broken.url, hook.url], desktop, now)
+    daemon, clock = make_daemon(tmp_path, [], desktop, now, push=(
+        f'[[notifications.push]]\nname = "broken"\nurl = "{broken.url}"\n'
+        f'[[notifications.push]]\nname = "phone"\nurl = "{hook.url}"\n'))
     try:
         daemon.tick("test")
         assert len(desktop.sent) == 1 and len(hook.received) == 1
         reminder_id = next(iter(read_state(tmp_path / "state.json").state.delivered))
-        assert channels_of(tmp_path, reminder_id) == sorted([DESKTOP, channel_id(hook.url)])
+        assert channels_of(tmp_path, reminder_id) == [DESKTOP, "push:phone"]
 
         clock.now += timedelta(minutes=1)
         daemon.tick("wake")  # retried on the broken channel only
         assert len(desktop.sent) == 1 and len(hook.received) == 1
 
         broken.mode = "ok"
-        clock.now += timedelta(minutes=1)
+        clock.now += timedelta(minutes=2)  # after its backoff (1, then 2 minutes)
         daemon.tick("wake")
         clock.now += timedelta(minutes=1)
         daemon.tick("wake")
         assert len(desktop.sent) == 1 and len(hook.received) == 1 and len(broken.received) == 1
-        assert channels_of(tmp_path, reminder_id) == sorted([DESKTOP, channel_id(hook.url), channel_id(broken.url)])
+        assert channels_of(tmp_path, reminder_id) == [DESKTOP, "push:broken", "push:phone"]
     finally:
         daemon.scheduler.shutdown(wait=False)
         broken.close()
@@ -228,7 +275,7 @@ def test_a_hung_push_never_delays_the_desktop_and_sigterm_is_not_held(tmp_path: 
     start = time.monotonic()
     ticking.start()
     deadline = time.monotonic() + 5
-    while not (daemon.sending and isinstance(daemon.sending.backends[0], PushNotifier)):
+    while not isinstance(daemon.sending, PushChannel):
         assert time.monotonic() < deadline, "the push was never tried"
         time.sleep(0.01)
     assert len(desktop.sent) == 1 and desktop.sent[0][0] - start < 1  # sent before the push
@@ -241,55 +288,149 @@ def test_a_hung_push_never_delays_the_desktop_and_sigterm_is_not_held(tmp_path: 
     assert all(d.channel == DESKTOP for ds in state.delivered.values() for d in ds)  # the push was not recorded
 
 
-def test_push_command_urls_are_channels_and_run_once(tmp_path: Path, hook: Hook) -> None:
-    count = tmp_path / "runs"
-    script = tmp_path / "urls.sh"
-    script.write_text(f"#!/bin/sh\necho run >> {count}\necho '{hook.url}'\n")
-    script.chmod(0o700)
+def script(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "urls.sh"
+    path.write_text(f"#!/bin/sh\necho run >> {tmp_path / 'runs'}\n{text}\n")
+    path.chmod(0o700)
+    return path
+
+
+def test_push_command_channels_run_it_once(tmp_path: Path, hook: Hook) -> None:
+    command = script(tmp_path, f"echo 'phone {hook.url}'")
     desktop = Desktop()
     daemon, clock = make_daemon(tmp_path, [], desktop, EXPIRES - timedelta(days=6),
-                                extra=f'push_command = ["{script}"]\n')
+                                extra=f'push_command = ["{command}"]\n')
     try:
         for _ in range(3):
             daemon.tick("wake")
             clock.now += timedelta(minutes=1)
-        assert len(hook.received) == 1 and len(desktop.sent) == 1
-        assert count.read_text() == "run\n"
+        assert len(hook.received) == 1 and len(desktop.sent) == 1 and ids(daemon) == [DESKTOP, "push:phone"]
+        assert (tmp_path / "runs").read_text() == "run\n"
     finally:
         daemon.scheduler.shutdown(wait=False)
 
 
-def test_push_notifiers_report_a_failing_command_and_keep_the_literal_urls(tmp_path: Path) -> None:
-    pushes, problem = push_notifiers(["json://127.0.0.1:9/x"], ["false"])
-    assert [p.url for p in pushes] == ["json://127.0.0.1:9/x"]
-    assert problem == "notifications.push_command: exit 1"
-    pushes, problem = push_notifiers([], ["echo", "not a url"])
-    assert pushes == [] and problem is not None and "line 1" in problem and "not a url" not in problem
-    # security L8: a token in front of a URL on one line is not one channel, and is never shown
-    pushes, problem = push_notifiers([], ["echo", "SECRETLINE1 json://127.0.0.1:9/x"])
-    assert pushes == [] and problem is not None and "line 1" in problem and "SECRET" not in problem
+def test_a_failing_push_command_backs_off_like_any_channel(tmp_path: Path, hook: Hook,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """Review m1: a failing push re-ran push_command at every wake and logged a warning a minute."""
+    hook.mode = "error"
+    command = script(tmp_path, f"echo '{hook.url}'")
+    daemon, clock = make_daemon(tmp_path, [], Desktop(), EXPIRES - timedelta(days=6),
+                                extra=f'push_command = ["{command}"]\n')
+    caplog.set_level(logging.WARNING, logger="reminderd")
+    try:
+        for _ in range(5):
+            daemon.tick("wake")
+            clock.now += timedelta(minutes=1)
+    finally:
+        daemon.scheduler.shutdown(wait=False)
+    assert (tmp_path / "runs").read_text().count("run") == 3  # at 0, then after 1 and 2 more minutes
+    assert len([r for r in caplog.records if "not delivered on push" in r.getMessage()]) == 1
+
+
+def test_a_new_token_under_the_same_name_sends_nothing_again(tmp_path: Path, hook: Hook) -> None:
+    """Review M4: a rotated token re-sent every live reminder, weeks-old ones included."""
+    desktop = Desktop()
+    (tmp_path / "url").write_text(f"phone {hook.url.replace('/hook', '/token-1')}\n")
+    command = script(tmp_path, f"cat {tmp_path / 'url'}")
+    daemon, clock = make_daemon(tmp_path, [], desktop, EXPIRES - timedelta(days=6),
+                                extra=f'push_command = ["{command}"]\n')
+    try:
+        daemon.tick("wake")
+        assert len(hook.received) == 1
+        (tmp_path / "url").write_text(f"phone {hook.url.replace('/hook', '/token-2')}\n")
+        daemon.request_reload()  # any reload runs push_command again
+        for _ in range(3):
+            clock.now += timedelta(minutes=1)
+            daemon.tick("wake")
+        assert len(hook.received) == 1 and ids(daemon) == [DESKTOP, "push:phone"]
+    finally:
+        daemon.scheduler.shutdown(wait=False)
+
+
+def test_records_under_an_old_channel_name_move_without_a_repeat(tmp_path: Path, hook: Hook) -> None:
+    now = EXPIRES - timedelta(days=6)
+    due = EXPIRES - timedelta(days=7)
+    old = State().with_delivered("c/expiry/-7d", Delivery(due, EXPIRES, now, legacy_id(hook.url)))
+    save_state(tmp_path / "state.json", old.with_delivered("c/expiry/-7d", Delivery(due, EXPIRES, now, DESKTOP)))
+    daemon, _ = make_daemon(tmp_path, [hook.url], Desktop(), now)
+    try:
+        daemon.tick("wake")
+    finally:
+        daemon.scheduler.shutdown(wait=False)
+    assert hook.received == []
+    assert channels_of(tmp_path, "c/expiry/-7d") == sorted([DESKTOP, ids(daemon)[1]])
+
+
+def test_without_apprise_push_is_off_and_the_desktop_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          cli: Callable[..., Result]) -> None:
+    """Review m2: push URLs without the extra rejected the whole config, so the desktop stopped too."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "apprise", None)  # as without the [push] extra
+    desktop = Desktop()
+    daemon, _ = make_daemon(tmp_path, ["ntfy://ntfy.sh/my-topic"], desktop, EXPIRES - timedelta(days=6))
+    try:
+        daemon.tick("wake")
+    finally:
+        daemon.scheduler.shutdown(wait=False)
+    assert len(desktop.sent) == 1 and ids(daemon) == [DESKTOP]
+    disabled = read_state(tmp_path / "state.json").state.extra["channels"]["disabled"]
+    assert len(disabled) == 1 and disabled[0].startswith("push: push notifications needs the push extra (apprise)")
+    status = cli("--config", str(tmp_path / "config.toml"), "status")
+    assert status.exit_code == 0 and "needs the push extra" in status.stdout
+    result = cli("--config", str(tmp_path / "config.toml"), "notify-test")
+    assert result.exit_code == 69 and "needs the push extra" in result.stderr
+
+
+def test_status_with_push_configured_never_imports_apprise(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = write_config(tmp_path, 'push = ["ntfy://ntfy.sh/my-topic"]\n')
+    code = ("import sys; from reminderd.cli import main\n"
+            "try:\n    main(['--config', sys.argv[1], 'status'])\nexcept SystemExit:\n    pass\n"
+            "print('apprise' in sys.modules, file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code, str(config)], capture_output=True, text=True, timeout=30,
+                          env={"REMINDERD_STATE_DIR": str(tmp_path / "s"), "PATH": "/usr/bin:/bin"})
+    assert done.stderr.splitlines()[-1] == "False", done.stderr
 
 
 # -- config -------------------------------------------------------------------------------------
 
-def test_a_url_apprise_cannot_read_is_a_config_error_naming_the_key_not_the_secret() -> None:
-    text = config_text('[notifications]\npush = ["json://127.0.0.1/ok", "nosuch://tok3n@host"]\n')
+def test_a_push_entry_of_another_shape_is_a_config_error_naming_the_key_not_the_secret() -> None:
+    text = config_text('[notifications]\npush = ["json://127.0.0.1/ok", "tok3n json://127.0.0.1/ok", "x,y://z"]\n')
     with pytest.raises(ConfigError) as error:
         parse_config(text, "c.toml")
     assert error.value.problems == [
-        "c.toml: notifications.push[1]: expected a URL Apprise can send to (see its list of services), got nosuch://…"]
+        "c.toml: notifications.push[1]: expected one Apprise URL such as ntfy://ntfy.sh/my-topic, got ?://…",
+        "c.toml: notifications.push[2]: expected one Apprise URL such as ntfy://ntfy.sh/my-topic, got ?://…"]
     assert "tok3n" not in str(error.value)
-    with pytest.raises(ConfigError) as two:
-        parse_config(config_text('[notifications]\npush = ["tok3n json://127.0.0.1/ok"]\n'), "c.toml")
-    assert two.value.problems == [
-        "c.toml: notifications.push[0]: expected a URL Apprise can send to (see its list of services), got ?://…"]
 
 
-def test_the_cli_exits_78_on_an_unreadable_push_url(tmp_path: Path, cli: Callable[..., Result]) -> None:
-    (tmp_path / "c.toml").write_text(config_text('[notifications]\npush = ["nosuch://tok3n@host"]\n'))
-    result = cli("--config", str(tmp_path / "c.toml"), "status")
-    assert result.exit_code == 78 and "notifications.push[0]" in result.stderr
-    assert "tok3n" not in result.stderr + result.stdout
+def test_named_push_channels_in_tables() -> None:
+    config = parse_config(config_text('[[notifications.push]]\nname = "phone"\nurl = "ntfy://ntfy.sh/a"\n'
+                                      '[[notifications.push]]\nurl = "json://127.0.0.1/x"\n'), "c.toml")
+    assert config.notifications.push == (PushTarget("ntfy://ntfy.sh/a", "phone"), PushTarget("json://127.0.0.1/x"))
+    with pytest.raises(ConfigError) as twice:
+        parse_config(config_text('[[notifications.push]]\nname = "phone"\nurl = "ntfy://ntfy.sh/a"\n'
+                                 '[[notifications.push]]\nname = "phone"\nurl = "ntfy://ntfy.sh/b"\n'), "c.toml")
+    assert twice.value.problems == ['c.toml: notifications.push[1].name: expected a name no other push channel has, '
+                                    'got "phone"']
+
+
+def test_push_command_lines_are_urls_or_names_and_urls(tmp_path: Path) -> None:
+    channels, problems = build(Notifications(push=(PushTarget("json://127.0.0.1:9/x"),), push_command=("false",)),
+                               b"k" * 32)
+    assert [c.target.url for c in channels] == ["json://127.0.0.1:9/x"]
+    assert problems == ["notifications.push_command: exit 1; its channels wait"]
+    _, problems = build(Notifications(push_command=("echo", "not a url")), b"k" * 32)
+    assert len(problems) == 1 and "line 1" in problems[0] and "not a url" not in problems[0]
+    # security L8: a token in front of a URL on one line is not a name, and is never shown
+    _, problems = build(Notifications(push_command=("echo", "SECRET/LINE1 json://127.0.0.1:9/x")), b"k" * 32)
+    assert len(problems) == 1 and "line 1" in problems[0] and "SECRET" not in problems[0]
+    channels, _ = build(Notifications(push_command=("echo", "phone json://127.0.0.1:9/x")), b"k" * 32)
+    assert [(c.id, c.name) for c in channels] == [("push:phone", "push phone")]
 
 
 @pytest.mark.parametrize(("mode", "warned"), [(0o644, True), (0o600, False)])
@@ -313,6 +454,6 @@ def test_notify_test_reports_each_channel(tmp_path: Path, hook: Hook, cli: Calla
         "desktop: delivered through log (backend setting: log); the notification server accepted it.",
         "push json://…: delivered; the service accepted it."]
     assert result.stderr.splitlines()[-2:] == [
-        "push json://…: not delivered (failure)",
+        "push json://…: failed: push json://…: not delivered (failure)",
         "reminderd: not delivered on: push json://…"]
     assert hook.titles() == ["reminderd: test notification"]
