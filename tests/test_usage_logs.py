@@ -180,9 +180,9 @@ def test_an_unchanged_tree_is_not_read_again(tree: Tree, tmp_path: Path, monkeyp
     an_hour_ago = path.stat().st_mtime - 3600  # outside the window in which a rewrite could go unseen
     os.utime(path, (an_hour_ago, an_hour_ago))
     first = scan(tree, tmp_path)
-    import reminderd.ledger as ledger_module
+    import reminderd.transcripts as transcripts
 
-    monkeypatch.setattr(ledger_module, "_read_new_lines", lambda *a: pytest.fail("read an unchanged file"))
+    monkeypatch.setattr(transcripts, "read_new_lines", lambda *a: pytest.fail("read an unchanged file"))
     assert scan(tree, tmp_path).hours == first.hours
 
 
@@ -293,9 +293,10 @@ def test_a_whole_last_line_without_its_newline_counts_once(tree: Tree, tmp_path:
 
 
 def test_lines_longer_than_a_read_block(tree: Tree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import reminderd.ledger as ledger_module
+    import reminderd.transcripts as transcripts
 
-    monkeypatch.setattr(ledger_module, "CHUNK", 64)  # every line spans several blocks
+    monkeypatch.setattr(transcripts, "WHOLE_FILE", 0)
+    monkeypatch.setattr(transcripts, "CHUNK", 64)  # every line spans several blocks
     tree("p/a.jsonl", line("m1", out=1000, content="x" * 500), line("m2", out=2000), '{"type":"user"}')
     assert usd(scan(tree, tmp_path)) == pytest.approx(3000 * 25 / 1e6)
 
