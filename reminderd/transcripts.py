@@ -22,6 +22,7 @@ here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import time
@@ -161,21 +162,28 @@ def _whole_last_line(data: bytes | bytearray, start: int, parse: Any, rows: list
 _reader: Any = None  # one LineReader per process
 
 
+def _line_reader() -> Any:
+    global _reader
+    if _reader is None:
+        import stringzilla  # noqa: F401 (imported here, before a worker is forked, not in each process)
+
+        from reminderd.usage_logs import LineReader
+
+        _reader = LineReader()
+    return _reader
+
+
 def read_transcript(job: tuple[str, int]) -> Read | None:
     """Read one transcript from an offset (job: path, offset); None if it vanished, is not a
     regular file, or cannot be read now (it is tried again next time)."""
-    global _reader
-    from reminderd.usage_logs import LineReader
-
-    if _reader is None:
-        _reader = LineReader()
+    reader = _line_reader()
     name, resume = job
     rows: list[Row] = []
     skipped: dict[str, int] = {}
     try:
         fd = open_regular(name)
         try:
-            offset = read_new_lines(fd, resume, _reader.parse, rows, skipped)
+            offset = read_new_lines(fd, resume, reader.parse, rows, skipped)
             tail = fingerprint(fd, offset)
         finally:
             os.close(fd)
@@ -205,6 +213,7 @@ def read_transcript(job: tuple[str, int]) -> Read | None:
 
 FORK_BYTES = 32 * 1024 * 1024  # more new bytes than this are shared with a forked worker
 SPAWN_BYTES = 256 * 1024 * 1024  # ... or with a worker started afresh (about 60 ms to start)
+WORKERS = 3  # at most, and one fewer than the CPUs this process may use
 AHEAD = 64  # transcripts handed to the worker and not yet answered: bounds the memory
 AHEAD_BYTES = 32 * 1024  # ... and their paths' bytes, within a pipe's buffer: sending never blocks
 _WORKER = "from reminderd.transcripts import serve_reads; serve_reads()"
@@ -215,9 +224,10 @@ def read_all(jobs: list[tuple[str, int]], sizes: list[int],
     """(index, read_transcript()) of each job, in no particular order; past `deadline` (a
     time.monotonic() value) no new job is started, and what was started may be dropped."""
     done: set[int] = set()
-    if len(jobs) > 1 and (os.cpu_count() or 1) > 1 and sum(sizes) > (FORK_BYTES if _can_fork() else SPAWN_BYTES):
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if len(jobs) > 1 and cpus > 1 and sum(sizes) > (FORK_BYTES if _can_fork() else SPAWN_BYTES):
         try:
-            for index, read in _with_worker(jobs, deadline):
+            for index, read in _with_workers(jobs, deadline, min(WORKERS, cpus - 1)):
                 done.add(index)
                 yield index, read
         except (OSError, EOFError, ValueError) as exc:
@@ -238,46 +248,57 @@ def _can_fork() -> bool:
     return sys.platform == "linux" and threading.active_count() == 1
 
 
-def _with_worker(jobs: list[tuple[str, int]], deadline: float | None) -> Iterator[tuple[int, Read | None]]:
-    """The worker takes jobs from the front, this process from the back; a result that is
-    waiting is counted before the next job here."""
+def _with_workers(jobs: list[tuple[str, int]], deadline: float | None,
+                  count: int = 1) -> Iterator[tuple[int, Read | None]]:
+    """The workers take jobs from the front, this process from the back; the results that
+    are waiting are counted before the next job here."""
     import select
 
-    worker = _Worker()
+    workers: list[_Worker] = []
     front, back = 0, len(jobs)
-    sent: deque[tuple[int, int]] = deque()  # (index, bytes) of the jobs the worker has
-    in_pipe = 0
     finished = False
     try:
+        for _ in range(count):
+            workers.append(_Worker(workers))
         while True:
             late = deadline is not None and time.monotonic() >= deadline
-            while not late and front < back and len(sent) < AHEAD and (not sent or in_pipe < AHEAD_BYTES):
-                size = _send(worker.jobs, jobs[front])
-                sent.append((front, size))
-                in_pipe += size
-                front += 1
-            if late or not sent and front >= back:
-                finished = not sent
+            for worker in workers:
+                while not late and front < back and len(worker.sent) < AHEAD and \
+                        (not worker.sent or worker.in_pipe < AHEAD_BYTES):
+                    size = _send(worker.jobs, jobs[front])
+                    worker.sent.append((front, size))
+                    worker.in_pipe += size
+                    front += 1
+            busy = [worker for worker in workers if worker.sent]
+            if late or not busy and front >= back:
+                finished = not busy
                 return
-            if sent and (front >= back or select.select([worker.results], [], [], 0)[0]):
-                index, size = sent.popleft()
-                in_pipe -= size
-                read = _receive(worker.results)
-                yield index, None if read is None else Read(*read)
-            else:
+            ready = select.select([w.results for w in busy], [], [], None if front >= back else 0)[0]
+            if not ready:
                 back -= 1
                 yield back, read_transcript(jobs[back])
+            for worker in busy:
+                if worker.results in ready:
+                    index, size = worker.sent.popleft()
+                    worker.in_pipe -= size
+                    read = _receive(worker.results)
+                    yield index, None if read is None else Read(*read)
     finally:
-        worker.stop(finished)
+        for worker in workers:
+            worker.stop(finished)
 
 
 class _Worker:
     """A process that runs serve() on two pipes: jobs in, results out."""
 
-    def __init__(self) -> None:
+    def __init__(self, others: list[_Worker]) -> None:
+        self.sent: deque[tuple[int, int]] = deque()  # (index, bytes) of the jobs it has, not answered yet
+        self.in_pipe = 0
         if _can_fork():
+            _line_reader()  # its modules, loaded once for both processes
             jobs_in, self.jobs = os.pipe()
             self.results, results_out = os.pipe()
+            _widen(self.results)
             self.pid = os.fork()
             if self.pid == 0:  # the worker: never returns
                 code = 1
@@ -285,8 +306,8 @@ class _Worker:
                     import signal
 
                     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops this process's parent, which ends it
-                    os.close(self.jobs)
-                    os.close(self.results)
+                    for fd in (self.jobs, self.results, *(fd for w in others for fd in (w.jobs, w.results))):
+                        os.close(fd)  # a worker holding another's pipe would keep it from seeing its end
                     serve(jobs_in, results_out)
                     code = 0
                 finally:
@@ -303,6 +324,7 @@ class _Worker:
                                             stdout=subprocess.PIPE, bufsize=0, start_new_session=True)
             self.jobs = self.process.stdin.fileno()  # type: ignore[union-attr]
             self.results = self.process.stdout.fileno()  # type: ignore[union-attr]
+            _widen(self.results)
 
     def stop(self, finished: bool) -> None:
         """End it: at once when stopped early (it may be blocked writing what nobody will
@@ -329,6 +351,14 @@ class _Worker:
         self.process.stdout.close()  # type: ignore[union-attr]
 
 
+def _widen(fd: int) -> None:
+    """A larger pipe buffer (Linux): the worker writes several results ahead of this process."""
+    import fcntl
+
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1024 * 1024)
+
+
 def serve_reads() -> None:
     """A worker started afresh: serve() on its standard input and output."""
     serve(0, 1)
@@ -346,10 +376,12 @@ def serve(jobs: int, results: int) -> None:
 
 
 def _send(fd: int, value: Any) -> int:
-    """One value, marshalled, behind its length; the bytes written."""
-    import marshal
+    """One value, pickled, behind its length; the bytes written. Pickle, not marshal: it sends
+    a row's hour and model once per result, so this process builds fewer objects (the worker is
+    ours: nothing else writes to the pipe)."""
+    import pickle
 
-    payload = marshal.dumps(value)
+    payload = pickle.dumps(value, protocol=5)
     for data in (len(payload).to_bytes(8, "little"), payload):
         with memoryview(data) as view:
             while view:
@@ -358,10 +390,10 @@ def _send(fd: int, value: Any) -> int:
 
 
 def _receive(fd: int) -> Any:
-    import marshal
+    import pickle
 
     size = int.from_bytes(_exactly(fd, 8), "little")
-    return marshal.loads(_exactly(fd, size))
+    return pickle.loads(_exactly(fd, size))
 
 
 def _exactly(fd: int, size: int) -> bytearray:

@@ -15,7 +15,8 @@ The rules (../shared/CLAUDE_CODE_LOGS.md, each one a bug another tool shipped):
   the row, so the best copy never depends on the order files are read in); a line with no id
   is keyed on its bytes;
 - each row is keyed by prices.ledger_key(): the model's id ("claude-opus-4-6-20260205" ->
-  "claude-opus-4-6"), "@long" for a tiered model's long prompt, "@fast" in fast mode; what it
+  "claude-opus-4-6"), "@long" for a tiered model's long prompt, "@us" for inference kept in
+  the US (usage.inference_geo), "@fast" in fast mode (any usage.speed but "standard"); what it
   costs is prices.py's and spend.py's business, applied when asked.
 
 Most of a transcript's bytes are long `content` that carries no cost, so the scan never looks
@@ -33,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from reminderd.prices import ledger_key
+from reminderd.prices import LONG_PROMPT, ledger_key, normalise_model
 
 SYNTHETIC = "<synthetic>"
 # A line without the usage key carries no cost and is not even decoded. The mark ends on ':',
@@ -143,7 +144,8 @@ def _decoder() -> Any:
     usage = struct("Usage", [("input_tokens", count, 0), ("output_tokens", count, 0),
                              ("cache_creation_input_tokens", count, 0), ("cache_read_input_tokens", count, 0),
                              ("cache_creation", cache_creation | None, None),
-                             ("server_tool_use", server_tool_use | None, None), ("speed", str | None, None)])
+                             ("server_tool_use", server_tool_use | None, None), ("speed", str | None, None),
+                             ("inference_geo", str | None, None)])
     message = struct("Message", [("id", ident | None, None),
                                  ("model", Annotated[str, msgspec.Meta(max_length=MAX_MODEL)] | None, None),
                                  ("usage", usage | None, None)])
@@ -158,10 +160,15 @@ class LineReader:
 
     def __init__(self) -> None:
         self.decode = _decoder()
-        self.hours: dict[str, bool] = {}  # hours already checked: most lines share one
+        self.hours: dict[str, str] = {}  # hours already checked: most lines share one
+        # model -> its ledger key, per speed and place (fast + 2 x in the US; "" for a name that
+        # is not one; None for a model priced by the prompt's size, keyed line by line): a scan
+        # meets a handful of models
+        self.keys: list[dict[str, str | None]] = [{}, {}, {}, {}]
 
     def parse(self, raw: bytes | bytearray | memoryview, known_ascii: bool = False) -> Row | Skip | None:
         """One line (that holds the usage key): the scan's hot path, once per usage line.
+
         Anything a line can hold ends here: msgspec raises DecodeError or ValidationError for
         most damage, RecursionError for deep nesting; none of it may stop a scan. msgspec
         checks the UTF-8 of the fields it reads only: the rest is checked here, unless the
@@ -169,54 +176,71 @@ class LineReader:
         try:
             if not known_ascii:
                 str(raw, "utf-8")
-            return self._parse(raw)
+            line = self.decode(raw)
+            message = line.message
+            if message is None or message.usage is None:
+                return None
+            model = message.model
+            if model == SYNTHETIC:
+                return SYNTHETIC_SKIP
+            stamp = line.timestamp
+            # Claude Code writes "2026-02-09T01:03:35.960Z": its hour is its first 13 characters
+            hour = stamp[:13] if stamp and len(stamp) in (20, 24) and stamp[-1] == "Z" and stamp[13] == ":" \
+                else None
+            known = self.hours.get(hour)  # type: ignore[arg-type]
+            if known is None:
+                hour = self._checked(hour) if hour is not None else _utc_hour(stamp)
+                if hour is None:
+                    return MALFORMED
+            else:
+                hour = known  # one string per hour: rows share it, and a worker sends it once
+            usage = message.usage
+            split = usage.cache_creation
+            if split is not None and (split.ephemeral_5m_input_tokens or split.ephemeral_1h_input_tokens):
+                write_5m, write_1h = split.ephemeral_5m_input_tokens, split.ephemeral_1h_input_tokens
+            else:  # older lines: every cache write counts as a 5-minute write
+                write_5m, write_1h = usage.cache_creation_input_tokens, 0
+            fast, us = usage.speed not in (None, "", "standard"), usage.inference_geo == "us"
+            keys = self.keys[fast + 2 * us]
+            model_key = keys.get(model) if model else ""
+            if model_key is None and model not in keys:
+                model_key = keys[model] = self._model_key(model, fast, us)
+            if not model_key:
+                if model_key == "":
+                    return MALFORMED
+                model_key = ledger_key(model, usage.input_tokens + usage.cache_read_input_tokens + write_5m
+                                       + write_1h, usage.speed, usage.inference_geo)
+            if message.id:
+                key = message.id + ":" + line.requestId if line.requestId else message.id
+            else:  # no id: the line's own bytes identify it (hashlib only here: its start-up is slow)
+                import hashlib
+
+                key = "line:" + hashlib.sha1(bytes(raw).strip(), usedforsecurity=False).hexdigest()
+            tool = usage.server_tool_use
+            return (key, hour, model_key, usage.input_tokens, usage.output_tokens, write_5m, write_1h,
+                    usage.cache_read_input_tokens, tool.web_search_requests if tool is not None else 0,
+                    1 if line.isSidechain else 0)
         except Exception:  # noqa: BLE001 (whatever the bytes: one line, one skip)
             return MALFORMED
 
-    def _parse(self, raw: bytes | bytearray | memoryview) -> Row | Skip | None:
-        line = self.decode(raw)
-        message = line.message
-        if message is None or message.usage is None:
+    def _model_key(self, model: str, fast: bool, us: bool) -> str | None:
+        """The ledger key of every request of `model` at this speed and place; "" for a name
+        that is not a model's (it is shown: no control codes); None when the prompt's size decides."""
+        keys = self.keys[fast + 2 * us]
+        if len(keys) > 10_000:  # a damaged file of many names: memory stays bounded
+            keys.clear()
+        if not model.isprintable():
+            return ""
+        if normalise_model(model) in LONG_PROMPT:
             return None
-        model = message.model
-        if model == SYNTHETIC:
-            return SYNTHETIC_SKIP
-        stamp = line.timestamp
-        # Claude Code writes "2026-02-09T01:03:35.960Z": its hour is its first 13 characters
-        hour: str | None
-        if stamp and len(stamp) in (20, 24) and stamp[-1] == "Z" and stamp[13] == ":":
-            hour = stamp[:13]
-            if hour not in self.hours:
-                hour = self._checked(stamp[:13])
-        else:
-            hour = _utc_hour(stamp)
-        if hour is None or not model or not model.isprintable():  # a model's name is shown: no control codes
-            return MALFORMED
-        usage = message.usage
-        split = usage.cache_creation
-        if split is not None and (split.ephemeral_5m_input_tokens or split.ephemeral_1h_input_tokens):
-            write_5m, write_1h = split.ephemeral_5m_input_tokens, split.ephemeral_1h_input_tokens
-        else:  # older lines: every cache write counts as a 5-minute write
-            write_5m, write_1h = usage.cache_creation_input_tokens, 0
-        tool = usage.server_tool_use
-        model = ledger_key(model, usage.input_tokens + usage.cache_read_input_tokens + write_5m + write_1h,
-                           usage.speed)
-        if message.id:
-            key = message.id + ":" + line.requestId if line.requestId else message.id
-        else:  # no id: the line's own bytes identify it (hashlib only here: its start-up is slow)
-            import hashlib
-
-            key = "line:" + hashlib.sha1(bytes(raw).strip(), usedforsecurity=False).hexdigest()
-        return (key, hour, model, usage.input_tokens, usage.output_tokens, write_5m, write_1h,
-                usage.cache_read_input_tokens, tool.web_search_requests if tool is not None else 0,
-                1 if line.isSidechain else 0)
+        return ledger_key(model, 0, "fast" if fast else None, "us" if us else None)
 
     def _checked(self, hour: str) -> str | None:
         if _hour_start(hour) is None:
             return None
         if len(self.hours) > 100_000:  # a damaged file of many distinct hours: memory stays bounded
             self.hours.clear()
-        self.hours[hour] = True
+        self.hours[hour] = hour
         return hour
 
 

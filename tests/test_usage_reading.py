@@ -235,25 +235,26 @@ def ledger_hours(state: Path, root: Path) -> dict[str, object]:
     return dict(refresh(state, "c", [root], NOW).hours)
 
 
-@pytest.mark.parametrize("fork", [True, False])
-def test_a_worker_process_counts_what_one_process_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         fork: bool) -> None:
-    tree_of_transcripts(tmp_path / "claude")
+@pytest.mark.parametrize("fork,cpus", [(True, 2), (False, 2), (True, 8)])
+def test_worker_processes_count_what_one_process_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        fork: bool, cpus: int) -> None:
+    tree_of_transcripts(tmp_path / "claude", files=12)
     alone = ledger_hours(tmp_path / "alone", tmp_path / "claude")
     monkeypatch.setattr(transcripts, "FORK_BYTES", 0)
     monkeypatch.setattr(transcripts, "SPAWN_BYTES", 0)
     monkeypatch.setattr(transcripts, "_can_fork", lambda: fork)
+    monkeypatch.setattr(transcripts.os, "sched_getaffinity", lambda pid: set(range(cpus)))
     started = []
     real = transcripts._Worker.__init__
 
-    def starting(self: transcripts._Worker) -> None:
-        real(self)
+    def starting(self: transcripts._Worker, others: list[transcripts._Worker]) -> None:
+        real(self, others)
         started.append(self.process is None)
     monkeypatch.setattr(transcripts._Worker, "__init__", starting)
     assert ledger_hours(tmp_path / "workers", tmp_path / "claude") == alone
-    assert started == [fork]
+    assert started == [fork] * min(cpus - 1, transcripts.WORKERS)
     opus = alone["2026-02-09T01"]["claude-opus-4-6"]  # type: ignore[index]
-    assert opus.output == sum(100 + n for n in range(20))  # 18 responses and 2 repeated, counted once, whole
+    assert opus.output == sum(100 + n for n in range(38))  # 36 responses and 2 repeated, counted once, whole
 
 
 @pytest.mark.parametrize("fork", [True, False])
@@ -281,9 +282,27 @@ def test_a_worker_stops_at_once_when_the_scan_is_abandoned(tmp_path: Path, monke
         path.write_bytes(b"".join(LINE % (n, n, 1) + b"\n" for n in range(i * 5000, i * 5000 + 5000)))
     jobs = [(str(p), 0) for p in sorted((tmp_path / "claude").rglob("*.jsonl"))]
     monkeypatch.setattr(transcripts, "_can_fork", lambda: fork)
-    reads = transcripts._with_worker(jobs, None)
+    reads = transcripts._with_workers(jobs, None)
     assert next(reads) is not None
     time.sleep(0.3)  # the worker is now blocked writing
     started = time.monotonic()
     reads.close()  # what an exception in the consumer does to the generator
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_deadline_with_a_worker_drops_what_was_not_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             fork: bool) -> None:
+    """Past the deadline nothing new starts and the worker is ended; the next refresh reads the rest."""
+    tree_of_transcripts(tmp_path / "claude", files=12)
+    alone = ledger_hours(tmp_path / "alone", tmp_path / "claude")
+    monkeypatch.setattr(transcripts, "FORK_BYTES", 0)
+    monkeypatch.setattr(transcripts, "SPAWN_BYTES", 0)
+    monkeypatch.setattr(transcripts, "_can_fork", lambda: fork)
+    clock = iter(range(10_000))
+    monkeypatch.setattr(transcripts.time, "monotonic", lambda: float(next(clock)))
+    started = time.perf_counter()
+    cut = refresh(tmp_path / "state", "c", [tmp_path / "claude"], NOW, deadline=3.5)
+    assert time.perf_counter() - started < 10 and 0 < cut.pending < 12
+    monkeypatch.undo()
+    assert ledger_hours(tmp_path / "state", tmp_path / "claude") == alone
