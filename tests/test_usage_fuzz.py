@@ -79,7 +79,29 @@ def damaged(draw: st.DrawFn) -> bytes:
     return bytes(line)
 
 
-files = st.lists(st.tuples(st.lists(damaged(), min_size=1, max_size=5), st.booleans()), min_size=1, max_size=3)
+VARIANTS = {  # another copy of the same response (same ids): what the best copy is chosen between
+    "same": lambda line: line,
+    "another hour": lambda line: line.replace(b'T07:', b'T08:').replace(b'T01:', b'T00:').replace(b'T02:', b'T03:'),
+    "a sidechain": lambda line: line.replace(b'"isSidechain":false', b'"isSidechain":true'),
+    "another model": lambda line: line.replace(b'claude-opus-', b'claude-sonnet-').replace(b'haiku', b'opus'),
+    "a partial": lambda line: line.replace(b'"output_tokens":', b'"output_tokens":1'),
+}
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> list[bytes]:
+    """One to three files of lines from one pool, each maybe changed as another copy would be:
+    responses repeat across files, as resumed sessions and sidechains make them."""
+    pool = draw(st.lists(damaged(), min_size=1, max_size=5))
+    contents = []
+    for _ in range(draw(st.integers(1, 3))):
+        picks = draw(st.lists(st.tuples(st.integers(0, len(pool) - 1), st.sampled_from(sorted(VARIANTS))),
+                              min_size=1, max_size=5))
+        lines = [VARIANTS[variant](pool[index]) for index, variant in picks]
+        contents.append(b"\n".join(lines) + (b"\n" if draw(st.booleans()) else b""))
+    return contents
+
+
 NAMES = ("a.jsonl", "sub/b.jsonl", "sub/deeper/c.jsonl")
 
 
@@ -100,13 +122,11 @@ def totals(ledger) -> tuple[dict[tuple[str, str], object], dict[str, int]]:  # t
 
 @settings(max_examples=max(20, 150 * settings.default.max_examples // 300), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(files)
-def test_damaged_transcripts_never_stop_a_refresh_nor_change_with_the_order(drawn: list[tuple[list[bytes], bool]]
-                                                                            ) -> None:
+@given(trees())
+def test_damaged_transcripts_never_stop_a_refresh_nor_change_with_the_order(contents: list[bytes]) -> None:
     from datetime import UTC, datetime
 
     now = datetime(2026, 12, 7, tzinfo=UTC)
-    contents = [b"\n".join(lines) + (b"\n" if newline else b"") for lines, newline in drawn]
     work = Path(tempfile.mkdtemp(prefix="ledger-fuzz-", dir=SCRATCH))
     try:
         write_tree(work / "one", contents, NAMES)
