@@ -214,8 +214,10 @@ def read_transcript(job: tuple[str, int]) -> Read | None:
 FORK_BYTES = 32 * 1024 * 1024  # more new bytes than this are shared with a forked worker
 SPAWN_BYTES = 256 * 1024 * 1024  # ... or with a worker started afresh (about 60 ms to start)
 WORKERS = 3  # at most, and one fewer than the CPUs this process may use
-AHEAD = 64  # transcripts handed to the worker and not yet answered: bounds the memory
+AHEAD = 64  # transcripts handed to a worker and not yet answered: bounds the memory
 AHEAD_BYTES = 32 * 1024  # ... and their paths' bytes, within a pipe's buffer: sending never blocks
+AHEAD_WORK = 8 * 1024 * 1024  # ... and the bytes they have to read (about 10 ms): at the end, no
+# worker is left with much to do while this process waits
 _WORKER = "from reminderd.transcripts import serve_reads; serve_reads()"
 
 
@@ -227,7 +229,7 @@ def read_all(jobs: list[tuple[str, int]], sizes: list[int],
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if len(jobs) > 1 and cpus > 1 and sum(sizes) > (FORK_BYTES if _can_fork() else SPAWN_BYTES):
         try:
-            for index, read in _with_workers(jobs, deadline, min(WORKERS, cpus - 1)):
+            for index, read in _with_workers(jobs, sizes, deadline, min(WORKERS, cpus - 1)):
                 done.add(index)
                 yield index, read
         except (OSError, EOFError, ValueError) as exc:
@@ -248,7 +250,7 @@ def _can_fork() -> bool:
     return sys.platform == "linux" and threading.active_count() == 1
 
 
-def _with_workers(jobs: list[tuple[str, int]], deadline: float | None,
+def _with_workers(jobs: list[tuple[str, int]], sizes: list[int], deadline: float | None,
                   count: int = 1) -> Iterator[tuple[int, Read | None]]:
     """The workers take jobs from the front, this process from the back; the results that
     are waiting are counted before the next job here."""
@@ -263,11 +265,12 @@ def _with_workers(jobs: list[tuple[str, int]], deadline: float | None,
         while True:
             late = deadline is not None and time.monotonic() >= deadline
             for worker in workers:
-                while not late and front < back and len(worker.sent) < AHEAD and \
-                        (not worker.sent or worker.in_pipe < AHEAD_BYTES):
+                while not late and front < back and (not worker.sent or len(worker.sent) < AHEAD and
+                                                     worker.in_pipe < AHEAD_BYTES and worker.work < AHEAD_WORK):
                     size = _send(worker.jobs, jobs[front])
                     worker.sent.append((front, size))
                     worker.in_pipe += size
+                    worker.work += sizes[front]
                     front += 1
             busy = [worker for worker in workers if worker.sent]
             if late or not busy and front >= back:
@@ -281,6 +284,7 @@ def _with_workers(jobs: list[tuple[str, int]], deadline: float | None,
                 if worker.results in ready:
                     index, size = worker.sent.popleft()
                     worker.in_pipe -= size
+                    worker.work -= sizes[index]
                     read = _receive(worker.results)
                     yield index, None if read is None else Read(*read)
     finally:
@@ -293,7 +297,7 @@ class _Worker:
 
     def __init__(self, others: list[_Worker]) -> None:
         self.sent: deque[tuple[int, int]] = deque()  # (index, bytes) of the jobs it has, not answered yet
-        self.in_pipe = 0
+        self.in_pipe = self.work = 0
         if _can_fork():
             _line_reader()  # its modules, loaded once for both processes
             jobs_in, self.jobs = os.pipe()

@@ -282,7 +282,7 @@ def test_a_worker_stops_at_once_when_the_scan_is_abandoned(tmp_path: Path, monke
         path.write_bytes(b"".join(LINE % (n, n, 1) + b"\n" for n in range(i * 5000, i * 5000 + 5000)))
     jobs = [(str(p), 0) for p in sorted((tmp_path / "claude").rglob("*.jsonl"))]
     monkeypatch.setattr(transcripts, "_can_fork", lambda: fork)
-    reads = transcripts._with_workers(jobs, None)
+    reads = transcripts._with_workers(jobs, [1] * len(jobs), None)
     assert next(reads) is not None
     time.sleep(0.3)  # the worker is now blocked writing
     started = time.monotonic()
