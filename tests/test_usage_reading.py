@@ -140,6 +140,19 @@ def test_a_valid_line_up_to_the_cap_counts_in_linear_time(tmp_path: Path, monkey
     assert timings[1] < 4 * timings[0] * 2 + 0.05  # 4x the bytes: about 4x the time (quadratic would be 16x)
 
 
+def test_the_real_cap_a_line_of_63_mib_counts_and_one_of_65_is_skipped(tmp_path: Path) -> None:
+    """Whole-file reading (a file of at most 64 MiB) and reading in blocks, at the shipped sizes."""
+    root = tmp_path / "claude"
+    (root / "projects" / "p").mkdir(parents=True)
+    for name, mib, n in (("whole", 63, 1), ("blocks", 65, 2)):
+        big = LINE.replace(b'"x"', b'"' + b"x" * (mib * 1024 * 1024) + b'"') % (n, n, 1000 * n)
+        (root / "projects" / "p" / f"{name}.jsonl").write_bytes(big + b"\n" + LINE % (n + 10, n + 10, 1) + b"\n")
+        del big
+    ledger = refresh(tmp_path / "state", "c", [root], NOW)
+    assert next(iter(ledger.hours["2026-02-09T01"].values())).output == 1000 + 1 + 1
+    assert ledger.skipped_in == {str(root / "projects" / "p" / "blocks.jsonl"): {"too-long": 1}}
+
+
 @pytest.mark.parametrize("make", ["fifo", "dev-zero", "dev-urandom", "directory", "dangling"])
 def test_only_regular_files_are_read(tmp_path: Path, make: str) -> None:
     """security H1/H2: a FIFO named *.jsonl blocked the scan for good; a link to /dev/zero
