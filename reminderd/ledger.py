@@ -25,8 +25,8 @@ Memory stays bounded by one transcript's usage lines, SQLite's page cache and th
 model) pairs, whatever the tree's size, and one transaction commits the counts, the offsets
 and the keys together. A refresh may be given a deadline: past it no new transcript is
 started, what was read is committed, and the rest waits for the next refresh (a first scan of
-a large tree runs in slices). transcripts.py reads the files (benchmarks/usage_logs has the
-figures).
+a large tree runs in slices). transcripts.py reads a file, transcript_workers.py many at
+once (benchmarks/usage_logs has the figures).
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def refresh(state_dir: Path, credit_id: str, roots: list[Path], now: datetime,
     """Read what is new in the transcripts below `roots` into the credit's ledger. Past
     `deadline` (a time.monotonic() value) no new transcript is started; the result's `pending`
     says how many wait for the next refresh."""
-    from reminderd.transcripts import read_all
+    from reminderd.transcript_workers import read_all
     from reminderd.usage_logs import transcript_files
 
     with _open(ledger_path(state_dir, credit_id), write=True) as db:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import reminderd.ledger as ledger_module
+import reminderd.transcript_workers as workers
 import reminderd.transcripts as transcripts
 from reminderd.ledger import ledger_path, load, refresh
 from reminderd.offers import CLAUDE_EXTRA_USAGE_2026_02 as OFFER
@@ -170,7 +171,7 @@ def test_a_deadline_stops_starting_transcripts_and_the_rest_comes_next_time(tree
     whole.root = tree.root
     expected = whole.scan(2, 8)
     clock = iter(range(1000))
-    monkeypatch.setattr(transcripts.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(workers.time, "monotonic", lambda: float(next(clock)))
     first = tree.scan(2, 8, deadline=2.5)  # time for about two transcripts, then no new one
     assert 0 < first.pending < 5 and first.scanned_at is None
     assert 0 < sum(t.output for models in first.hours.values() for t in models.values()) < 404_000

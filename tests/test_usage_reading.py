@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import reminderd.transcript_workers as workers
 import reminderd.transcripts as transcripts
 from reminderd.ledger import refresh
 from reminderd.transcripts import fingerprint, read_new_lines, read_transcript
@@ -253,19 +254,19 @@ def test_worker_processes_count_what_one_process_counts(tmp_path: Path, monkeypa
                                                         fork: bool, cpus: int) -> None:
     tree_of_transcripts(tmp_path / "claude", files=12)
     alone = ledger_hours(tmp_path / "alone", tmp_path / "claude")
-    monkeypatch.setattr(transcripts, "FORK_BYTES", 0)
-    monkeypatch.setattr(transcripts, "SPAWN_BYTES", 0)
-    monkeypatch.setattr(transcripts, "_can_fork", lambda: fork)
-    monkeypatch.setattr(transcripts.os, "sched_getaffinity", lambda pid: set(range(cpus)))
+    monkeypatch.setattr(workers, "FORK_BYTES", 0)
+    monkeypatch.setattr(workers, "SPAWN_BYTES", 0)
+    monkeypatch.setattr(workers, "_can_fork", lambda: fork)
+    monkeypatch.setattr(workers.os, "sched_getaffinity", lambda pid: set(range(cpus)))
     started = []
-    real = transcripts._Worker.__init__
+    real = workers._Worker.__init__
 
-    def starting(self: transcripts._Worker, others: list[transcripts._Worker]) -> None:
+    def starting(self: workers._Worker, others: list[workers._Worker]) -> None:
         real(self, others)
         started.append(self.process is None)
-    monkeypatch.setattr(transcripts._Worker, "__init__", starting)
+    monkeypatch.setattr(workers._Worker, "__init__", starting)
     assert ledger_hours(tmp_path / "workers", tmp_path / "claude") == alone
-    assert started == [fork] * min(cpus - 1, transcripts.WORKERS)
+    assert started == [fork] * min(cpus - 1, workers.WORKERS)
     opus = alone["2026-02-09T01"]["claude-opus-4-6"]  # type: ignore[index]
     assert opus.output == sum(100 + n for n in range(38))  # 36 responses and 2 repeated, counted once, whole
 
@@ -275,11 +276,11 @@ def test_a_worker_that_fails_leaves_the_rest_to_this_process(tmp_path: Path, mon
                                                              caplog: pytest.LogCaptureFixture, fork: bool) -> None:
     tree_of_transcripts(tmp_path / "claude")
     alone = ledger_hours(tmp_path / "alone", tmp_path / "claude")
-    monkeypatch.setattr(transcripts, "FORK_BYTES", 0)
-    monkeypatch.setattr(transcripts, "SPAWN_BYTES", 0)
-    monkeypatch.setattr(transcripts, "_can_fork", lambda: fork)
-    monkeypatch.setattr(transcripts, "_WORKER", "import sys; sys.exit(3)")  # e.g. a frozen executable
-    monkeypatch.setattr(transcripts, "serve", lambda jobs, results: os._exit(3))
+    monkeypatch.setattr(workers, "FORK_BYTES", 0)
+    monkeypatch.setattr(workers, "SPAWN_BYTES", 0)
+    monkeypatch.setattr(workers, "_can_fork", lambda: fork)
+    monkeypatch.setattr(workers, "_WORKER", "import sys; sys.exit(3)")  # e.g. a frozen executable
+    monkeypatch.setattr(workers, "serve", lambda jobs, results: os._exit(3))
     with caplog.at_level(logging.WARNING):
         assert ledger_hours(tmp_path / "workers", tmp_path / "claude") == alone
     assert "the worker failed" in caplog.text
@@ -294,8 +295,8 @@ def test_a_worker_stops_at_once_when_the_scan_is_abandoned(tmp_path: Path, monke
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"".join(LINE % (n, n, 1) + b"\n" for n in range(i * 5000, i * 5000 + 5000)))
     jobs = [(str(p), 0) for p in sorted((tmp_path / "claude").rglob("*.jsonl"))]
-    monkeypatch.setattr(transcripts, "_can_fork", lambda: fork)
-    reads = transcripts._with_workers(jobs, [1] * len(jobs), None)
+    monkeypatch.setattr(workers, "_can_fork", lambda: fork)
+    reads = workers._with_workers(jobs, [1] * len(jobs), None)
     assert next(reads) is not None
     time.sleep(0.3)  # the worker is now blocked writing
     started = time.monotonic()
@@ -309,11 +310,11 @@ def test_a_deadline_with_a_worker_drops_what_was_not_counted(tmp_path: Path, mon
     """Past the deadline nothing new starts and the worker is ended; the next refresh reads the rest."""
     tree_of_transcripts(tmp_path / "claude", files=12)
     alone = ledger_hours(tmp_path / "alone", tmp_path / "claude")
-    monkeypatch.setattr(transcripts, "FORK_BYTES", 0)
-    monkeypatch.setattr(transcripts, "SPAWN_BYTES", 0)
-    monkeypatch.setattr(transcripts, "_can_fork", lambda: fork)
+    monkeypatch.setattr(workers, "FORK_BYTES", 0)
+    monkeypatch.setattr(workers, "SPAWN_BYTES", 0)
+    monkeypatch.setattr(workers, "_can_fork", lambda: fork)
     clock = iter(range(10_000))
-    monkeypatch.setattr(transcripts.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(workers.time, "monotonic", lambda: float(next(clock)))
     started = time.perf_counter()
     cut = refresh(tmp_path / "state", "c", [tmp_path / "claude"], NOW, deadline=3.5)
     assert time.perf_counter() - started < 10 and 0 < cut.pending < 12
