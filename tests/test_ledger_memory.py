@@ -231,3 +231,19 @@ def test_hours_kept_by_an_older_reader_outside_the_years_are_not_shown(tree: Tre
     ledger = load(tree.state, "c")
     assert list(ledger.hours) == ["2026-02-07T20"]
     daily_usd(ledger, LA, OFFER.prices, 0.01)
+
+
+def test_the_daemons_source_passes_its_deadline_on(tree: Tree) -> None:
+    """issue 19 part 3: the daemon's sources job gives each source a deadline; a first scan of a
+    large tree then runs in slices instead of holding the job."""
+    import time
+
+    from conftest import make_config
+
+    from reminderd.sources import LedgerSource
+
+    tree.write("a.jsonl", RESPONSE)
+    config = make_config(f'[credit.usage]\nclaude_code_logs = true\nclaude_code_dirs = ["{tree.root}"]\n')
+    now = datetime(2026, 2, 9, tzinfo=UTC)
+    assert LedgerSource().refresh(config, tree.state, now, time.monotonic() - 1)["c"].pending == 1
+    assert LedgerSource().refresh(config, tree.state, now, time.monotonic() + 60)["c"].pending == 0
