@@ -87,6 +87,20 @@ def test_fast_mode_uses_its_row_cache_rates_included(tree: Tree, tmp_path: Path)
     assert usd(scan(tree, tmp_path)) == pytest.approx(0.15 + 0.03)
 
 
+def test_us_inference_and_any_speed_but_standard_are_marked_as_claude_code_prices_them(tree: Tree,
+                                                                                       tmp_path: Path) -> None:
+    """usage.inference_geo "us" is 1.1x (prices.US); a speed Claude Code does not know is fast."""
+    us = json.loads(line("m1", out=1000))
+    us["message"]["usage"]["inference_geo"] = "us"
+    tree("p/a.jsonl", json.dumps(us), line("m2", out=1000, speed="turbo"), line("m3", out=1000, speed="fast"),
+         line("m4", model="claude-haiku-5-5", inp=150_000, speed="fast"))
+    ledger = scan(tree, tmp_path)
+    assert sorted(ledger.hours["2026-02-09T01"]) == ["claude-haiku-5-5@long@fast", "claude-opus-4-6@fast",
+                                                     "claude-opus-4-6@us"]
+    opus = daily_usd(ledger, UTCZ, OFFER.prices, OFFER.web_search_usd).days[0].by_model
+    assert opus["claude-opus-4-6@us"] == pytest.approx(1000 * 25 * 1.1 / 1e6)
+
+
 def test_duplicates_across_files_count_once_keeping_the_largest_copy(tree: Tree, tmp_path: Path) -> None:
     tree("p/session.jsonl", line("m1", "r1", out=10), line("m2", "r2", out=1000))  # m1: a streaming partial
     tree("p/resumed.jsonl", line("m1", "r1", out=2000), line("m2", "r2", out=1000))  # the final m1; m2 again
