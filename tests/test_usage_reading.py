@@ -249,15 +249,30 @@ def ledger_hours(state: Path, root: Path) -> dict[str, object]:
     return dict(refresh(state, "c", [root], NOW).hours)
 
 
+def idle_machine(monkeypatch: pytest.MonkeyPatch, cpus: int = 2) -> None:
+    """Workers for any tree, on `cpus` CPUs that nothing else uses, whatever this machine is."""
+    monkeypatch.setattr(workers, "FORK_BYTES", 0)
+    monkeypatch.setattr(workers, "SPAWN_BYTES", 0)
+    monkeypatch.setattr(workers.os, "sched_getaffinity", lambda pid: set(range(cpus)))
+    monkeypatch.setattr(workers.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+
+
+@pytest.mark.parametrize("cpus,load,expected", [(2, 0.0, 1), (2, 0.9, 1), (2, 1.0, 0), (2, 1.7, 0), (1, 0.0, 0),
+                                                (8, 2.0, 3), (8, 6.5, 1), (4, 0.0, 3)])
+def test_a_worker_per_idle_cpu_beyond_this_process(monkeypatch: pytest.MonkeyPatch, cpus: int, load: float,
+                                                   expected: int) -> None:
+    monkeypatch.setattr(workers.os, "sched_getaffinity", lambda pid: set(range(cpus)))
+    monkeypatch.setattr(workers.os, "getloadavg", lambda: (load, 0.0, 0.0))
+    assert workers._spare_cpus() == expected
+
+
 @pytest.mark.parametrize("fork,cpus", [(True, 2), (False, 2), (True, 8)])
 def test_worker_processes_count_what_one_process_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         fork: bool, cpus: int) -> None:
     tree_of_transcripts(tmp_path / "claude", files=12)
     alone = ledger_hours(tmp_path / "alone", tmp_path / "claude")
-    monkeypatch.setattr(workers, "FORK_BYTES", 0)
-    monkeypatch.setattr(workers, "SPAWN_BYTES", 0)
+    idle_machine(monkeypatch, cpus)
     monkeypatch.setattr(workers, "_can_fork", lambda: fork)
-    monkeypatch.setattr(workers.os, "sched_getaffinity", lambda pid: set(range(cpus)))
     started = []
     real = workers._Worker.__init__
 
@@ -276,8 +291,7 @@ def test_a_worker_that_fails_leaves_the_rest_to_this_process(tmp_path: Path, mon
                                                              caplog: pytest.LogCaptureFixture, fork: bool) -> None:
     tree_of_transcripts(tmp_path / "claude")
     alone = ledger_hours(tmp_path / "alone", tmp_path / "claude")
-    monkeypatch.setattr(workers, "FORK_BYTES", 0)
-    monkeypatch.setattr(workers, "SPAWN_BYTES", 0)
+    idle_machine(monkeypatch)
     monkeypatch.setattr(workers, "_can_fork", lambda: fork)
     monkeypatch.setattr(workers, "_WORKER", "import sys; sys.exit(3)")  # e.g. a frozen executable
     monkeypatch.setattr(workers, "serve", lambda jobs, results: os._exit(3))
@@ -310,8 +324,7 @@ def test_a_deadline_with_a_worker_drops_what_was_not_counted(tmp_path: Path, mon
     """Past the deadline nothing new starts and the worker is ended; the next refresh reads the rest."""
     tree_of_transcripts(tmp_path / "claude", files=12)
     alone = ledger_hours(tmp_path / "alone", tmp_path / "claude")
-    monkeypatch.setattr(workers, "FORK_BYTES", 0)
-    monkeypatch.setattr(workers, "SPAWN_BYTES", 0)
+    idle_machine(monkeypatch)
     monkeypatch.setattr(workers, "_can_fork", lambda: fork)
     clock = iter(range(10_000))
     monkeypatch.setattr(workers.time, "monotonic", lambda: float(next(clock)))
