@@ -35,7 +35,7 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +134,8 @@ def _migrate_from_1(db: Any) -> None:
     horizon = ""
     if scanned:
         with contextlib.suppress(ValueError, OverflowError):
-            horizon = (datetime.fromisoformat(scanned[0]) - timedelta(days=KEEP_SEEN_DAYS)).strftime(HOUR_FORMAT)
+            last = datetime.fromisoformat(scanned[0])
+            horizon = (last.astimezone(UTC) - timedelta(days=KEEP_SEEN_DAYS)).strftime(HOUR_FORMAT)
     for column in ("oldest TEXT", "too_long INTEGER DEFAULT 0", "too_old INTEGER DEFAULT 0"):
         db.execute(f"ALTER TABLE files ADD COLUMN {column}")
     db.execute("UPDATE files SET path = CAST(path AS BLOB), oldest = ?", (horizon,))
@@ -239,7 +240,7 @@ def _raise_horizon(db: Any, horizon: str, now: datetime) -> None:
     """Forget the keys before the new horizon: the oldest hour of any transcript present, or
     KEEP_SEEN_DAYS ago if that is earlier; never lower than it was."""
     oldest = db.execute("SELECT min(oldest) FROM files").fetchone()[0]
-    keep = (now - timedelta(days=KEEP_SEEN_DAYS)).strftime(HOUR_FORMAT)
+    keep = (now.astimezone(UTC) - timedelta(days=KEEP_SEEN_DAYS)).strftime(HOUR_FORMAT)  # hours are UTC
     new = max(horizon, keep if oldest is None else min(oldest, keep))
     if new != horizon:
         db.execute("INSERT OR REPLACE INTO meta VALUES ('horizon', ?)", (new,))

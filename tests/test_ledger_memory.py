@@ -247,3 +247,10 @@ def test_the_daemons_source_passes_its_deadline_on(tree: Tree) -> None:
     now = datetime(2026, 2, 9, tzinfo=UTC)
     assert LedgerSource().refresh(config, tree.state, now, time.monotonic() - 1)["c"].pending == 1
     assert LedgerSource().refresh(config, tree.state, now, time.monotonic() + 60)["c"].pending == 0
+
+
+def test_the_horizon_is_a_utc_hour_whatever_the_zone_of_now(tree: Tree) -> None:
+    tree.write("x.jsonl", "{}\n")
+    refresh(tree.state, "c", [tree.root], datetime(2026, 6, 2, tzinfo=ZoneInfo("Asia/Tokyo")))  # 06-01 15:00 UTC
+    with sqlite3.connect(ledger_path(tree.state, "c")) as db:
+        assert db.execute("SELECT value FROM meta WHERE name = 'horizon'").fetchone() == ("2026-04-22T15",)
