@@ -91,8 +91,9 @@ def usage(obj: Context, as_json: bool, since: str | None, until: str | None, day
     import os
     import sys
     from datetime import date
+    from pathlib import Path
 
-    from reminderd.ledger import current
+    from reminderd.ledger import current, roots_for
     from reminderd.usage_report import day_range, usage_json, usage_text, usage_view
 
     config = obj.config()
@@ -108,7 +109,8 @@ def usage(obj: Context, as_json: bool, since: str | None, until: str | None, day
 
     first, last = day_range(now.astimezone(zone).date(), day(since, "--since"), day(until, "--until"), days)
     ledger = current(config._replace(credits=(credit,)), paths.state_dir(), now, report=warn)[credit.id]
-    view = usage_view(credit, ledger, zone, now, first, last)
+    roots = tuple(roots_for(credit.usage.claude_code_dirs, os.environ, Path.home()))
+    view = usage_view(credit, ledger, zone, now, first, last, roots)
     if as_json:
         print_json(usage_json(view))
     else:

@@ -3,20 +3,30 @@
 One ledger per credit that reads the logs, in the state directory (usage/<credit>.sqlite, the
 standard library's SQLite): tokens per UTC hour and per model (not dollars: prices and the
 configured zone may change later: spend.py applies them when asked), and for each
-transcript file how far it was read and which lines it skipped. Transcripts are deleted 30
-days after their last activity, a credit lasts 60: the ledger keeps the counts.
+transcript file how far it was read, which lines it skipped and the oldest hour it holds.
+Transcripts are deleted 30 days after their last activity, a credit lasts 60: the ledger
+keeps the counts.
 
 Incremental: a file is re-read only when its size, mtime or inode changed, from its saved
 offset; a last line without its newline is read again next time; a file that shrank or was
 replaced is read whole. Each response is a row of the `seen` table (usage_logs.Row): a copy
-met again replaces it only if it is better (usage_logs.outranks), and then moves its counts in `hours`
-(what load() reads), so nothing is counted twice. `seen` keeps the last KEEP_SEEN_DAYS days;
-`hours` keeps everything. Memory stays bounded by one transcript's usage lines, SQLite's page
-cache and the (hour, model) pairs, whatever the tree's size, and one transaction commits the
-counts, the offsets and the keys together.
+met again replaces it only if it is better (usage_logs.outranks, a total order: the totals
+never depend on the order files are read in), and then moves its counts in `hours` (what
+load() reads), so nothing is counted twice.
 
-A large first scan has a worker process read and parse most transcripts while this one counts
-(_read_all): benchmarks/usage_logs has the figures.
+`seen` cannot keep every key for ever, and a response may come back long after it was counted
+(a resumed session, a tree read again from another root). So the ledger keeps a horizon: the
+keys of every hour after it are kept. It only rises, and never past the oldest hour held by a
+transcript still present, nor past KEEP_SEEN_DAYS ago; below it a response that `seen` does
+not know may have been counted already, so it is skipped ("too-old") and its file named,
+never counted twice.
+
+Memory stays bounded by one transcript's usage lines, SQLite's page cache and the (hour,
+model) pairs, whatever the tree's size, and one transaction commits the counts, the offsets
+and the keys together. A refresh may be given a deadline: past it no new transcript is
+started, what was read is committed, and the rest waits for the next refresh (a first scan of
+a large tree runs in slices). transcripts.py reads a file, transcript_workers.py many at
+once (benchmarks/usage_logs has the figures).
 """
 
 from __future__ import annotations
@@ -25,22 +35,24 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from reminderd.errors import StateError
 from reminderd.prices import Tokens
 from reminderd.spend import HOUR_FORMAT, NO_USAGE, LoggedUsage
-from reminderd.usage_logs import USAGE_MARK, outranks
+from reminderd.usage_logs import REASONS, TOO_OLD, outranks
 
-SCHEMA = 1
+SCHEMA = 2
 KEEP_SEEN_DAYS = 40
 WRITE_CACHE_KB = 16 * 1024  # SQLite's page cache when writing (its default, 2 MB, spills a large scan)
 RACY_NS = 2_000_000_000  # a file changed this close to a scan may change again unseen by stat: look again
-TAIL = 256  # bytes before the saved offset, fingerprinted: a file rewritten in place is read whole
 COUNTS = ("input", "output", "write_5m", "write_1h", "cache_read", "web_searches")
-REASONS = ("malformed", "synthetic")
+SKIPS = tuple(reason.replace("-", "_") for reason in REASONS)  # the files table's columns
+PROBLEMS = ("malformed", "too-long", "too-old")  # the reasons a file is named for ("synthetic" is no problem)
+MAX_SUM = 2**63 - 1  # SQLite's largest integer: an hour's count stops there
+FIRST_HOUR, LAST_HOUR = "1971-01-01T00", "9998-12-31T23"  # usage_logs.MIN_YEAR, MAX_YEAR
 
 
 def ledger_path(state_dir: Path, credit_id: str) -> Path:
@@ -51,9 +63,9 @@ _TABLES = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS hours (hour TEXT, model TEXT, {', '.join(f'{c} INTEGER' for c in COUNTS)},
                                   PRIMARY KEY (hour, model)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, ino INTEGER, size INTEGER, mtime_ns INTEGER,
-                                  offset INTEGER, tail TEXT, racy INTEGER,
-                                  {', '.join(f'{r} INTEGER' for r in REASONS)}) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (path BLOB PRIMARY KEY, ino INTEGER, size INTEGER, mtime_ns INTEGER,
+                                  offset INTEGER, tail TEXT, racy INTEGER, malformed INTEGER, synthetic INTEGER,
+                                  oldest TEXT, too_long INTEGER DEFAULT 0, too_old INTEGER DEFAULT 0) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, hour TEXT, model TEXT,
                                  {', '.join(f'{c} INTEGER' for c in COUNTS)}, sidechain INTEGER) WITHOUT ROWID;
 """
@@ -103,17 +115,35 @@ def _open(path: Path, write: bool) -> Iterator[Any]:
 
 
 def _check_schema(db: Any, path: Path) -> None:
-    """Refuse a ledger of a newer reminderd; mark a new one. No write otherwise: a re-scan of an
-    unchanged tree stays cheap."""
+    """Refuse a ledger of a newer reminderd; bring an older one up to this schema; mark a new
+    one. No write otherwise: a re-scan of an unchanged tree stays cheap."""
     row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
     if row is None:
         db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
     elif str(row[0]).isdigit() and int(row[0]) > SCHEMA:
         raise StateError(f"{path}: the usage ledger was written by a newer reminderd (schema {row[0]})")
+    elif str(row[0]) == "1":
+        _migrate_from_1(db)
+
+
+def _migrate_from_1(db: Any) -> None:
+    """Schema 1 kept `seen` for KEEP_SEEN_DAYS before its last scan, paths as text, two reasons.
+    Its files' oldest hours are unknown: they are taken as that horizon, which then holds as
+    long as those files exist (the safe side: keys are kept, not lost). Counts are untouched."""
+    scanned = db.execute("SELECT value FROM meta WHERE name = 'scanned_at'").fetchone()
+    horizon = ""
+    if scanned:
+        with contextlib.suppress(ValueError, OverflowError):
+            last = datetime.fromisoformat(scanned[0])
+            horizon = (last.astimezone(UTC) - timedelta(days=KEEP_SEEN_DAYS)).strftime(HOUR_FORMAT)
+    for column in ("oldest TEXT", "too_long INTEGER DEFAULT 0", "too_old INTEGER DEFAULT 0"):
+        db.execute(f"ALTER TABLE files ADD COLUMN {column}")
+    db.execute("UPDATE files SET path = CAST(path AS BLOB), oldest = ?", (horizon,))
+    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [("horizon", horizon), ("schema", str(SCHEMA))])
 
 
 def load(state_dir: Path, credit_id: str) -> LoggedUsage:
-    """The ledger as last saved (what status needs); an absent one is empty."""
+    """The ledger as last saved (what status needs); an absent or unreadable one is empty."""
     path = ledger_path(state_dir, credit_id)
     if not path.exists():
         return NO_USAGE
@@ -130,314 +160,213 @@ def load(state_dir: Path, credit_id: str) -> LoggedUsage:
 
 def _ledger(db: Any) -> LoggedUsage:
     hours: dict[str, dict[str, Tokens]] = {}
-    for hour, model, *counts in db.execute(f"SELECT hour, model, {', '.join(COUNTS)} FROM hours"):
+    for hour, model, *counts in db.execute(f"SELECT hour, model, {', '.join(COUNTS)} FROM hours "
+                                           "WHERE hour BETWEEN ? AND ?", (FIRST_HOUR, LAST_HOUR)):
         hours.setdefault(hour, {})[model] = Tokens(*counts)
-    row = db.execute(f"SELECT count(*), {', '.join(f'total({r})' for r in REASONS)} FROM files").fetchone()
-    skipped = {reason: int(n) for reason, n in zip(REASONS, row[1:], strict=True) if n}
-    scanned = db.execute("SELECT value FROM meta WHERE name = 'scanned_at'").fetchone()
-    return LoggedUsage(hours, skipped, row[0], datetime.fromisoformat(scanned[0]) if scanned else None)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(files)")}  # a schema-1 ledger read as it is
+    reasons = [(reason, column) for reason, column in zip(REASONS, SKIPS, strict=True) if column in columns]
+    row = db.execute(f"SELECT count(*), {', '.join(f'total({c})' for _, c in reasons)} FROM files").fetchone()
+    skipped = {reason: int(n) for (reason, _), n in zip(reasons, row[1:], strict=True) if n}
+    named = [(reason, column) for reason, column in reasons if reason in PROBLEMS]
+    skipped_in: dict[str, dict[str, int]] = {}
+    for path, *counts in db.execute(f"SELECT path, {', '.join(c for _, c in named)} FROM files "
+                                    f"WHERE {' OR '.join(f'{c} > 0' for _, c in named)} ORDER BY path"):
+        skipped_in[_shown(path)] = {reason: n for (reason, _), n in zip(named, counts, strict=True) if n}
+    meta = dict(db.execute("SELECT name, value FROM meta WHERE name IN ('scanned_at', 'pending')"))
+    scanned = datetime.fromisoformat(meta["scanned_at"]) if meta.get("scanned_at") else None
+    return LoggedUsage(hours, skipped, row[0], scanned, skipped_in, int(meta.get("pending") or 0))
+
+
+def _shown(path: bytes | str) -> str:
+    """A path as people read it: bytes that are not UTF-8, and control characters (a name can
+    hold a terminal's escape codes), shown as \\xNN."""
+    text = path if isinstance(path, str) else path.decode("utf-8", "backslashreplace")
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 # -- bringing it up to date -----------------------------------------------------------------------
 
 _ROW = f"key, hour, model, {', '.join(COUNTS)}, sidechain"
 _LOOKUP = 500  # keys looked up in one query
-_ADD_HOURS = (f"INSERT INTO hours VALUES (?, ?, {', '.join('?' * len(COUNTS))}) ON CONFLICT (hour, model) "
-              f"DO UPDATE SET {', '.join(f'{c} = {c} + excluded.{c}' for c in COUNTS)}")
+MEMO = 200_000  # keys a first scan remembers instead of looking them up (about 100 bytes each)
+_FILE_COLUMNS = f"path, ino, size, mtime_ns, offset, tail, racy, oldest, {', '.join(SKIPS)}"
 
 
-class _Hours:
-    """What this refresh adds to `hours`, per (hour, model): a replaced copy's counts move."""
-
-    def __init__(self) -> None:
-        self.deltas: dict[tuple[str, str], list[int]] = {}
-
-    def add(self, row: Any, sign: int) -> None:
-        counts = self.deltas.get((row[1], row[2]))
-        if counts is None:
-            counts = self.deltas[(row[1], row[2])] = [0, 0, 0, 0, 0, 0]
-        _, _, _, a, b, c, d, e, f, _ = row  # once per usage line of a first scan: no loop
-        counts[0] += sign * a
-        counts[1] += sign * b
-        counts[2] += sign * c
-        counts[3] += sign * d
-        counts[4] += sign * e
-        counts[5] += sign * f
-
-    def save(self, db: Any) -> None:
-        db.executemany(_ADD_HOURS, [(hour, model, *counts) for (hour, model), counts in self.deltas.items()
-                                    if any(counts)])
-        db.execute(f"DELETE FROM hours WHERE {' AND '.join(f'{c} = 0' for c in COUNTS)}")
-
-
-WHOLE_FILE = 64 * 1024 * 1024  # read in one piece up to this size (no joins); larger files in blocks
-CHUNK = 16 * 1024 * 1024
-
-
-def _read_new_lines(path: Path, start: int, reader: Any, rows: list[Any],
-                    skipped: dict[str, int]) -> tuple[int, str]:
-    """Parse the complete usage lines from `start` into `rows`; return the offset to resume
-    from next time, and the fingerprint of the bytes before it (from what was read, when it
-    holds them). A last line without its newline is left for next time unless it is a whole
-    usage line."""
-    from reminderd.usage_logs import find_usage_lines
-
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        offset = start  # where `data` begins in the file
-        whole = os.fstat(handle.fileno()).st_size - start <= WHOLE_FILE
-        data = handle.read() if whole else handle.read(CHUNK)  # read(): sized from fstat, no big empty buffer
-        while True:
-            block = b"" if whole else handle.read(CHUNK)
-            at_end = not block
-            if block:
-                data += block
-            end = len(data) if at_end else data.rfind(b"\n") + 1  # whole lines only, unless at the end
-            find_usage_lines(data, end, reader.parse, rows, skipped)
-            if at_end:
-                end = data.rfind(b"\n") + 1
-                last = data[end:]
-                if USAGE_MARK in last:
-                    row = reader.parse(last.rstrip(b"\r"))
-                    if type(row) is tuple:  # whole, it only lacks its newline
-                        rows.append(row)
-                        end = len(data)
-                if end >= TAIL or offset == 0:
-                    return offset + end, _fingerprint(data[max(0, end - TAIL):end])
-                return offset + end, _tail(handle, offset + end)
-            offset += end
-            data = data[end:]
-
-
-def refresh(state_dir: Path, credit_id: str, roots: list[Path], now: datetime) -> LoggedUsage:
-    """Read what is new in the transcripts below `roots` into the credit's ledger."""
+def refresh(state_dir: Path, credit_id: str, roots: list[Path], now: datetime,
+            deadline: float | None = None) -> LoggedUsage:
+    """Read what is new in the transcripts below `roots` into the credit's ledger. Past
+    `deadline` (a time.monotonic() value) no new transcript is started; the result's `pending`
+    says how many wait for the next refresh."""
+    from reminderd.transcript_workers import read_all
     from reminderd.usage_logs import transcript_files
 
     with _open(ledger_path(state_dir, credit_id), write=True) as db:
         looked = {row[0]: row[1:] for row in db.execute("SELECT path, ino, size, mtime_ns, racy FROM files")}
-        current = dict(transcript_files(roots))
-        changed = [p for p, st in current.items() if _changed(looked.get(p), st)]
+        current = {os.fsencode(path): (path, st) for path, st in transcript_files(roots)}
+        changed = [name for name, (_, st) in current.items() if _changed(looked.get(name), st)]
         gone = set(looked) - set(current)
         if changed or gone:
-            known = {row[0]: row[1:] for row in db.execute(
-                f"SELECT path, ino, size, mtime_ns, offset, tail, racy, {', '.join(REASONS)} FROM files")}
+            known = {row[0]: row[1:] for row in db.execute(f"SELECT {_FILE_COLUMNS} FROM files")}
+            changed.sort(key=lambda name: -current[name][1].st_mtime_ns)  # the latest first, if cut short
+            jobs = [(current[name][0], _resume_at(current[name][0], known.get(name), current[name][1]))
+                    for name in changed]
+            counter = _Counter(db, _meta(db, "horizon") or "")
             scan_ns = time.time_ns()  # the file system's clock, which wrote the mtimes (not the plan's `now`)
-            jobs = [(name, _resume_at(Path(name), known.get(name), current[name])) for name in changed]
-            hours = _Hours()
-            for (name, resume), read in zip(jobs, _read_all(jobs, current), strict=True):
+            sizes = [current[name][1].st_size - resume for name, (_, resume) in zip(changed, jobs, strict=True)]
+            unread = set(range(len(jobs)))
+            for index, read in read_all(jobs, sizes, deadline):
+                unread.discard(index)
                 if read is not None:  # None: vanished or unreadable now, tried again next time
-                    _count(db, name, current[name], known.get(name), resume, read, scan_ns, hours)
-            hours.save(db)
+                    name = changed[index]
+                    counter.count(name, current[name][1], known.get(name), jobs[index][1], read, scan_ns)
+            counter.save()
             db.executemany("DELETE FROM files WHERE path = ?", [(name,) for name in gone])  # counts stay
-            horizon = (now - timedelta(days=KEEP_SEEN_DAYS)).strftime(HOUR_FORMAT)
-            db.execute("DELETE FROM seen WHERE hour < ?", (horizon,))
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('scanned_at', ?)", (now.isoformat(),))
+            if not unread:  # the horizon moves only when every transcript present has been read
+                _raise_horizon(db, counter.horizon, now)
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('scanned_at', ?)", (now.isoformat(),))
+            # what waits, as people count it: not a file only looked at again because it was racy
+            pending = sum(1 for index in unread if _changed(looked.get(changed[index]), current[changed[index]][1],
+                                                            racy=False))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('pending', ?)", (str(pending),))
         return _ledger(db)
 
 
-class Read(NamedTuple):
-    """What is new in one transcript: the best copy of each response in it, the lines skipped
-    (by reason), the offset to resume at next time, and the fingerprint of the bytes before it."""
-
-    rows: list[Any]
-    skipped: dict[str, int]
-    offset: int
-    tail: str
+def _meta(db: Any, name: str) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+    return None if row is None else str(row[0])
 
 
-_reader: Any = None  # one LineReader per process
+def _raise_horizon(db: Any, horizon: str, now: datetime) -> None:
+    """Forget the keys before the new horizon: the oldest hour of any transcript present, or
+    KEEP_SEEN_DAYS ago if that is earlier; never lower than it was."""
+    oldest = db.execute("SELECT min(oldest) FROM files").fetchone()[0]
+    keep = (now.astimezone(UTC) - timedelta(days=KEEP_SEEN_DAYS)).strftime(HOUR_FORMAT)  # hours are UTC
+    new = max(horizon, keep if oldest is None else min(oldest, keep))
+    if new != horizon:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('horizon', ?)", (new,))
+        db.execute("DELETE FROM seen WHERE hour < ?", (new,))
 
 
-def read_transcript(job: tuple[str, int]) -> Read | None:
-    """Read one transcript from an offset (job: path, offset), here or in a worker process;
-    None if it vanished or cannot be read now."""
-    global _reader
-    from reminderd.usage_logs import LineReader
+class _Counter:
+    """Counts what was new in each transcript against the copies `seen` holds; what this
+    refresh adds to `hours` (per hour and model: a replaced copy's counts move) is saved at the end."""
 
-    if _reader is None:
-        _reader = LineReader()
-    name, resume = job
-    rows: list[Any] = []
-    skipped: dict[str, int] = {}
-    try:
-        offset, tail = _read_new_lines(Path(name), resume, _reader, rows, skipped)
-    except OSError:
-        return None
-    best: dict[str, Any] = {}
-    for row in rows:
-        old = best.get(row[0])
-        if old is None or outranks(row, old):
-            best[row[0]] = row
-    return Read(list(best.values()), skipped, offset, tail)
+    def __init__(self, db: Any, horizon: str) -> None:
+        self.db, self.horizon = db, horizon
+        self.deltas: dict[tuple[str, str], list[int]] = {}
+        # With no key in `seen` yet (a first scan), only a key this refresh put there can be
+        # found: the keys met are remembered (up to MEMO) and only those are looked up.
+        self.memo: set[str] | None = set() if db.execute("SELECT 1 FROM seen LIMIT 1").fetchone() is None else None
 
-
-PARALLEL_BYTES = 256 * 1024 * 1024  # more new bytes than this (a first scan) are read with a worker process
-HERE_SHARE = 0.25  # of those bytes, what this process reads itself between counting: the worker reads the rest
-AHEAD = 64  # transcripts handed to the worker ahead of the one being counted: bounds the memory
-_WORKER = "from reminderd.ledger import serve_reads; serve_reads()"
-
-
-def _read_all(jobs: list[tuple[str, int]], current: Mapping[str, os.stat_result]) -> Iterator[Read | None]:
-    """read_transcript() of each job, in order. A large first scan is CPU work (decoding a GB of
-    JSON), and most machines have a core to spare: a worker process reads and parses most
-    transcripts while this one counts into SQLite and reads the others. If the worker cannot
-    start or dies, the rest is read here."""
-    sizes = [current[name].st_size - resume for name, resume in jobs]
-    done = 0
-    if sum(sizes) > PARALLEL_BYTES and (os.cpu_count() or 1) > 1:
-        try:
-            for read in _with_worker(jobs, sizes):
-                yield read
-                done += 1
-        except (OSError, EOFError, ValueError) as exc:
-            import logging
-
-            logging.getLogger(__name__).warning("reading the transcripts in one process: the worker failed (%r)", exc)
-    for job in jobs[done:]:
-        yield read_transcript(job)
-
-
-def _with_worker(jobs: list[tuple[str, int]], sizes: list[int]) -> Iterator[Read | None]:
-    """Each job is read here or by the worker, HERE_SHARE of the bytes here, and the results
-    come in the jobs' order. A plain process and marshal over pipes, not multiprocessing: its
-    spawn method imports the caller's __main__ again, and fork copies the daemon's threads' locks."""
-    import subprocess
-    import sys
-
-    here, assigned_here, assigned = [], 0, 0
-    for size in sizes:
-        here.append(assigned_here < HERE_SHARE * (assigned + size))
-        assigned_here += size if here[-1] else 0
-        assigned += size
-    theirs = [job for job, mine in zip(jobs, here, strict=True) if not mine]
-    # a session of its own: Ctrl-C in a terminal reaches this process only, which stops it
-    worker = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              start_new_session=True)
-    sent, received, finished = 0, 0, False
-    try:
-        for job, mine in zip(jobs, here, strict=True):
-            while sent < min(len(theirs), received + AHEAD):
-                _send(worker.stdin, theirs[sent])
-                sent += 1
-            if mine:
-                yield read_transcript(job)
-                continue
-            read = _receive(worker.stdout)
-            received += 1
-            yield None if read is None else Read(*read)
-        finished = True
-    finally:
-        if not finished:  # stopped early: the worker may be blocked writing what nobody will read
-            worker.kill()
-        with contextlib.suppress(OSError):
-            worker.stdin.close()  # type: ignore[union-attr]
-        try:
-            worker.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        worker.stdout.close()  # type: ignore[union-attr]
-
-
-def serve_reads() -> None:
-    """A worker process: read_transcript() for each job on stdin, each result on stdout."""
-    import sys
-
-    jobs, results = sys.stdin.buffer, sys.stdout.buffer
-    while True:
-        try:
-            job = _receive(jobs)
-        except EOFError:
-            return
-        read = read_transcript(job)
-        _send(results, None if read is None else tuple(read))
-
-
-def _send(pipe: Any, value: Any) -> None:
-    """One value, marshalled, behind its length: marshal.load() on a pipe reads it a field at a time."""
-    import marshal
-
-    data = marshal.dumps(value)
-    pipe.write(len(data).to_bytes(8, "little") + data)
-    pipe.flush()
-
-
-def _receive(pipe: Any) -> Any:
-    import marshal
-
-    size = pipe.read(8)
-    if len(size) < 8:
-        raise EOFError("the pipe closed")
-    data = pipe.read(int.from_bytes(size, "little"))
-    if len(data) < int.from_bytes(size, "little"):
-        raise EOFError("the pipe closed mid-value")
-    return marshal.loads(data)
-
-
-def _count(db: Any, name: str, st: os.stat_result, entry: Any, resume: int, read: Read, scan_ns: int,
-           hours: _Hours) -> None:
-    """Count what was new in one transcript against the copies `seen` holds, and where it stopped."""
-    skipped = dict(read.skipped)
-    if resume and entry is not None:
-        for reason, before in zip(REASONS, entry[6:], strict=True):
-            skipped[reason] = skipped.get(reason, 0) + (before or 0)
-    keys = [row[0] for row in read.rows]
-    counted: dict[str, Any] = {}
-    for i in range(0, len(keys), _LOOKUP):
-        batch = keys[i:i + _LOOKUP]
-        counted.update((row[0], row) for row in db.execute(
-            f"SELECT {_ROW} FROM seen WHERE key IN ({', '.join('?' * len(batch))})", batch))
-    new, better = [], []
-    for row in read.rows:
-        old = counted.get(row[0])
-        if old is None:
-            new.append(row)
-        elif outranks(row, old):
-            better.append(row)
-            hours.add(old, -1)
+    def count(self, name: bytes, st: os.stat_result, entry: Any, resume: int, read: Any, scan_ns: int) -> None:
+        skipped = dict(read.skipped)
+        oldest = read.oldest
+        if resume and entry is not None:  # read on from the offset: what came before still counts
+            for reason, before in zip(REASONS, entry[7:], strict=True):
+                skipped[reason] = skipped.get(reason, 0) + (before or 0)
+            if entry[6] is not None and (oldest is None or entry[6] < oldest):
+                oldest = entry[6]
+        rows, sums = read.rows, read.sums  # the sums count every row as new: corrected below
+        keys = [row[0] for row in rows]
+        memo = self.memo
+        if memo is None:
+            counted = self._lookup(keys)
         else:
-            continue
-        hours.add(row, 1)
-    db.executemany(f"INSERT INTO seen VALUES (?, ?, ?, {', '.join('?' * len(COUNTS))}, ?)", new)
-    db.executemany(f"INSERT OR REPLACE INTO seen VALUES (?, ?, ?, {', '.join('?' * len(COUNTS))}, ?)", better)
-    db.execute(f"INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, {', '.join('?' * len(REASONS))})",
-               (name, st.st_ino, st.st_size, st.st_mtime_ns, read.offset, read.tail,
-                int(st.st_mtime_ns > scan_ns - RACY_NS), *(skipped.get(reason, 0) for reason in REASONS)))
+            counted = self._lookup([key for key in keys if key in memo])
+            memo.update(keys)
+            if len(memo) > MEMO:
+                self.memo = None
+        new, better = rows, []
+        if counted or read.oldest is not None and read.oldest < self.horizon:
+            new = []
+            for row in rows:
+                old = counted.get(row[0])
+                if old is None and row[1] >= self.horizon:
+                    new.append(row)
+                    continue
+                if old is None:  # seen forgot that hour: it may have been counted, so it is not
+                    skipped[TOO_OLD.reason] = skipped.get(TOO_OLD.reason, 0) + 1
+                elif outranks(row, old):
+                    better.append(row)
+                    _add(sums, old, -1)
+                    continue
+                _add(sums, row, -1)
+        for key, counts in sums.items():
+            total = self.deltas.get(key)
+            if total is None:
+                self.deltas[key] = counts
+            else:
+                for i in range(6):
+                    total[i] += counts[i]
+        self.db.executemany(f"INSERT INTO seen VALUES (?, ?, ?, {', '.join('?' * len(COUNTS))}, ?)", new)
+        self.db.executemany(f"INSERT OR REPLACE INTO seen VALUES (?, ?, ?, {', '.join('?' * len(COUNTS))}, ?)",
+                            better)
+        self.db.execute(f"INSERT OR REPLACE INTO files ({_FILE_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+                        (name, st.st_ino, st.st_size, st.st_mtime_ns, read.offset, read.tail,
+                         int(st.st_mtime_ns > scan_ns - RACY_NS), oldest, *(skipped.get(r, 0) for r in REASONS)))
+
+    def _lookup(self, keys: list[str]) -> dict[str, Any]:
+        counted: dict[str, Any] = {}
+        if not keys:
+            return counted
+        for i in range(0, len(keys), _LOOKUP):
+            batch = keys[i:i + _LOOKUP]
+            counted.update((row[0], row) for row in self.db.execute(
+                f"SELECT {_ROW} FROM seen WHERE key IN ({', '.join('?' * len(batch))})", batch))
+        return counted
+
+    def save(self) -> None:
+        """Add the deltas to `hours`, each count kept within 0 and MAX_SUM (only absurd lines
+        reach either bound: a count is at most usage_logs.MAX_COUNT)."""
+        changes = {key: counts for key, counts in self.deltas.items() if any(counts)}
+        if not changes:
+            return
+        before: dict[tuple[str, str], list[int]] = {}
+        touched = sorted({hour for hour, _ in changes})
+        for i in range(0, len(touched), _LOOKUP):
+            batch = touched[i:i + _LOOKUP]
+            for hour, model, *counts in self.db.execute(
+                    f"SELECT hour, model, {', '.join(COUNTS)} FROM hours WHERE hour IN ({', '.join('?' * len(batch))})",
+                    batch):
+                before[(hour, model)] = counts
+        rows: list[tuple[Any, ...]] = []
+        empty: list[tuple[Any, ...]] = []
+        for (hour, model), delta in changes.items():
+            old = before.get((hour, model))
+            if old is None and min(delta) >= 0 and max(delta) <= MAX_SUM:  # a new hour: most of a first scan
+                rows.append((hour, model, *delta))
+                continue
+            counts = [max(0, min(MAX_SUM, (a or 0) + b)) for a, b in zip(old or [0] * 6, delta, strict=True)]
+            (rows if any(counts) else empty).append((hour, model, *counts))
+        self.db.executemany(f"INSERT OR REPLACE INTO hours VALUES (?, ?, {', '.join('?' * len(COUNTS))})", rows)
+        self.db.executemany("DELETE FROM hours WHERE hour = ? AND model = ?", [row[:2] for row in empty])
 
 
-def _changed(looked: Any, st: os.stat_result) -> bool:
+def _add(sums: dict[tuple[str, str], list[int]], row: Any, sign: int) -> None:
+    counts = sums.setdefault((row[1], row[2]), [0] * 6)
+    for i in range(6):
+        counts[i] += sign * row[3 + i]
+
+
+def _changed(looked: Any, st: os.stat_result, racy: bool = True) -> bool:
     """looked: (ino, size, mtime_ns, racy) as last read, or None."""
-    if looked is None or looked[3]:  # unknown, or racy: changed within RACY_NS of the last look
+    if looked is None or racy and looked[3]:  # unknown, or racy: changed within RACY_NS of the last look
         return True
     return (looked[0], looked[1], looked[2]) != (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _tail(handle: Any, offset: int) -> str:
-    """The fingerprint of the TAIL bytes before `offset` in an open file."""
-    handle.seek(max(0, offset - TAIL))
-    return _fingerprint(handle.read(min(offset, TAIL)))
-
-
-def _fingerprint(before: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha1(before, usedforsecurity=False).hexdigest()
-
-
-def _resume_at(path: Path, entry: Any, st: os.stat_result) -> int:
+def _resume_at(path: str, entry: Any, st: os.stat_result) -> int:
     """Where to go on reading: the saved offset if the file is the one read up to there (same
     inode, not shorter, same bytes before the offset); else 0, the whole file again (the
     responses already counted are recognised, so nothing counts twice)."""
+    from reminderd.transcripts import same_tail
+
     if entry is None:
         return 0
     ino, _, _, offset, tail = entry[:5]
     if not offset or ino != st.st_ino or st.st_size < offset:
         return 0
-    try:
-        with open(path, "rb") as handle:
-            return int(offset) if _tail(handle, offset) == tail else 0
-    except OSError:
-        return 0  # vanished or unreadable now: read_transcript() will say so
+    return int(offset) if same_tail(path, offset, tail) else 0
 
 
 # -- for the commands and the daemon ---------------------------------------------------------------
@@ -449,18 +378,21 @@ def roots_for(usage_dirs: tuple[Path, ...], environ: Mapping[str, str], home: Pa
     return list(usage_dirs) or default_roots(environ, home)
 
 
-def current(config: Any, state_dir: Path, now: datetime, report: Any = None) -> dict[str, LoggedUsage]:
+def current(config: Any, state_dir: Path, now: datetime, report: Any = None,
+            deadline: float | None = None) -> dict[str, LoggedUsage]:
     """The up-to-date ledger of every credit that reads Claude Code's logs (refresh() each);
-    a ledger that cannot be written is used as last saved, and `report` is told why."""
+    a ledger that cannot be brought up to date, for whatever reason, is used as last saved,
+    and `report` is told why."""
     out: dict[str, LoggedUsage] = {}
     for credit in config.credits:
         if not credit.usage.claude_code_logs:
             continue
         roots = roots_for(credit.usage.claude_code_dirs, os.environ, Path.home())
         try:
-            out[credit.id] = refresh(state_dir, credit.id, roots, now)
-        except StateError as exc:
+            out[credit.id] = refresh(state_dir, credit.id, roots, now, deadline)
+        except Exception as exc:  # noqa: BLE001 (no transcript, and no bug in reading one, may stop a command)
             if report is not None:
-                report(f"{exc}; using the usage ledger as last saved")
+                reason = str(exc) if isinstance(exc, StateError) else f"reading the transcripts failed: {exc!r}"
+                report(f"{reason}; using the usage ledger as last saved")
             out[credit.id] = load(state_dir, credit.id)
     return out

@@ -21,7 +21,7 @@ class LedgerSource:
     def refresh(self, config: Config, state_dir: Path, now: datetime, deadline: float) -> Any:
         from reminderd.ledger import current
 
-        return current(config, state_dir, now)
+        return current(config, state_dir, now, deadline=deadline)  # past it, the rest waits (LoggedUsage.pending)
 
 
 def build(config: Config) -> list[Any]:

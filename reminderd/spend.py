@@ -26,6 +26,7 @@ class LoggedUsage(NamedTuple):
     files: int  # transcript files it has read
     scanned_at: datetime | None
     skipped_in: Mapping[str, Mapping[str, int]] = {}  # transcript -> reason -> lines, where any was skipped
+    pending: int = 0  # transcripts not read yet: the last refresh stopped at its deadline
 
 
 NO_USAGE = LoggedUsage({}, {}, 0, None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -34,17 +35,13 @@ class UsageView(NamedTuple):
     claimed_at: datetime | None
     ledger: LoggedUsage
     expired_at: datetime | None = None  # when the credit expired, if it has: the since-claim total stops there
+    roots: tuple[Path, ...] = ()  # where the transcripts were looked for
 
     def warnings(self) -> list[str]:
         out = [f"model {model} has no row in the price table: counted at the price of {priced_as}"
                for model, priced_as in sorted({**self.priced.unknown,
                                                **(self.since_claim.unknown if self.since_claim else {})}.items())]
-        skipped = self.ledger.skipped
-        if skipped.get("malformed"):
-            out.append(f"{skipped['malformed']} line(s) skipped: truncated, malformed or not UTF-8")
-        if self.ledger.files == 0:
-            out.append("no Claude Code transcript found")
-        return out
+        return out + ledger_warnings(self.ledger, self.roots)
 
 
 def day_range(today: date, since: date | None, until: date | None, days: int | None) -> tuple[date, date]:
@@ -67,9 +64,10 @@ def day_range(today: date, since: date | None, until: date | None, days: int | N
 
 
 def usage_view(credit: Credit, ledger: LoggedUsage, zone: ZoneInfo, now: datetime, first: date,
-               last: date) -> UsageView:
+               last: date, roots: tuple[Path, ...] = ()) -> UsageView:
     """What `usage` shows for `credit`: the days from `first` to `last`, and the total since the
-    claim, which ends at the credit's expiry (use after it was not paid from the credit)."""
+    claim, which ends at the credit's expiry (use after it was not paid from the credit);
+    `roots`: where the transcripts were looked for."""
     from reminderd.rules import expiry
     from reminderd.spend import daily_usd
 
@@ -83,7 +81,7 @@ def usage_view(credit: Credit, ledger: LoggedUsage, zone: ZoneInfo, now: datetim
                                 min(now, expires).astimezone(zone).date())
     return UsageView(credit.id, zone, first, last,
                      daily_usd(ledger, zone, offer.prices, offer.web_search_usd, first, last),
-                     since_claim, claimed, ledger, expired)
+                     since_claim, claimed, ledger, expired, roots)
 
 
 def usage_json(view: UsageView) -> dict[str, Any]:
@@ -103,6 +101,7 @@ def usage_json(view: UsageView) -> dict[str, Any]:
         "claimed_at": view.claimed_at.astimezone(view.zone).isoformat(timespec="seconds") if view.claimed_at else None,
         "expired_at": view.expired_at.astimezone(view.zone).isoformat(timespec="seconds") if view.expired_at else None,
         "skipped_lines": dict(sorted(view.ledger.skipped.items())),
+        "skipped_in": {path: dict(sorted(reasons.items())) for path, reasons in sorted(view.ledger.skipped_in.items())},
         "unknown_models": dict(sorted(view.priced.unknown.items())),
         "transcripts": view.ledger.files,
         "scanned_at": view.ledger.scanned_at.isoformat(timespec="seconds") if view.ledger.scanned_at else None,
@@ -134,3 +133,33 @@ def usage_text(view: UsageView, fancy: bool) -> str:
     lines.append(f"  {'Transcripts':<14}  {view.ledger.files} read; ledger brought up to date {scanned}")
     lines += [f"  ! {w}" for w in view.warnings()]
     return "\n".join(lines) + "\n"
+
+
+SKIPPED = {  # reason -> what the lines were
+    "malformed": "line(s) skipped as malformed (truncated, not JSON, not UTF-8, or a value out of range)",
+    "too-long": "line(s) skipped as longer than {cap} MiB",
+    "too-old": "response(s) skipped as older than the ledger's memory (a copy of one counted before, maybe)",
+}
+NAMED = 3  # files named per reason in a warning; `usage --json` lists them all
+
+
+def ledger_warnings(ledger: LoggedUsage, roots: tuple[Path, ...]) -> list[str]:
+    """What the ledger could not count, naming the transcripts; where it looked if it found none."""
+    out = []
+    for reason, what in SKIPPED.items():
+        files = {path: reasons[reason] for path, reasons in ledger.skipped_in.items() if reasons.get(reason)}
+        if not files:
+            continue
+        if reason == "too-long":
+            from reminderd.transcripts import LINE_CAP
+
+            what = what.format(cap=LINE_CAP // 2**20)
+        named = ", ".join(f"{path} ({n})" for path, n in sorted(files.items())[:NAMED])
+        more = f" and {len(files) - NAMED} other file(s)" if len(files) > NAMED else ""
+        out.append(f"{sum(files.values())} {what} in {named}{more}")
+    if ledger.pending:
+        out.append(f"{ledger.pending} transcript(s) not read yet: the ledger is still being brought up to date")
+    if ledger.files == 0:
+        where = " or ".join(str(root / "projects") for root in roots)
+        out.append("no Claude Code transcript found" + (f" (looked for *.jsonl below {where})" if where else ""))
+    return out

@@ -4,8 +4,9 @@ Claude Code appends to its transcripts, leaves a line half written, copies respo
 other files (resumed sessions, sidechains), first writes a streaming partial and later the
 whole response, and deletes or rewrites files. Whatever the order of those and of the scans,
 the ledger must hold, per UTC hour and model, the sum over responses of the best copy ever
-scanned (the most tokens, then the main chain over a sidechain, else the first one met): the
-rule of CLAUDE_CODE_LOGS.md, written here as a plain model that reads every file whole each time.
+scanned (the most tokens, then the main chain over a sidechain, then the rest of the row, so
+that the order files are read in never matters): the rule of CLAUDE_CODE_LOGS.md, written here
+as a plain model that reads every file whole each time.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class Model:
     """The rule, the plain way: every line of every file, each scan, best copy per response."""
 
     def __init__(self) -> None:
-        self.best: dict[str, tuple[tuple[int, bool], str, str, Tokens]] = {}
+        self.best: dict[str, tuple[tuple[object, ...], str, str, Tokens]] = {}
 
     def scan(self, files: dict[str, bytes]) -> None:
         for name in sorted(files, key=lambda n: n.split("/")):
@@ -100,10 +101,12 @@ class Model:
             key = "line:" + raw.decode()
         tokens = Tokens(usage.get("input_tokens", 0), usage.get("output_tokens", 0),
                         usage.get("cache_creation_input_tokens", 0), 0, usage.get("cache_read_input_tokens", 0))
-        rank = (sum(tokens[:5]), not record.get("isSidechain", False))
+        hour, model = record["timestamp"][:13], ledger_key(message["model"], 0, None)
+        # the most tokens, then the main chain, then the counts, hour and model: whatever the order met
+        rank = (sum(tokens[:5]), not record.get("isSidechain", False), *tokens, hour, model)
         old = self.best.get(key)
         if old is None or rank > old[0]:
-            self.best[key] = (rank, record["timestamp"][:13], ledger_key(message["model"], 0, None), tokens)
+            self.best[key] = (rank, hour, model, tokens)
 
     def hours(self) -> dict[tuple[str, str], Tokens]:
         out: dict[tuple[str, str], Tokens] = {}

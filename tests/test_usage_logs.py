@@ -87,6 +87,20 @@ def test_fast_mode_uses_its_row_cache_rates_included(tree: Tree, tmp_path: Path)
     assert usd(scan(tree, tmp_path)) == pytest.approx(0.15 + 0.03)
 
 
+def test_us_inference_and_any_speed_but_standard_are_marked_as_claude_code_prices_them(tree: Tree,
+                                                                                       tmp_path: Path) -> None:
+    """usage.inference_geo "us" is 1.1x (prices.US); a speed Claude Code does not know is fast."""
+    us = json.loads(line("m1", out=1000))
+    us["message"]["usage"]["inference_geo"] = "us"
+    tree("p/a.jsonl", json.dumps(us), line("m2", out=1000, speed="turbo"), line("m3", out=1000, speed="fast"),
+         line("m4", model="claude-haiku-5-5", inp=150_000, speed="fast"))
+    ledger = scan(tree, tmp_path)
+    assert sorted(ledger.hours["2026-02-09T01"]) == ["claude-haiku-5-5@long@fast", "claude-opus-4-6@fast",
+                                                     "claude-opus-4-6@us"]
+    opus = daily_usd(ledger, UTCZ, OFFER.prices, OFFER.web_search_usd).days[0].by_model
+    assert opus["claude-opus-4-6@us"] == pytest.approx(1000 * 25 * 1.1 / 1e6)
+
+
 def test_duplicates_across_files_count_once_keeping_the_largest_copy(tree: Tree, tmp_path: Path) -> None:
     tree("p/session.jsonl", line("m1", "r1", out=10), line("m2", "r2", out=1000))  # m1: a streaming partial
     tree("p/resumed.jsonl", line("m1", "r1", out=2000), line("m2", "r2", out=1000))  # the final m1; m2 again
@@ -180,9 +194,9 @@ def test_an_unchanged_tree_is_not_read_again(tree: Tree, tmp_path: Path, monkeyp
     an_hour_ago = path.stat().st_mtime - 3600  # outside the window in which a rewrite could go unseen
     os.utime(path, (an_hour_ago, an_hour_ago))
     first = scan(tree, tmp_path)
-    import reminderd.ledger as ledger_module
+    import reminderd.transcripts as transcripts
 
-    monkeypatch.setattr(ledger_module, "_read_new_lines", lambda *a: pytest.fail("read an unchanged file"))
+    monkeypatch.setattr(transcripts, "read_new_lines", lambda *a: pytest.fail("read an unchanged file"))
     assert scan(tree, tmp_path).hours == first.hours
 
 
@@ -293,9 +307,10 @@ def test_a_whole_last_line_without_its_newline_counts_once(tree: Tree, tmp_path:
 
 
 def test_lines_longer_than_a_read_block(tree: Tree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import reminderd.ledger as ledger_module
+    import reminderd.transcripts as transcripts
 
-    monkeypatch.setattr(ledger_module, "CHUNK", 64)  # every line spans several blocks
+    monkeypatch.setattr(transcripts, "WHOLE_FILE", 0)
+    monkeypatch.setattr(transcripts, "CHUNK", 64)  # every line spans several blocks
     tree("p/a.jsonl", line("m1", out=1000, content="x" * 500), line("m2", out=2000), '{"type":"user"}')
     assert usd(scan(tree, tmp_path)) == pytest.approx(3000 * 25 / 1e6)
 
