@@ -18,6 +18,7 @@ import click
 from reminderd import __version__, paths
 from reminderd.cli_balance import balance
 from reminderd.cli_calendar import export_ics, sync_calendar
+from reminderd.cli_claude import hook, install_hook, statusline
 from reminderd.cli_common import CONFIG_HELP, CONTEXT_SETTINGS, VERBOSE_HELP, Context
 from reminderd.cli_records import claim, done
 from reminderd.cli_service import init, install_service, notify_test, run, uninstall_service
@@ -124,5 +125,5 @@ def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
 
 
 for _command in (status, claim, balance, done, offers, usage, sync_calendar, export_ics, run, notify_test,
-                 install_service, uninstall_service, init):
+                 install_service, uninstall_service, init, install_hook, statusline, hook):
     main.add_command(_command)

@@ -61,12 +61,15 @@ class Context(NamedTuple):
 
     def facts(self, config: Config, now: datetime) -> Facts:
         """What the sources know: the usage ledgers of the credits that read Claude Code's logs,
-        brought up to date; nothing is imported or read when none does."""
+        brought up to date (nothing is imported or read when none does), and the plan's quota."""
+        from reminderd.quota_record import load_samples
+
+        quota = load_samples(paths.state_dir())  # what Claude Code's status line saw of the plan's quota
         if not any(c.usage.claude_code_logs for c in config.credits):
-            return Facts()
+            return Facts(quota=quota)
         from reminderd.ledger import current
 
-        return Facts(usage=current(config, paths.state_dir(), now, report=warn))
+        return Facts(usage=current(config, paths.state_dir(), now, report=warn), quota=quota)
 
     def update_state(self, change: Callable[[State], State]) -> State:
         from reminderd.state import update_state

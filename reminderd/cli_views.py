@@ -51,12 +51,15 @@ def status(obj: Context, as_json: bool, at: str | None) -> None:
     """
     from reminderd.instance import daemon_info
     from reminderd.report import status_json, status_text
+    from reminderd.summary_file import write_summary
     from reminderd.timeline import plan
 
     config = obj.config()
     state = obj.state()
     now = parse_at(at, config)
     timeline = plan(config, state, now, obj.facts(config, now_utc()))
+    if at is None and (problem := write_summary(paths.state_dir(), timeline, state, now)):  # for Claude Code
+        warn(problem)
     daemon = daemon_info(lock_file())
     from reminderd.instance import other_daemon_warning
 
@@ -94,6 +97,8 @@ def usage(obj: Context, as_json: bool, since: str | None, until: str | None, day
     from pathlib import Path
 
     from reminderd.ledger import current, roots_for
+    from reminderd.quota_record import load_samples
+    from reminderd.report import plan_limit, plan_limit_json, plan_limit_text
     from reminderd.usage_report import day_range, usage_json, usage_text, usage_view
 
     config = obj.config()
@@ -111,11 +116,14 @@ def usage(obj: Context, as_json: bool, since: str | None, until: str | None, day
     ledger = current(config._replace(credits=(credit,)), paths.state_dir(), now, report=warn)[credit.id]
     roots = tuple(roots_for(credit.usage.claude_code_dirs, os.environ, Path.home()))
     view = usage_view(credit, ledger, zone, now, first, last, roots)
+    limit = plan_limit(load_samples(paths.state_dir()), now)  # what Claude Code's status line saw
     if as_json:
-        print_json(usage_json(view))
+        print_json(usage_json(view) | {"plan_limit": plan_limit_json(limit, zone)})
     else:
         fancy = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         click.echo(usage_text(view, fancy), nl=False)
+        if line := plan_limit_text(limit, now, zone):
+            click.echo(f"  {line}")
 
 
 @command()

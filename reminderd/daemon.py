@@ -110,6 +110,7 @@ class Daemon:
         self.sending: Any = None  # the channel delivering now, to cancel it on a stop
         self.pending: list[Pending] = []  # delivered, not yet in the state file, in order
         self.problems = _Problems()
+        self.summary_problem: str | None = None
         self.facts = Facts()  # what the sources last learned (each field: its source's last good value)
         self.sources: list[_Turn] = []
         self._build_sources()
@@ -193,6 +194,7 @@ class Daemon:
             return  # without the record of what was sent, sending could repeat it
         timeline = plan(self.config, state, now, self.facts)
         log.debug("tick (%s) at %s: %d upcoming", reason, now.isoformat(), len(timeline.upcoming()))
+        self._write_summary(timeline, state, now)
         for turn in turns:  # the desktop first, so a slow push never delays it
             if TIMELINE not in turn.seam.capabilities and not self.stopping.is_set():
                 self._deliver_on(turn, timeline, state, now)
@@ -407,6 +409,15 @@ class Daemon:
             if self.scheduler.get_job(job_id) is None:
                 self.scheduler.add_job(self.tick, DateTrigger(run_date=due, timezone=UTC), id=job_id,
                                        args=["due"], replace_existing=True)
+
+    def _write_summary(self, timeline: Timeline, state: State, now: datetime) -> None:
+        """What Claude Code's status line and hook read (summary_file.py), kept current."""
+        from reminderd.summary_file import write_summary
+
+        problem = write_summary(self.state_path.parent, timeline, state, now)
+        if problem is not None and problem != self.summary_problem:  # a cache: the status line then says
+            log.debug("%s", problem)  # "summary not ready", and the state's own write problem is the error
+        self.summary_problem = problem
 
     def _heartbeat(self) -> None:
         with contextlib.suppress(OSError):

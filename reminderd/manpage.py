@@ -18,7 +18,8 @@ EXIT_STATUS = (
     (1, "unexpected error"),
     (2, "a bad command-line value (the message names it)"),
     (69, "notify-test: a channel did not deliver; sync-calendar: the calendar server cannot be reached"),
-    (73, "an output file or folder cannot be written; init found a config already; a changed service file"),
+    (73, "an output file or folder cannot be written; init found a config already; a changed service file; "
+         "Claude Code settings install-hook must not change"),
     (74, "the state file cannot be read or written"),
     (75, "another reminderd run is already running"),
     (77, "sync-calendar: the calendar server refused the user name or password"),

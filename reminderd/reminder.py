@@ -90,6 +90,7 @@ class Timeline(NamedTuple):
     credits: tuple[CreditTimeline, ...]
     reminders: tuple[Reminder, ...]  # ordered by due, then id
     quiet_hours: QuietHours | None = None
+    plan_limit: tuple[datetime, datetime] | None = None  # the plan's quota at 100 %: from, until (quota.py)
 
     def upcoming(self) -> tuple[Reminder, ...]:
         return tuple(r for r in self.reminders if r.due > self.now)

@@ -6,12 +6,15 @@ sorted, times are ISO-8601 with the configured zone's offset, money is rounded t
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from reminderd.catchup import announced, latest_live, to_deliver
 from reminderd.forecast import SpendRate
 from reminderd.instance import DaemonInfo
+from reminderd.quota import QuotaSample, history
 from reminderd.state import State
 from reminderd.timeline import (
     ACTIVE,
@@ -124,7 +127,33 @@ def status_json(timeline: Timeline, state: State, daemon: DaemonInfo,
         "reminders": [reminder(r) for r in timeline.reminders],
         "daemon": {"running": daemon.running, "pid": daemon.pid, "last_wake": iso(daemon.last_wake)},
         "channels_off": list(channels_off),
+        "plan_limit": plan_limit_json(timeline.plan_limit, zone),
     }
+
+
+def plan_limit(samples: Sequence[QuotaSample], now: datetime) -> tuple[datetime, datetime] | None:
+    """The latest stretch of the plan's quota at 100 % the samples show by `now` (Timeline.plan_limit)."""
+    return history(samples, now).limit_reached(now)
+
+
+def plan_limit_json(limit: tuple[datetime, datetime] | None, zone: ZoneInfo) -> dict[str, str] | None:
+    if limit is None:
+        return None
+    return {"reached_at": limit[0].astimezone(zone).isoformat(timespec="seconds"),
+            "until": limit[1].astimezone(zone).isoformat(timespec="seconds")}
+
+
+LIMIT_SHOWN_FOR = timedelta(days=7)  # a plan limit that ended longer ago than this is not news
+
+
+def plan_limit_text(limit: tuple[datetime, datetime] | None, now: datetime, zone: ZoneInfo) -> str | None:
+    """'Plan limit reached at ... (usage credits paying until ...)', from what Claude Code's status line saw."""
+    if limit is None or now - limit[1] > LIMIT_SHOWN_FOR:
+        return None
+    start, end = format_local(limit[0], zone), format_local(limit[1], zone)
+    if limit[1] > now:
+        return f"Plan limit reached at {start} (usage credits paying until {end})"
+    return f"Plan limit last reached at {start} (usage credits paid until {end})"
 
 
 # -- text ---------------------------------------------------------------------------------------
@@ -143,6 +172,9 @@ def status_text(timeline: Timeline, state: State, daemon: DaemonInfo, channels_o
     else:
         lines.append("Daemon: not running (start it with `reminderd run`, or as a service)")
     lines += [f"  ! channel off: {line}" for line in channels_off]
+    limit = plan_limit_text(timeline.plan_limit, timeline.now, timeline.zone)
+    if limit:
+        lines.append(f"{limit}, as Claude Code's status line saw it")
     for ct in timeline.credits:
         lines += [""] + _credit_lines(ct, timeline)
     lines += [""] + _reminder_lines(timeline, state)

@@ -26,7 +26,9 @@ class LedgerSource:
 
 def build(config: Config) -> list[Any]:
     """The sources of `config`, each refreshed in the daemon's sources job."""
-    sources: list[Any] = []
+    from reminderd.quota_record import QuotaSource
+
+    sources: list[Any] = [QuotaSource()]  # what Claude Code's status line saw of the plan's quota
     if any(credit.usage.claude_code_logs for credit in config.credits):
         sources.append(LedgerSource())
     return sources

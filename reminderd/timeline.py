@@ -68,7 +68,7 @@ def plan(config: Config, state: State, now: datetime, facts: Facts = NO_FACTS) -
     ]
     reminders.sort(key=lambda r: (r.due, r.id))
     return Timeline(now=now, zone=config.timezone, credits=credits, reminders=tuple(reminders),
-                    quiet_hours=config.quiet_hours)
+                    quiet_hours=config.quiet_hours, plan_limit=history(facts.quota, now).limit_reached(now))
 
 
 def _credit_timeline(config: Config, credit: Credit, state: State, now: datetime, facts: Facts,

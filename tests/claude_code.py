@@ -166,6 +166,7 @@ class ClaudeCode:
         (home / "tmp").mkdir(exist_ok=True)  # TMPDIR: its sockets and probe folders stay out of /tmp
         self.extra_env = env or {}
         self.subscription = subscription
+        self.pane = ""  # the tmux pane's text, when statusline_inputs was asked to wait for it
 
     @property
     def settings_path(self) -> Path:
@@ -212,11 +213,13 @@ class ClaudeCode:
         return Run(args, process.returncode, stdout, stderr, time.monotonic() - start, self.home, session_id,
                    self.api.requests[before:])
 
-    def statusline_inputs(self, *, model: str = "claude-opus-5-5", prompt: str = "hi",
-                          timeout: float = 40) -> list[dict[str, Any]]:
+    def statusline_inputs(self, *, model: str = "claude-opus-5-5", prompt: str = "hi", timeout: float = 40,
+                          command: str | None = None, pane_shows: str | None = None) -> list[dict[str, Any]]:
         """What an interactive `claude` gives its status-line command on stdin, in order: it runs under a
         private tmux server, the prompt is typed once, and it returns after the first answer's status line
-        (about 1.5 s). `rate_limits` is there only with `subscription`."""
+        (about 1.5 s). `rate_limits` is there only with `subscription`. `command` (a shell command) then
+        gets each input and prints the line; with `pane_shows`, it returns once the pane shows that text
+        (the pane's text is in `self.pane`)."""
         tmux = shutil.which("tmux")
         if tmux is None:
             _missing("tmux is not installed (.ci/run installs it)")
@@ -224,11 +227,12 @@ class ClaudeCode:
         inbox = self.home / "statusline-inputs"
         inbox.mkdir(exist_ok=True)
         script = self.home / "statusline.sh"
-        script.write_text('#!/bin/sh\ncat > "$1/$(date +%s%N).json"\necho "test status line"\n')
+        line = 'exec sh -c "$2" < "$f.json"' if command else 'echo "test status line"'
+        script.write_text(f'#!/bin/sh\nf="$1/$(date +%s%N)"\ncat > "$f.part" && mv "$f.part" "$f.json"\n{line}\n')
         script.chmod(0o755)
         settings = json.loads(self.settings_path.read_text()) if self.settings_path.exists() else {}
-        command = f"{shlex.quote(str(script))} {shlex.quote(str(inbox))}"
-        self.write_settings(settings | {"statusLine": {"type": "command", "padding": 0, "command": command}})
+        run = " ".join(shlex.quote(str(word)) for word in (script, inbox, *([command] if command else [])))
+        self.write_settings(settings | {"statusLine": {"type": "command", "padding": 0, "command": run}})
         env = self.env() | {"TERM": "xterm-256color"}
         # onboarding done, this folder trusted, the API key approved: no dialog before the prompt
         (self.home / ".claude.json").write_text(json.dumps({
@@ -256,6 +260,13 @@ class ClaudeCode:
             subprocess.run([tmux, *socket, "send-keys", "-t", "0", "-l", prompt], check=True)
             subprocess.run([tmux, *socket, "send-keys", "-t", "0", "Enter"], check=True)
             _wait(answered, timeout, "a status line after the answer")
+            if pane_shows is not None:
+                def shows() -> bool:
+                    self.pane = subprocess.run([tmux, *socket, "capture-pane", "-p", "-t", "0"], capture_output=True,
+                                               text=True).stdout
+                    return pane_shows in self.pane
+
+                _wait(shows, timeout, f"{pane_shows!r} in the pane")
         finally:
             subprocess.run([tmux, *socket, "kill-server"], capture_output=True)
         return inputs()

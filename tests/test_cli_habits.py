@@ -52,7 +52,8 @@ def test_global_options_work_after_the_command_too(cli: Cli, tmp_path: Path) -> 
     (["done"], "ACTION: expected one of extra-usage-off, auto-reload-off for claude-feb-2026, got nothing"),
     (["status", "--bogus"], "no such option '--bogus'; did you mean '--verbose'? (`reminderd status --help` lists "
                             "what it takes)"),
-    (["stauts"], "no such command 'stauts'; did you mean 'status'? (`reminderd --help` lists what it takes)"),
+    (["stauts"], "no such command 'stauts' (did you mean one of: 'status', 'statusline'?) "
+                 "(`reminderd --help` lists what it takes)"),
     (["status", "extra"], "got unexpected extra argument (extra) (`reminderd status --help` lists what it takes)"),
     (["status", "--at"], "option '--at' requires an argument"),
 ])
@@ -152,7 +153,7 @@ def test_completion_offers_the_actions_and_credit_ids(tmp_path: Path) -> None:
     assert complete("reminderd done ") == ["extra-usage-off", "auto-reload-off"]
     assert complete("reminderd done a") == ["auto-reload-off"]
     assert complete("reminderd claim --credit w") == ["work"]
-    assert complete("reminderd st") == ["status"]
+    assert complete("reminderd st") == ["status", "statusline"]
 
 
 def test_the_committed_man_page_is_what_the_help_makes_now() -> None:

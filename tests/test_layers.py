@@ -18,11 +18,11 @@ LAYERS = {
                      "facts", "forecast", "rules", "quiet", "urls", "record"], VALUES),
     **dict.fromkeys(["reminder", "wording", "timeline", "catchup", "snooze", "summary", "matching", "kinds"], CORE),
     **dict.fromkeys(["config", "config_edit", "state", "files", "paths", "instance", "bounded", "secret_command",
-                     "seams", "extras"], RECORDS),
+                     "seams", "extras", "summary_file"], RECORDS),
     **dict.fromkeys([*SOURCES, *CHANNELS, "service"], EDGES),
     **dict.fromkeys(["daemon", "process"], DAEMON),
     **dict.fromkeys(["cli", "__main__", "report", "usage_report", "catalog", "statusline", "hook", "install_hook",
-                     "entry", "manpage"], CLI),
+                     "entry", "manpage", "light"], CLI),
 }
 
 

@@ -50,7 +50,7 @@ def examples(readme: str) -> list[tuple[str, str]]:
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "you"
     home.mkdir()
-    for name in ("REMINDERD_CONFIG", "REMINDERD_STATE_DIR", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+    for name in ("REMINDERD_CONFIG", "REMINDERD_STATE_DIR", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "CLAUDE_CONFIG_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "no-runtime-dir"))
