@@ -255,14 +255,17 @@ def every(settings: AccountSettings, part: str) -> timedelta:
     return timedelta(minutes=minutes)
 
 
-def due_at(settings: AccountSettings, part: str, record: store.PartRecord, force: bool = False) -> datetime | None:
+def due_at(settings: AccountSettings, part: str, record: store.PartRecord, now: datetime,
+           force: bool = False) -> datetime | None:
     """When a part is next to be asked; None: now. `force` (the `account` command) only waits for
-    a server's Retry-After."""
+    a server's Retry-After. A time further off than any wait reminderd sets comes from a clock
+    that has moved back since: it does not count."""
     times = [record.limited_until]
     if not force:
         times += [record.retry_at, record.absent_until,
                   record.read_at + every(settings, part) if record.read_at else None]
-    known = [t for t in times if t is not None]
+    longest = max(ABSENT_FOR, MAX_RETRY_AFTER, 4 * every(settings, part))
+    known = [t for t in times if t is not None and t <= now + longest]
     return max(known) if known else None
 
 
@@ -272,7 +275,7 @@ def refresh_account(settings: AccountSettings, state_dir: Path, environ: Mapping
     return the merged facts and when to call again. Never raises for the account's failures."""
     before = store.load(state_dir)
     records = {part: before.parts.get(part, store.PartRecord()) for part in store.PARTS}
-    wanted = tuple(p for p in store.PARTS if (at := due_at(settings, p, records[p], force)) is None or at <= now)
+    wanted = tuple(p for p in store.PARTS if (at := due_at(settings, p, records[p], now, force)) is None or at <= now)
     if not wanted:
         return _result(settings, before, now, (), (), before.problems, (), None)
     waiting = [f"{ENDPOINTS[p]}: not asked: the server asked to wait {_minutes(until - now)} more"
@@ -324,7 +327,7 @@ def _saved(state_dir: Path, stored: store.Stored) -> store.Stored:
 def _result(settings: AccountSettings, stored: store.Stored, now: datetime, asked: tuple[str, ...],
             read: tuple[str, ...], problems_before: tuple[str, ...], warnings: tuple[str, ...],
             login_problem: str | None) -> AccountRefresh:
-    times = [due_at(settings, p, stored.parts.get(p, store.PartRecord())) for p in store.PARTS]
+    times = [due_at(settings, p, stored.parts.get(p, store.PartRecord()), now) for p in store.PARTS]
     next_at = min((t for t in times if t is not None and t > now), default=now + every(settings, store.USAGE))
     if login_problem is not None or any(t is None or t <= now for t in times):
         next_at = now + every(settings, store.USAGE)  # the login is looked at again then

@@ -172,7 +172,7 @@ def _get(connection: Any, spec: dict[str, Any], request: dict[str, Any],
     except ssl.SSLCertVerificationError as exc:
         problem = f"the server's certificate is not trusted ({exc.verify_message or 'verify failed'})"
     except TimeoutError:
-        problem = "no answer in time"
+        problem = f"no answer within {float(spec['seconds']) + MARGIN:.0f} s"
     except socket.gaierror:
         problem = f"cannot find {urlsplit(spec['base']).hostname} (name lookup failed)"
     except ssl.SSLError as exc:

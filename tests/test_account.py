@@ -136,6 +136,13 @@ def test_what_is_fresh_is_not_asked_again(api: FakeAccount, home: Path, tmp_path
         ("usage", "prepaid", "grant")
 
 
+def test_a_clock_that_moved_back_does_not_stop_the_reading(api: FakeAccount, home: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    refresh(api, home, state, now=NOW + timedelta(days=400))  # the clock was a year ahead, then set right
+    assert refresh(api, home, state, now=NOW).asked == ("usage", "prepaid", "grant")
+    assert refresh(api, home, state, now=NOW + timedelta(minutes=1)).asked == ()
+
+
 def test_an_expired_login_is_one_line_and_nothing_is_sent(api: FakeAccount, home: Path, tmp_path: Path) -> None:
     write_login(home, expires=int(NOW.timestamp() * 1000) - 1)
     result = refresh(api, home, tmp_path / "state")
