@@ -345,6 +345,38 @@ def current_account(settings: AccountSettings, state_dir: Path, environ: Mapping
     return refresh_account(settings, state_dir, environ, home, now, time.monotonic() + budget).facts
 
 
+class AccountSource:
+    """The account as a seams.Source of facts.Facts.account. Each turn asks what is due (most turns
+    nothing: the facts kept are returned at once, and a failing account backs off by itself); a
+    login that cannot be used raises, so the daemon says so once and keeps the last facts. A new
+    problem or warning is one log line, once."""
+
+    name = "the Claude account"
+    field = "account"
+    every = timedelta(minutes=1)  # refresh_account knows what is due (poll_minutes; the balance hourly)
+    within = 30.0  # seconds a reading may take, whatever deadline the daemon gives
+
+    def __init__(self, settings: AccountSettings) -> None:
+        self.settings = settings
+        self.warned: set[str] = set()
+
+    def refresh(self, config: Any, state_dir: Path, now: datetime, deadline: float) -> AccountFacts | None:
+        import logging
+        import time
+
+        result = refresh_account(self.settings, state_dir, os.environ, Path.home(), now,
+                                 min(deadline, time.monotonic() + self.within))
+        if result.login_problem is not None:
+            raise AccountLoginError(result.login_problem)
+        log = logging.getLogger("reminderd")
+        for line in result.new_problems:
+            log.warning("%s: %s", self.name, line)
+        for line in set(result.warnings) - self.warned:
+            log.warning("%s: %s", self.name, line)
+            self.warned.add(line)
+        return result.facts
+
+
 def load_account(state_dir: Path) -> AccountFacts | None:
     """The facts kept by the last refresh (any process's), with that attempt's problems; None:
     the account was never read here."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from reminderd import paths
+from reminderd.cli_common import Context, command, json_option, now_utc, print_json, warn
 from reminderd.errors import AccountError, AccountLoginError, ConfigError, one_line
 from reminderd.facts import AccountFacts, Money
 from reminderd.settings import Config
@@ -25,10 +26,10 @@ BUDGET = 5.0  # seconds for the whole reading
 SCHEMA_VERSION = 1
 
 
-@click.command("account")
-@click.option("--json", "as_json", is_flag=True, help="Print the stable JSON document instead.")
+@command()
+@json_option()
 @click.pass_obj
-def account(obj: Any, as_json: bool) -> None:
+def account(obj: Context, as_json: bool) -> None:
     """Read the Claude account now: usage credits on or off, balance, credits and their expiry.
 
     Needs `claude = true` in the config's [account] table. Read only: it sends Claude Code's
@@ -42,22 +43,19 @@ def account(obj: Any, as_json: bool) -> None:
     """
     from reminderd.account import refresh_account
 
-    config: Config = obj.config()
+    config = obj.config()
     if config.account is None:
         raise ConfigError([f"{obj.config_path}: account.claude: expected true in an [account] table "
                            "(reading the account is opt-in), got nothing"])
-    now = datetime.now(UTC)
+    now = now_utc()
     result = refresh_account(config.account, paths.state_dir(), os.environ, Path(os.path.expanduser("~")), now,
                              time.monotonic() + BUDGET, force=True)
     for line in result.warnings:
-        click.echo(f"warning: {one_line(line)}", err=True)
+        warn(line)
     facts = result.facts
     matched, discovered = matches(config, facts, now)
     if as_json:
-        import json
-
-        document = account_json(facts, result.problems, matched, discovered, config.timezone)
-        click.echo(json.dumps(document, indent=2, sort_keys=True))
+        print_json(account_json(facts, result.problems, matched, discovered, config.timezone))
     else:
         text = account_text(facts, result.problems, matched, discovered, config.timezone, now, bool(result.read))
         click.echo(text, nl=False)

@@ -54,36 +54,6 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 PRICE_ROW_KEYS = frozenset({"cache_read", "fast", "credits_only", "from"})  # besides input and output
 
 
-_ORGANIZATION = re.compile(r"^[A-Za-z0-9-]{1,64}$")  # it goes into a URL's path
-
-
-def _api_base_problem(url: str) -> str | None:
-    """Why `url` cannot be the account's API, or None: https, or plain http to this machine only
-    (a test server), with no user, query or fragment."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or port == 0 \
-            or parts.username is not None or parts.query or parts.fragment or "#" in url or "?" in url:
-        return "an https:// address such as https://api.anthropic.com"
-    if parts.scheme == "http" and not _loopback(parts.hostname):
-        return "an https:// address (plain http only to this machine, for tests: it would send your login in the clear)"
-    return None
-
-
-def _loopback(host: str) -> bool:
-    import ipaddress
-
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class UnknownSystemZone(ValueError):
     """The host's zone has no IANA name reminderd can use."""
 
@@ -425,11 +395,13 @@ class _Parser:
             self.problem("account.claude", "true or false", claude)
         credentials = self.text(raw.get("credentials_file"), "account.credentials_file", "")
         base = self.text(raw.get("api_base"), "account.api_base", default.api_base).rstrip("/")
-        why = _api_base_problem(base)
+        from reminderd.urls import check_api_base, check_organization
+
+        why = check_api_base(base)
         if why:
             self.problem("account.api_base", why, base)
         organization = self.text(raw.get("organization"), "account.organization", "") or None
-        if organization is not None and not _ORGANIZATION.match(organization):
+        if organization is not None and not check_organization(organization):
             self.problem("account.organization", "an organization id (letters, digits and '-')", organization)
         poll = self.whole(raw.get("poll_minutes", default.poll_minutes), "account.poll_minutes", 15, 1440,
                           "minutes", default.poll_minutes)

@@ -190,3 +190,40 @@ def test_the_example_documents_every_key() -> None:
     example = (ROOT / "config.example.toml").read_text()
     for key in AccountSettings._fields:
         assert f"\n# {key} = " in example
+
+
+# -- status: the account as last read, or read now within 5 s -----------------------------------------
+
+
+def test_status_uses_the_account(api: FakeAccount, home: Path, write_config: Callable[[str], Path],
+                                 cli: Callable[..., Result]) -> None:
+    api.set("prepaid", Json({"amount": 4000, "currency": "USD", "promo_tranches": [
+        {"remaining_amount_minor_units": 4000, "currency": "USD", "expires_at": "2026-04-08T16:30:00Z"}]}))
+    path = write_config(config_text(f'[account]\nclaude = true\napi_base = "{api.url}"\n', credit=CREDIT))
+
+    def status() -> dict[str, object]:
+        result = cli("--config", str(path), "status", "--json", env={"HOME": str(home)})
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    document = status()
+    credit = document["credits"][0]  # type: ignore[index]
+    assert credit["expires_at"] == "2026-04-08T09:30:00-07:00"  # the account's, not the computed 04-07
+    assert len(api.requests) == 3
+    status()
+    assert len(api.requests) == 3  # read within the poll interval: kept, not asked again
+
+
+def test_status_goes_on_when_the_account_never_answers(api: FakeAccount, home: Path,
+                                                       write_config: Callable[[str], Path],
+                                                       cli: Callable[..., Result]) -> None:
+    for part in ("usage", "prepaid", "grant"):
+        api.set(part, Hang())
+    path = write_config(config_text(f'[account]\nclaude = true\napi_base = "{api.url}"\n', credit=CREDIT))
+    started = time.monotonic()
+    result = cli("--config", str(path), "status", env={"HOME": str(home)})
+    assert result.exit_code == 0 and "Expires" in result.stdout
+    assert time.monotonic() - started < 6.0
+    started = time.monotonic()
+    assert cli("--config", str(path), "status", env={"HOME": str(home)}).exit_code == 0
+    assert time.monotonic() - started < 1.0  # backing off: not asked again at once
