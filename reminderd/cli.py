@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from reminderd import __version__, paths
+from reminderd.cli_account import account
 from reminderd.cli_balance import balance
 from reminderd.cli_calendar import export_ics, sync_calendar
 from reminderd.cli_claude import hook, install_hook, statusline
@@ -124,6 +125,6 @@ def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     ctx.obj = Context(config_path or paths.default_config_path(), verbose, explicit_config=config_path is not None)
 
 
-for _command in (status, claim, balance, done, offers, usage, sync_calendar, export_ics, run, notify_test,
+for _command in (status, claim, balance, done, offers, usage, account, sync_calendar, export_ics, run, notify_test,
                  install_service, uninstall_service, init, install_hook, statusline, hook):
     main.add_command(_command)

@@ -61,15 +61,24 @@ class Context(NamedTuple):
 
     def facts(self, config: Config, now: datetime) -> Facts:
         """What the sources know: the usage ledgers of the credits that read Claude Code's logs,
-        brought up to date (nothing is imported or read when none does), and the plan's quota."""
+        brought up to date, the plan's quota as Claude Code's status line saw it, and the account
+        ([account]) as last read, or read now within 5 s when that is older than its interval;
+        nothing is imported or read that is not asked for."""
         from reminderd.quota_record import load_samples
 
-        quota = load_samples(paths.state_dir())  # what Claude Code's status line saw of the plan's quota
-        if not any(c.usage.claude_code_logs for c in config.credits):
-            return Facts(quota=quota)
-        from reminderd.ledger import current
+        facts = Facts(quota=load_samples(paths.state_dir()))
+        if any(c.usage.claude_code_logs for c in config.credits):
+            from reminderd.ledger import current
 
-        return Facts(usage=current(config, paths.state_dir(), now, report=warn), quota=quota)
+            facts = facts._replace(usage=current(config, paths.state_dir(), now, report=warn))
+        if config.account is not None:
+            import os
+
+            from reminderd.account import current_account
+
+            facts = facts._replace(account=current_account(config.account, paths.state_dir(), os.environ,
+                                                           Path(os.path.expanduser("~")), now))
+        return facts
 
     def update_state(self, change: Callable[[State], State]) -> State:
         from reminderd.state import update_state

@@ -56,8 +56,9 @@ def status(obj: Context, as_json: bool, at: str | None) -> None:
 
     config = obj.config()
     state = obj.state()
+    read_at = now_utc()  # before `now`: facts read after the moment shown would be ignored as future ones
     now = parse_at(at, config)
-    timeline = plan(config, state, now, obj.facts(config, now_utc()))
+    timeline = plan(config, state, now, obj.facts(config, read_at))
     if at is None and (problem := write_summary(paths.state_dir(), timeline, state, now)):  # for Claude Code
         warn(problem)
     daemon = daemon_info(lock_file())

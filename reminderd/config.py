@@ -32,6 +32,7 @@ from reminderd.offers import (
 )
 from reminderd.prices import CLAUDE_PRICES, Price, PriceTable, normalise_key
 from reminderd.settings import (
+    AccountSettings,
     CalendarSettings,
     Config,
     Credit,
@@ -328,7 +329,7 @@ class _Parser:
 
     def config(self, raw: dict[str, Any]) -> Config:
         self.unknown_keys(raw, {"timezone", "reminders", "quiet_hours", "notifications",
-                                "ics_path", "offers", "credit", "calendar", "prices"}, "")
+                                "ics_path", "offers", "credit", "calendar", "prices", "account"}, "")
         zone = self.zone(raw.get("timezone"), "timezone", None)
         overrides = self.price_rows(raw.get("prices"), "prices")  # every offer's table, before its own rows
         offers = {key: offer._replace(prices=offer.prices.with_rows(overrides)) if overrides else offer
@@ -345,6 +346,7 @@ class _Parser:
         notifications = self.notifications(self.table(raw, "notifications", "notifications"))
         ics = self.string(raw.get("ics_path"), "ics_path")
         calendar = self.calendar(self.table(raw, "calendar", "calendar"))
+        account = self.account(self.table(raw, "account", "account"))
         if self.problems:
             raise ConfigError(self.problems)
         return Config(
@@ -358,6 +360,7 @@ class _Parser:
             warnings=tuple(self.warnings),
             offers=MappingProxyType(offers),
             calendar=calendar,
+            account=account,
         )
 
     def calendar(self, raw: dict[str, Any]) -> CalendarSettings | None:
@@ -382,6 +385,35 @@ class _Parser:
         argv = self.command(raw.get("password_command"), "calendar.password_command")
         username = self.text(raw.get("username"), "calendar.username", "") or None
         return CalendarSettings(url, username, argv) if url and not why else None
+
+    def account(self, raw: dict[str, Any]) -> AccountSettings | None:
+        """[account]: None unless `claude = true` (reading the account is opt-in)."""
+        if not raw:
+            return None
+        self.unknown_keys(raw, set(AccountSettings._fields), "account.")
+        default = AccountSettings()
+        claude = raw.get("claude", False)
+        if not isinstance(claude, bool):
+            self.problem("account.claude", "true or false", claude)
+        credentials = self.text(raw.get("credentials_file"), "account.credentials_file", "")
+        base = self.text(raw.get("api_base"), "account.api_base", default.api_base).rstrip("/")
+        from reminderd.urls import check_api_base, check_organization
+
+        why = check_api_base(base)
+        if why:
+            self.problem("account.api_base", why, base)
+        organization = self.text(raw.get("organization"), "account.organization", "") or None
+        if organization is not None and not check_organization(organization):
+            self.problem("account.organization", "an organization id (letters, digits and '-')", organization)
+        poll = self.whole(raw.get("poll_minutes", default.poll_minutes), "account.poll_minutes", 15, 1440,
+                          "minutes", default.poll_minutes)
+        label = self.text(raw.get("label"), "account.label", "") or None
+        if claude is not True:
+            if "claude" not in raw:
+                self.warn("account.claude", "not set: the account is not read (claude = true reads it)")
+            return None
+        return AccountSettings(claude=True, credentials_file=Path(credentials).expanduser() if credentials else None,
+                               api_base=base, organization=organization, label=label, poll_minutes=poll)
 
     def custom_offer(self, key: str, raw: Any, config_zone: ZoneInfo, prices: PriceTable) -> Offer | None:
         path = f"offers.{key}"

@@ -5,6 +5,8 @@ cli.py turns them into one line on stderr; nothing else prints them.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 def one_line(text: str) -> str:
     """`text` with every control character escaped, so a message is exactly one line whatever
@@ -57,3 +59,21 @@ class AlreadyRunning(ReminderdError):
     """Another `reminderd run` holds the lock."""
 
     exit_code = 75  # EX_TEMPFAIL
+
+
+class AccountError(ReminderdError):
+    """`reminderd account`: the account could not be read (network, server, an answer of another shape).
+
+    `retry_at`: the earliest moment worth asking again (a server's Retry-After, or the backoff)."""
+
+    exit_code = 69  # EX_UNAVAILABLE
+
+    def __init__(self, message: str, retry_at: datetime | None = None) -> None:
+        super().__init__(one_line(message))
+        self.retry_at = retry_at
+
+
+class AccountLoginError(AccountError):
+    """The Claude login on this machine is missing, expired or refused: nothing was sent."""
+
+    exit_code = 77  # EX_NOPERM

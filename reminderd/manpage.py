@@ -17,12 +17,14 @@ EXIT_STATUS = (
     (0, "success"),
     (1, "unexpected error"),
     (2, "a bad command-line value (the message names it)"),
-    (69, "notify-test: a channel did not deliver; sync-calendar: the calendar server cannot be reached"),
+    (69, "notify-test: a channel did not deliver; sync-calendar: the calendar server cannot be reached; "
+         "account: nothing could be read from the account"),
     (73, "an output file or folder cannot be written; init found a config already; a changed service file; "
          "Claude Code settings install-hook must not change"),
     (74, "the state file cannot be read or written"),
     (75, "another reminderd run is already running"),
-    (77, "sync-calendar: the calendar server refused the user name or password"),
+    (77, "sync-calendar: the calendar server refused the user name or password; account: the Claude login is "
+         "missing, expired or refused"),
     (78, "the config file is missing or invalid, or needs an optional extra that is not installed"),
     (130, "interrupted (Ctrl-C)"),
     (141, "the output pipe closed early"),
@@ -90,7 +92,7 @@ def manpage() -> str:
     lines.append(".SH ENVIRONMENT")
     lines += [f".TP\n.B {name}\n{escape(meaning)}" for name, meaning in ENVIRONMENT]
     lines += [".SH SEE ALSO", "The README of the reminderd project: every setting, the rules reminderd counts by, "
-              "and the JSON documents of status, usage and offers."]
+              "and the JSON documents of status, usage, offers and account."]
     return "\n".join(lines) + "\n"
 
 

@@ -31,4 +31,8 @@ def build(config: Config) -> list[Any]:
     sources: list[Any] = [QuotaSource()]  # what Claude Code's status line saw of the plan's quota
     if any(credit.usage.claude_code_logs for credit in config.credits):
         sources.append(LedgerSource())
+    if config.account is not None:
+        from reminderd.account import AccountSource
+
+        sources.append(AccountSource(config.account))
     return sources

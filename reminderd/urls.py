@@ -1,5 +1,5 @@
-"""Calendar and push addresses: what one may be, and how one may be shown (pure; no network
-library: parsing the config needs none).
+"""Calendar and push addresses, and the account's API: what one may be, and how one may be shown
+(pure; no network library: parsing the config needs none).
 
 A password belongs in `calendar.password_command`, never in the address: an address is shown
 in messages, logged, and used as a key in the state file. So an address with a user name or
@@ -79,3 +79,37 @@ def check_page_url(url: str) -> str | None:
     if parts is None or parts.scheme not in ("https", "http") or not parts.netloc or "@" in parts.netloc:
         return "a web address such as https://claude.ai/settings/usage"
     return None
+
+
+_ORGANIZATION = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def check_api_base(url: str) -> str | None:
+    """Why `url` cannot be the account's API ([account] api_base), or None: https, or plain http
+    only to this machine (a test server: it would send the login in the clear), with no user,
+    query or fragment."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or port == 0 \
+            or "@" in parts.netloc or "?" in url or "#" in url:
+        return "an https:// address such as https://api.anthropic.com"
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        return "an https:// address (plain http only to this machine, for tests: it would send your login in the clear)"
+    return None
+
+
+def check_organization(value: str) -> bool:
+    """An organization id may go into a URL's path: letters, digits and '-' only."""
+    return bool(_ORGANIZATION.match(value))
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

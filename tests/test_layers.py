@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "reminderd"
 
 # Layer numbers as the README names them; a new module must be given its place here.
 VALUES, CORE, RECORDS, EDGES, DAEMON, CLI = 1, 2, 3, 4, 5, 6
-SOURCES = {"usage_logs", "transcripts", "transcript_workers", "ledger", "account", "sources", "quota_record"}
+SOURCES = {"usage_logs", "transcripts", "transcript_workers", "ledger", "account", "account_http", "account_shapes",
+           "account_store", "sources", "quota_record"}
 CHANNELS = {"notify", "actions", "push", "ics", "caldav_sync", "caldav_channel", "channels"}
 LAYERS = {
     **dict.fromkeys(["__init__", "errors", "timeutil", "prices", "offers", "settings", "quota", "logged", "spend",
