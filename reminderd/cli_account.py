@@ -54,6 +54,14 @@ def account(obj: Context, as_json: bool) -> None:
         warn(line)
     facts = result.facts
     matched, discovered = matches(config, facts, now)
+    if facts is not None:  # what it said of each credit and of the switch, kept (as the daemon does)
+        from reminderd.matching import with_account_facts
+
+        before = obj.state()
+        after = obj.update_state(lambda s: with_account_facts(s, config, facts, now))
+        for credit_id, readings in sorted(after.observations.items()):
+            for reading in readings[len(before.observations.get(credit_id, ())):]:
+                warn(f"recorded a reading of USD {reading.remaining_usd:.2f} for {credit_id}, from the account")
     if as_json:
         print_json(account_json(facts, result.problems, matched, discovered, config.timezone))
     else:

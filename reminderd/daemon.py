@@ -36,6 +36,7 @@ from reminderd.catchup import snoozed, to_deliver, wake_times
 from reminderd.config import load_config
 from reminderd.errors import ConfigError, ReminderdError, StateError, one_line
 from reminderd.facts import Facts
+from reminderd.matching import with_account_facts
 from reminderd.notify import FallbackNotifier, make_notifier
 from reminderd.seams import BUTTONS, RETRIES, TIMELINE, Backoff, Outgoing
 from reminderd.settings import Config
@@ -112,6 +113,7 @@ class Daemon:
         self.problems = _Problems()
         self.summary_problem: str | None = None
         self.facts = Facts()  # what the sources last learned (each field: its source's last good value)
+        self.account_kept: Any = None  # the account's facts last written into the state
         self.sources: list[_Turn] = []
         self._build_sources()
         self.channels: list[_Turn] | None = None  # built at the first tick, again after a reload
@@ -459,7 +461,16 @@ class Daemon:
             if getattr(self.facts, source.field) != value:
                 self.facts = self.facts._replace(**{source.field: value})
                 changed = True
+            if source.field == "account" and value is not None and value != self.account_kept:
+                self._keep_account(value, now)
         return changed
+
+    def _keep_account(self, said: Any, now: datetime) -> None:
+        """What the account said of each credit and of the switch, kept in the state for after a
+        restart; tried again at each refresh until written (a full disk does not make it forget)."""
+        keep = functools.partial(with_account_facts, config=self.config, facts=said, now=now)
+        if self._update_state(keep, "account"):
+            self.account_kept = said
 
     def _run_sources_now(self) -> None:
         with contextlib.suppress(Exception):  # the scheduler is shut down: the daemon is stopping

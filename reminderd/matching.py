@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from reminderd.facts import AccountFacts, GrantedCredit
 from reminderd.forecast import ACCOUNT, Observation
 from reminderd.offers import CLAUDE_EXTRA_USAGE_2026_02, Offer
+from reminderd.record import State
 from reminderd.rules import expiry
 from reminderd.settings import Config, Credit, UsageProfile
 
@@ -78,11 +79,42 @@ def account_view(config: Config, facts: AccountFacts | None, label: str | None, 
                        facts.read_at, MappingProxyType(matched))
 
 
+RECORD_AGAIN_AFTER = timedelta(days=1)  # an unchanged figure is recorded once a day: a pace needs no more
+
+
+def with_account_facts(state: State, config: Config, facts: AccountFacts | None, now: datetime) -> State:
+    """`state` with what the account said, kept so that a restart does not forget it:
+    - what is left of each configured credit it covers, as a reading (source "account"), when that
+      is news: a new figure, or a day since the last;
+    - the switch, for every credit the login covers: off acknowledges the reminders to turn it off
+      (as of the reading), on takes back an acknowledgement older than the reading."""
+    label = config.account.label if config.account is not None else None
+    view = account_view(config, facts, label, now)
+    for credit_id, reading in view.readings.items():
+        if config.credit(credit_id) is None:
+            continue  # a discovered credit: shown from the account itself
+        last = next((o for o in reversed(state.observations.get(credit_id, ())) if o.source == ACCOUNT), None)
+        if last is None or abs(last.remaining_usd - reading.remaining_usd) >= 0.005 or \
+                reading.at - last.at >= RECORD_AGAIN_AFTER:
+            state = state.with_observation(credit_id, reading)
+    if view.switch_on is None or view.read_at is None:
+        return state
+    for credit in (*[c for c in config.credits if c.id in view.covered], *view.discovered):
+        action = credit.offer.actions[0]
+        said = state.acknowledged.get(credit.id, {}).get(action)
+        if view.switch_on is False and (said is None or said > view.read_at):
+            state = state.with_acknowledged(credit.id, action, view.read_at)
+        elif view.switch_on is True and said is not None and said < view.read_at:
+            state = state.without_acknowledged(credit.id, action)
+    return state
+
+
 def _discovered(granted: GrantedCredit, index: int, read_at: datetime, zone: ZoneInfo, label: str | None) -> Credit:
     """A credit the account holds that no config describes, with the built-in Claude offer's
     words and switches, its own amount, currency and expiry."""
     assert granted.expires_at is not None
-    since = granted.granted_at or min(read_at, granted.expires_at)
+    # when it was granted; unsaid, as if a day before it was read or expired (never zero-long)
+    since = granted.granted_at or min(read_at, granted.expires_at) - timedelta(days=1)
     base = CLAUDE_EXTRA_USAGE_2026_02
     amount = granted.granted or granted.remaining
     days = max(1, round((granted.expires_at - since) / timedelta(days=1)))

@@ -90,6 +90,10 @@ def status_json(timeline: Timeline, state: State, daemon: DaemonInfo,
             "claim": {"opens": iso(ct.claim_opens), "deadline": iso(ct.claim_deadline),
                       "claimed_at": iso(ct.claimed_at), "in_window": ct.claim_in_window},
             "expires_at": iso(ct.expires_at),
+            "expiry_source": ct.expiry_source if ct.expires_at is not None else None,
+            "source": "account" if ct.discovered else "config",
+            "usage_credits_on": ct.usage_credits_on,
+            "currency": offer.currency,
             "forecast": None if fc is None else {
                 "basis": fc.basis,
                 "sources": list(fc.sources),
@@ -212,9 +216,10 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
     else:
         out.append(row("Claimed", at(ct.claimed_at)))
     if ct.expires_at is not None and ct.claimed_at is not None:
+        said = ", as your account says" if ct.expiry_source == "account" else ""
         out.append(row("Expires", at(ct.expires_at)
-                       + _relative(ct.expires_at, now, " (in {})", " (expired {} ago)")))
-        total = (ct.expires_at - ct.claimed_at).total_seconds()
+                       + _relative(ct.expires_at, now, f" (in {{}}{said})", f" (expired {{}} ago{said})")))
+        total = max(1.0, (ct.expires_at - ct.claimed_at).total_seconds())
         left = max(0.0, (ct.expires_at - now).total_seconds())
         out.append(row("Time left", f"{gauge(left / total)} {int(left // 86400)} of {offer.validity_days} days"))
     if fc is not None:

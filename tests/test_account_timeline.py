@@ -113,3 +113,38 @@ def test_an_account_reading_from_the_future_is_not_known_yet() -> None:
     ct = plan(make_config(CLAIMED), State(), now, later).credits[0]
     assert ct.acknowledged == {} and ct.expiry_source == "computed"
     assert ct.forecast is not None and ACCOUNT not in ct.forecast.sources
+
+
+def test_a_credit_found_already_expired_shows_without_a_traceback() -> None:
+    """The account helper's finding: an expired tranche without granted_at made a zero-long credit."""
+    from reminderd.instance import DaemonInfo
+    from reminderd.report import status_json, status_text
+
+    now = la(2026, 10, 1, 12)
+    gone = GrantedCredit(usd(0), datetime(2026, 9, 19, tzinfo=UTC))
+    timeline = plan(make_config(CLAIMED), State(), now, facts(now, gone, on=True))
+    found = timeline.credits[1]
+    assert found.discovered and found.phase == "expired" and found.claimed_at is not None
+    assert found.claimed_at < found.expires_at  # type: ignore[operator]
+    assert "a credit found in your account" in status_text(timeline, State(), DaemonInfo(False, None, None))
+    assert status_json(timeline, State(), DaemonInfo(False, None, None))["credits"][1]["phase"] == "expired"
+
+
+def test_what_the_account_said_is_kept_for_after_a_restart() -> None:
+    """The daemon keeps the switch and the figures in the state: a restart, before the account is
+    read again, neither forgets that usage credits are off nor the balance it gave."""
+    from reminderd.matching import with_account_facts
+
+    config = make_config(CLAIMED)
+    read = la(2026, 3, 30, 12)
+    said = facts(read, GrantedCredit(usd(12.5), ACCOUNT_EXPIRY), on=False).account
+    kept = with_account_facts(State(), config, said, read)
+    assert kept.acknowledged["c"] == {"extra-usage-off": read}
+    assert [(o.remaining_usd, o.source) for o in kept.observations["c"]] == [(12.5, ACCOUNT)]
+    restarted = plan(config, kept, read + timedelta(minutes=1))  # no account facts yet
+    assert not any(r.kind == "expiry" for r in restarted.reminders)
+    assert with_account_facts(kept, config, said, read + timedelta(hours=1)) == kept  # nothing new: nothing kept
+    again = facts(read + timedelta(days=1), GrantedCredit(usd(12.5), ACCOUNT_EXPIRY), on=True).account
+    later = with_account_facts(kept, config, again, read + timedelta(days=1))
+    assert later.acknowledged["c"] == {}  # on again: the older acknowledgement is taken back
+    assert len(later.observations["c"]) == 2  # the same figure, a day on: the pace needs it

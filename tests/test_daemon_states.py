@@ -41,10 +41,12 @@ from reminderd.catchup import REARM_AFTER, snoozed, to_deliver
 from reminderd.config import load_config
 from reminderd.daemon import Daemon
 from reminderd.errors import StateError
+from reminderd.facts import AccountFacts, Facts, GrantedCredit, Money
 from reminderd.forecast import Observation
 from reminderd.ics import CalendarFile, events, render
 from reminderd.notify import DesktopChannel, FallbackNotifier, NotifyError
 from reminderd.quiet import quiet_period
+from reminderd.rules import expiry
 from reminderd.seams import ChannelError, Outgoing
 from reminderd.settings import Config
 from reminderd.snooze import SNOOZE_FOR
@@ -116,6 +118,18 @@ class ToySource:
         if self.machine.source_fails:
             raise OverflowError("date value out of range")
         return ()
+
+
+class ToyAccount:
+    """The account as a source: what the machine last made it say (its switch and what is left)."""
+
+    name, field, every = "toy account", "account", timedelta(minutes=1)
+
+    def __init__(self, machine: DaemonMachine) -> None:
+        self.machine = machine
+
+    def refresh(self, config: Config, state_dir: Path, now: datetime, deadline: float) -> Any:
+        return self.machine.account
 
 
 class FakeCalendar:
@@ -204,7 +218,8 @@ class DaemonMachine(RuleBasedStateMachine):
         self.shown: list[Shown] = []
         self.pushed: list[Shown] = []
         self.may_repeat: set[tuple[str, str]] = set()  # (channel, reminder id) in the documented window
-        self.acks: dict[str, datetime] = {}
+        # (credit id, action) -> when acknowledged; credit "*": the account's switch, for every credit
+        self.acks: dict[tuple[str, str], datetime] = {}
         self.snoozed_at: dict[str, list[datetime]] = {}  # reminder id -> when its notification was snoozed
         self.notifier_fails = False
         self.push_fails = False
@@ -215,6 +230,7 @@ class DaemonMachine(RuleBasedStateMachine):
         self.calendar = FakeCalendar()
         self.ready_before: set[str] = set()  # the channels not backing off when the tick began
         self.calendar_lost: set[str] = set()  # events written while the disk was full, the process then gone
+        self.account: AccountFacts | None = None  # what the account says (the toy account source)
 
     def teardown(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -234,7 +250,7 @@ class DaemonMachine(RuleBasedStateMachine):
     def new_daemon(self) -> RecordingDaemon:
         import reminderd.sources
 
-        reminderd.sources.build = lambda config: [ToySource(self)]  # type: ignore[assignment]
+        reminderd.sources.build = lambda config: [ToySource(self), ToyAccount(self)]  # type: ignore[assignment]
         daemon = RecordingDaemon(self.config_path, self.state_path, self.dir / "lock", lambda: self.now,
                                  notifier_factory=lambda c: FallbackNotifier(
                                      [Recorder(self, "recorder", self.shown, "notifier_fails", killable=True)]),
@@ -257,6 +273,8 @@ class DaemonMachine(RuleBasedStateMachine):
             held = getattr(turn.seam, "held", None)
             if held:
                 self.calendar_lost.update(held)
+        if self.daemon.account_kept != self.daemon.facts.account:  # the switch as read, not yet written
+            self.acks.pop(("*", "extra-usage-off"), None)
 
     # -- what happens --------------------------------------------------------------------------
 
@@ -302,6 +320,31 @@ class DaemonMachine(RuleBasedStateMachine):
     def source_works_or_not(self, fails: bool) -> None:
         self.source_fails = fails
 
+    @rule(on=st.booleans(), left=st.floats(0, 60).map(lambda x: round(x, 2)))
+    def the_account_says(self, on: bool, left: float) -> None:
+        """The account is read: usage credits on or off, and what is left of the credit (a granted
+        credit expiring when reminderd computes it does). Off acknowledges the reminders to turn it
+        off; on again takes back an acknowledgement made before."""
+        config = load_config(self.config_path)
+        claimed = config.credits[0].claimed_at
+        expires = expiry(config.credits[0].offer, claimed) if claimed is not None else None
+        credits = (GrantedCredit(Money(round(left * 100), "USD"), expires),) if expires is not None else ()
+        self.account = AccountFacts(self.now, on, credits=credits)
+        for key in [k for k in self.acks if k[1] == "extra-usage-off"] if on else [("*", "extra-usage-off")]:
+            if on and self.acks[key] < self.now:
+                del self.acks[key]
+            elif not on:
+                self.acks.setdefault(key, self.now)
+        self.now += ToyAccount.every  # its turn comes
+        self.tick()
+        if not self.disk_full and credits and claimed is not None and claimed < self.account.read_at < expires:
+            from reminderd.matching import RECORD_AGAIN_AFTER
+
+            kept = [o for o in read_state(self.state_path).state.observations.get("c", ()) if o.source == "account"]
+            assert kept and kept[-1].remaining_usd == left and \
+                self.account.read_at - RECORD_AGAIN_AFTER < kept[-1].at <= self.account.read_at, \
+                f"the account's figure ({left}) was not kept as a reading: {kept[-1:]}"
+
     @rule(after=st.integers(0, 12))
     def cut_the_next_sync_off(self, after: int) -> None:
         """The network goes away after `after` more requests to the calendar server."""
@@ -344,7 +387,7 @@ class DaemonMachine(RuleBasedStateMachine):
     @rule(action=st.sampled_from(["extra-usage-off", "auto-reload-off"]))
     def acknowledge(self, action: str) -> None:
         update_state(self.state_path, lambda s: s.with_acknowledged("c", action, self.now))
-        self.acks.setdefault(action, self.now)
+        self.acks.setdefault(("c", action), self.now)
         self.now += timedelta(seconds=1)
         self.tick()
 
@@ -360,7 +403,7 @@ class DaemonMachine(RuleBasedStateMachine):
         else:
             action = done_action(reminder, self.daemon.config)
             if action is not None:
-                self.acks.setdefault(action, self.now)
+                self.acks.setdefault((reminder.credit_id, action), self.now)
         self.daemon._on_action(reminder, key)
         self.now += timedelta(seconds=1)
         self.tick()
@@ -422,8 +465,9 @@ class DaemonMachine(RuleBasedStateMachine):
                     r.event_at is not None and shown.at < r.event_at <= period[1])
                 assert too_late, f"{r.id} sent in quiet hours at {shown.at}"
             # never after an acknowledgement that stops it
-            for action, at in self.acks.items():
-                assert not (action in r.stops_on and at <= shown.at), f"{r.id} sent after {action}"
+            for (credit_id, action), at in self.acks.items():
+                assert not (credit_id in ("*", r.credit_id) and action in r.stops_on and at <= shown.at), \
+                    f"{r.id} sent after {action} ({credit_id})"
 
     def check_nothing_left_behind(self) -> None:
         """Each channel that works has everything due, whatever the other one does."""
@@ -431,7 +475,8 @@ class DaemonMachine(RuleBasedStateMachine):
             return
         config = load_config(self.config_path)
         state = read_state(self.state_path).state
-        timeline = plan(config, state, self.now)
+        facts = self.daemon.facts  # what the sources last said: the input, as the daemon knows it
+        timeline = plan(config, state, self.now, facts)
         ready = {self._kind(channel) for channel in self.ready_before}
         if not self.push_fails and PUSH in ready:
             assert to_deliver(timeline, state, PUSH) == [], "something due was not pushed"
@@ -439,20 +484,20 @@ class DaemonMachine(RuleBasedStateMachine):
             assert to_deliver(timeline, state) == [], "something due was not sent"
             assert snoozed(timeline, state) == ([], []), "a snooze that ended was not acted on"
         if "ics" in ready:
-            assert _without_stamps(self.live.read_bytes()) == fresh_export(config, state, self.now)
+            assert _without_stamps(self.live.read_bytes()) == fresh_export(config, state, self.now, facts)
         if "caldav" in ready:
-            self.check_the_calendar_server(config, state)
+            self.check_the_calendar_server(config, state, facts)
 
     @staticmethod
     def _kind(channel: str) -> str:
         return channel.partition(":")[0] if channel.startswith(("ics:", "caldav:")) else channel
 
-    def check_the_calendar_server(self, config: Config, state: State) -> None:
+    def check_the_calendar_server(self, config: Config, state: State, facts: Facts) -> None:
         """Every event it should hold is there at its current version, each the resource
         reminderd recorded (none taken for a user's edit after a cut sync: review M3)."""
         from reminderd.caldav_channel import wanted_versions
 
-        wanted = wanted_versions(config, self.state_path, self.now)[0]
+        wanted = wanted_versions(config, self.state_path, self.now, facts=facts)[0]
         synced = state.extra.get("caldav", {}).get(CALENDAR_URL, {})
         for uid, version in wanted.items():
             if uid in self.calendar_lost:
@@ -465,10 +510,10 @@ class DaemonMachine(RuleBasedStateMachine):
 _RENDERED: dict[str, list[bytes]] = {}
 
 
-def fresh_export(config: Config, state: State, now: datetime) -> list[bytes]:
+def fresh_export(config: Config, state: State, now: datetime, facts: Facts) -> list[bytes]:
     """What `export-ics` would write now, without DTSTAMP (memoized: icalendar renders slowly)."""
     namespace = uuid.UUID(state.extra["installation"]["namespace"])
-    current = events(plan(config, state, now), namespace)
+    current = events(plan(config, state, now, facts), namespace)
     record = state.extra.get(ICS_SECTION, {})
     key = repr((current, sorted(record.items())))
     if key not in _RENDERED:
