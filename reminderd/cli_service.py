@@ -180,7 +180,7 @@ def init(obj: Context) -> None:
     """
     from importlib.resources import files
 
-    from reminderd.config import UnknownSystemZone, system_timezone
+    from reminderd.config_values import UnknownSystemZone, system_timezone
     from reminderd.files import PRIVATE, write_atomically
 
     target = obj.config_path

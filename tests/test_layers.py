@@ -18,7 +18,7 @@ LAYERS = {
     **dict.fromkeys(["__init__", "errors", "timeutil", "prices", "offers", "settings", "quota", "logged", "spend",
                      "facts", "forecast", "rules", "quiet", "urls", "record"], VALUES),
     **dict.fromkeys(["reminder", "wording", "timeline", "catchup", "snooze", "summary", "matching", "kinds"], CORE),
-    **dict.fromkeys(["config", "config_edit", "state", "files", "paths", "instance", "bounded", "secret_command",
+    **dict.fromkeys(["config", "config_values", "config_offers", "config_edges", "config_edit", "state", "files", "paths", "instance", "bounded", "secret_command",
                      "seams", "extras", "summary_file"], RECORDS),
     **dict.fromkeys([*SOURCES, *CHANNELS, "service"], EDGES),
     **dict.fromkeys(["daemon", "process"], DAEMON),
