@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from reminderd import account_store as store
 from reminderd.account_http import Answer, fetch
@@ -32,6 +32,10 @@ from reminderd.account_shapes import GRANT, PREPAID, USAGE, read_grant, read_pre
 from reminderd.errors import AccountLoginError, StateError, one_line
 from reminderd.facts import AccountFacts
 from reminderd.settings import AccountSettings
+
+if TYPE_CHECKING:
+    from reminderd.record import State
+    from reminderd.settings import Config
 
 EXPIRED = "the Claude login has expired: run `claude` once to log in again"
 REFUSED = "the server refused the Claude login (401): run `claude` once to log in again"
@@ -375,6 +379,14 @@ class AccountSource:
             log.warning("%s: %s", self.name, line)
             self.warned.add(line)
         return result.facts
+
+    @staticmethod
+    def keep(state: State, config: Config, value: AccountFacts, now: datetime) -> State:
+        """What the account said of each credit and of the switch: kept, so a restart before the
+        next read forgets neither that usage credits are off nor the balance."""
+        from reminderd.matching import with_account_facts
+
+        return with_account_facts(state, config, value, now)
 
 
 def load_account(state_dir: Path) -> AccountFacts | None:

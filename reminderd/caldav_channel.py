@@ -22,11 +22,9 @@ from reminderd.caldav_sync import (
     REQUEST_TIMEOUT,
     SYNC_WITHIN,
     Action,
-    CalendarAuthError,
-    CalendarError,
     Outcome,
 )
-from reminderd.errors import MissingExtra, StateError
+from reminderd.errors import CalendarAuthError, CalendarError, MissingExtra, StateError, Unsaved
 from reminderd.facts import Facts
 from reminderd.seams import TIMELINE, ChannelError
 from reminderd.settings import CalendarSettings, Config
@@ -72,15 +70,6 @@ def run_in_process(session_factory: Callable[..., Any]) -> Runner:
         return lines
 
     return runner
-
-
-class Unsaved(StateError):
-    """The server took what was written, but the state file could not record it: the caller
-    keeps `synced` and gives it to the next sync (as the daemon keeps delivery records)."""
-
-    def __init__(self, error: StateError, synced: dict[str, dict[str, str]]) -> None:
-        super().__init__(str(error))
-        self.synced = synced
 
 
 def sync(config: Config, state_path: Path, now: datetime, password: str | None, dry_run: bool = False,

@@ -27,23 +27,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
-from reminderd.errors import ReminderdError
+from reminderd.errors import CalendarAuthError, CalendarError, ReminderdError
 from reminderd.urls import redact, redact_text
 
 REQUEST_TIMEOUT = 10  # seconds for one request
 SYNC_WITHIN = 30  # seconds for a whole sync; what is left waits for the next one
-
-
-class CalendarError(ReminderdError):
-    """The calendar server cannot be reached or refused what reminderd sent."""
-
-    exit_code = 69  # EX_UNAVAILABLE
-
-
-class CalendarAuthError(CalendarError):
-    """The calendar server refused the user name or password."""
-
-    exit_code = 77  # EX_NOPERM
 
 
 class Action(NamedTuple):

@@ -65,7 +65,8 @@ def notify_test(obj: Context) -> None:
     import logging
 
     from reminderd.channels import build
-    from reminderd.notify import NotifyError, make_notifier
+    from reminderd.errors import NotifyError
+    from reminderd.notify import make_notifier
     from reminderd.reminder import Reminder
     from reminderd.seams import TIMELINE, Outgoing
 

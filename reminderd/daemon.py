@@ -29,20 +29,21 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from reminderd.actions import DONE, Watcher, actions_for, done_action
 from reminderd.catchup import snoozed, to_deliver, wake_times
 from reminderd.config import load_config
 from reminderd.errors import ConfigError, ReminderdError, StateError, one_line
 from reminderd.facts import Facts
-from reminderd.matching import with_account_facts
 from reminderd.notify import FallbackNotifier, make_notifier
 from reminderd.seams import BUTTONS, RETRIES, TIMELINE, Backoff, Outgoing
 from reminderd.settings import Config
 from reminderd.snooze import SNOOZE_FOR, with_snooze, without_snooze
+from reminderd.sourcing import Sourcing
 from reminderd.state import Delivery, State, read_state, update_state
 from reminderd.timeline import Reminder, Timeline, plan
+from reminderd.turns import Pending, Problems, Turn, config_signature, with_channels_renamed
 
 log = logging.getLogger("reminderd")
 WAKE_SECONDS = 60
@@ -51,45 +52,7 @@ WAKE_JOB = "wake"
 SOURCES_JOB = "sources"
 PUBLISH_JOB = "publish"
 SOURCES_EVERY = 60  # seconds between looks at which source is due
-SOURCE_WITHIN = 120.0  # seconds one source's refresh may take; the rest waits for its next turn
 CHANNELS_SECTION = "channels"  # state section: the channels that could not be built, for `status`
-
-
-def _signature(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-class _Problems:
-    """Logs each ongoing problem once, and once more when it is over."""
-
-    def __init__(self) -> None:
-        self.active: dict[str, str] = {}
-
-    def report(self, key: str, message: str) -> None:
-        if self.active.get(key) != message:
-            self.active[key] = message
-            log.error("%s", message)
-
-    def resolved(self, key: str, message: str) -> None:
-        if self.active.pop(key, None) is not None:
-            log.info("%s", message)
-
-
-class _Turn:
-    """A channel or a source, with its backoff (and when a source last succeeded)."""
-
-    def __init__(self, seam: Any) -> None:
-        self.seam = seam
-        self.backoff = Backoff()
-        self.last: datetime | None = None
-
-    def due(self, now: datetime) -> bool:
-        """A source's turn: its backoff is over and its interval has passed."""
-        return self.backoff.ready(now) and (self.last is None or abs(now - self.last) >= self.seam.every)
 
 
 class Daemon:
@@ -104,19 +67,17 @@ class Daemon:
             lambda c: make_notifier(c.notifications.backend, c.notifications.command))
         self.channels_factory = channels_factory or self._build_channels
         self.config = self._load()  # a bad config at start is fatal (exit 78)
-        self.config_signature = _signature(config_path)
+        self.config_signature = config_signature(config_path)
         self.reload_requested = False
         self.tick_lock = threading.Lock()
         self.stopping = threading.Event()
         self.sending: Any = None  # the channel delivering now, to cancel it on a stop
         self.pending: list[Pending] = []  # delivered, not yet in the state file, in order
-        self.problems = _Problems()
+        self.problems = Problems()
         self.summary_problem: str | None = None
-        self.facts = Facts()  # what the sources last learned (each field: its source's last good value)
-        self.account_kept: Any = None  # the account's facts last written into the state
-        self.sources: list[_Turn] = []
-        self._build_sources()
-        self.channels: list[_Turn] | None = None  # built at the first tick, again after a reload
+        self.sourcing = Sourcing(clock, self.stopping, self.problems, self._update_state)
+        self.sourcing.build(self.config)
+        self.channels: list[Turn] | None = None  # built at the first tick, again after a reload
         self.rebuild_at: datetime | None = None  # when to build the channels again (push_command failed)
         self.build_backoff = Backoff()
         self.scheduler = self._make_scheduler()
@@ -231,7 +192,7 @@ class Daemon:
         built = build(config, self.state_path, lambda: self.notifier_factory(self.config))
         return built.channels, built.problems
 
-    def _channel_turns(self, now: datetime) -> list[_Turn]:
+    def _channel_turns(self, now: datetime) -> list[Turn]:
         """The channels, built at the first tick, after a reload, and again (backing off) after
         one could not be built or a push_command channel failed: a rotated token is read anew."""
         if self.channels is not None and (self.rebuild_at is None or now < self.rebuild_at):
@@ -241,7 +202,7 @@ class Daemon:
         except Exception as exc:  # noqa: BLE001 (building runs push_command, reads the state)
             channels, problems = [], [f"the channels could not be built: {one_line(str(exc))}"]
         old = {turn.seam.id: turn for turn in self.channels or ()}
-        self.channels = [old[c.id] if c.id in old and old[c.id].seam == c else _Turn(c) for c in channels]
+        self.channels = [old[c.id] if c.id in old and old[c.id].seam == c else Turn(c) for c in channels]
         for turn in self.channels:  # a rebuilt channel keeps its backoff
             if turn.seam.id in old:
                 turn.backoff = old[turn.seam.id].backoff
@@ -271,25 +232,18 @@ class Daemon:
         if not moves:
             return
 
-        def move(state: State) -> State:
-            for reminder_id, records in state.delivered.items():
-                if any(d.channel in moves for d in records):
-                    state = state._replace(delivered={**state.delivered, reminder_id: tuple(
-                        d._replace(channel=moves.get(d.channel, d.channel)) for d in records)})
-            return state
-
         with contextlib.suppress(StateError):
             if any(d.channel in moves for ds in read_state(self.state_path).state.delivered.values() for d in ds):
-                update_state(self.state_path, move)
+                update_state(self.state_path, functools.partial(with_channels_renamed, moves=moves))
 
-    def _deliver_on(self, turn: _Turn, timeline: Timeline, state: State, now: datetime) -> None:
+    def _deliver_on(self, turn: Turn, timeline: Timeline, state: State, now: datetime) -> None:
         if not turn.backoff.ready(now):
             return
         for reminder in to_deliver(timeline, state, turn.seam.id):
             if self.stopping.is_set() or not self._deliver(reminder, now, turn):
                 return
 
-    def _deliver_snoozed(self, timeline: Timeline, state: State, now: datetime, turns: list[_Turn]) -> None:
+    def _deliver_snoozed(self, timeline: Timeline, state: State, now: datetime, turns: list[Turn]) -> None:
         """A snoozed reminder comes once more, where its buttons were, when its snooze ends."""
         again, forget = snoozed(timeline, state)
         if forget:
@@ -300,7 +254,7 @@ class Daemon:
                     if self.stopping.is_set() or not self._deliver(reminder, now, turn, ends_snooze=True):
                         return
 
-    def _deliver(self, reminder: Reminder, now: datetime, turn: _Turn, ends_snooze: bool = False) -> bool:
+    def _deliver(self, reminder: Reminder, now: datetime, turn: Turn, ends_snooze: bool = False) -> bool:
         channel = turn.seam
         actions = actions_for(reminder, self.config, functools.partial(self._on_action, reminder))
         self.sending = channel
@@ -427,50 +381,13 @@ class Daemon:
 
     # -- sources: facts in, in a job of their own -------------------------------------------------
 
-    def _build_sources(self) -> None:
-        from reminderd.sources import build
-
-        fields = {field for field in Facts._fields}
-        self.sources = [_Turn(source) for source in build(self.config)]
-        kept = {turn.seam.field for turn in self.sources}
-        self.facts = self.facts._replace(**{f: Facts._field_defaults[f] for f in fields - kept})
+    @property
+    def facts(self) -> Facts:
+        return self.sourcing.facts
 
     def refresh_sources(self) -> bool:
-        """Refresh each source whose turn it is, within SOURCE_WITHIN each; never raises. A failure
-        is logged once, the source's last good value kept, and its next try backs off. True when
-        the facts changed (the caller plans again)."""
-        import time
-
-        changed = False
-        for turn in list(self.sources):
-            now = self.clock()
-            if self.stopping.is_set() or not turn.due(now):
-                continue
-            source = turn.seam
-            try:
-                value = source.refresh(self.config, self.state_path.parent, now, time.monotonic() + SOURCE_WITHIN)
-            except Exception as exc:  # noqa: BLE001 (a source fails alone, whatever it raises)
-                turn.backoff.failed(now)
-                why = one_line(str(exc) or type(exc).__name__)
-                self.problems.report(f"source:{source.name}", f"{source.name}: {why}; keeping what was known, "
-                                                              f"trying again after {RETRIES}")
-                continue
-            turn.backoff.succeeded()
-            turn.last = now
-            self.problems.resolved(f"source:{source.name}", f"{source.name}: read again")
-            if getattr(self.facts, source.field) != value:
-                self.facts = self.facts._replace(**{source.field: value})
-                changed = True
-            if source.field == "account" and value is not None and value != self.account_kept:
-                self._keep_account(value, now)
-        return changed
-
-    def _keep_account(self, said: Any, now: datetime) -> None:
-        """What the account said of each credit and of the switch, kept in the state for after a
-        restart; tried again at each refresh until written (a full disk does not make it forget)."""
-        keep = functools.partial(with_account_facts, config=self.config, facts=said, now=now)
-        if self._update_state(keep, "account"):
-            self.account_kept = said
+        """Refresh each source whose turn it is (sourcing.py); True when the facts changed."""
+        return self.sourcing.refresh(self.config, self.state_path.parent)
 
     def _run_sources_now(self) -> None:
         with contextlib.suppress(Exception):  # the scheduler is shut down: the daemon is stopping
@@ -482,7 +399,7 @@ class Daemon:
             self._tick_at(None, "sources")
 
     def _maybe_reload(self, forced: bool) -> None:
-        signature = _signature(self.config_path)
+        signature = config_signature(self.config_path)
         if not forced and signature == self.config_signature:
             return
         self.reload_requested = False
@@ -494,18 +411,8 @@ class Daemon:
                 log.error("%s", problem)
             log.error("config not reloaded: keeping the previous schedule")
             return
-        self._build_sources()  # the sources the config asks for may have changed
+        self.sourcing.build(self.config)  # the sources the config asks for may have changed
         self._run_sources_now()
         self.rebuild_at = self.clock()  # and the channels
         log.info("config reloaded from %s", self.config_path)
 
-class Pending(NamedTuple):
-    """A delivery not yet in the state file."""
-
-    reminder_id: str
-    delivery: Delivery
-    ends_snooze: bool = False
-
-    def apply(self, state: State) -> State:
-        state = state.with_delivered(self.reminder_id, self.delivery)
-        return without_snooze(state, self.reminder_id) if self.ends_snooze else state

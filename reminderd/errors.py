@@ -77,3 +77,44 @@ class AccountLoginError(AccountError):
     """The Claude login on this machine is missing, expired or refused: nothing was sent."""
 
     exit_code = 77  # EX_NOPERM
+
+
+class NotifyError(ReminderdError):
+    """No backend got the notification accepted."""
+
+    exit_code = 69  # EX_UNAVAILABLE
+
+
+class NewerStateError(StateError):
+    """The state file was written by a newer reminderd."""
+
+
+class Unsaved(StateError):
+    """A calendar server took what was written, but the state file could not record it: the
+    caller keeps `synced` and gives it to the next sync (as the daemon keeps delivery records)."""
+
+    def __init__(self, error: StateError, synced: dict[str, dict[str, str]]) -> None:
+        super().__init__(str(error))
+        self.synced = synced
+
+
+class CalendarError(ReminderdError):
+    """The calendar server cannot be reached or refused what reminderd sent."""
+
+    exit_code = 69  # EX_UNAVAILABLE
+
+
+class CalendarAuthError(CalendarError):
+    """The calendar server refused the user name or password."""
+
+    exit_code = 77  # EX_NOPERM
+
+
+class ServiceError(ReminderdError):
+    """A service file (systemd unit, launchd agent) cannot be written or loaded."""
+
+    exit_code = 73  # EX_CANTCREAT
+
+
+class SettingsError(OutputError):
+    """Claude Code's settings.json cannot be read, is not JSON, or has a shape we must not touch."""

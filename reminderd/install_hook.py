@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from reminderd.errors import OutputError, one_line
+from reminderd.errors import SettingsError, one_line
 
 BACKUP_SUFFIX = ".reminderd-backup"
 STATE_SECTION = "claude_code_settings"  # state extra: settings path -> what install created or replaced
@@ -33,10 +33,6 @@ SCRIPT = 'if [ -x "$0" ]; then REMINDERD_STATE_DIR="$1" exec "$0" --config "$2" 
 ARGUMENTS = {"hook": "hook", "statusline": "statusline --color"}
 HOOK_TIMEOUT = 10  # seconds Claude Code gives the hook (it needs milliseconds)
 REFRESH = 60  # seconds: the status line's time left stays right while the session is idle
-
-
-class SettingsError(OutputError):
-    """settings.json cannot be read, is not JSON, or has a shape we must not touch (exit 73)."""
 
 
 def settings_path(environ: Mapping[str, str]) -> Path:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reminderd.bounded import CannotRun, Running, child_argv
-from reminderd.notify import NotifyError
+from reminderd.errors import NotifyError
 from reminderd.seams import ChannelError, Outgoing
 from reminderd.settings import Notifications, PushTarget
 from reminderd.urls import describe, is_one_url

@@ -78,6 +78,9 @@ class Source(Protocol):
     def refresh(self, config: Config, state_dir: Any, now: datetime, deadline: float) -> Any:
         """The field's new value, learned by `deadline` (time.monotonic()); raise on failure."""
 
+    # Optional: `keep(state, config=, value=, now=) -> State`, what of a new value the state keeps
+    # for after a restart (the account's switch and figures). Pure; called until it is written.
+
 
 RETRY_FIRST = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=1)

@@ -17,17 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from reminderd.errors import AlreadyRunning, ConfigError, OutputError, ReminderdError
+from reminderd.errors import AlreadyRunning, ConfigError, OutputError, ServiceError
 
 SYSTEMD, LAUNCHD = "systemd", "launchd"
 UNIT_NAME = "reminderd.service"
 LABEL = "io.github.reminderd"
 CONFIG_ERROR_EXIT = ConfigError.exit_code  # restarting will not fix it
 ALREADY_RUNNING_EXIT = AlreadyRunning.exit_code
-
-
-class ServiceError(ReminderdError):
-    exit_code = 73  # EX_CANTCREAT
 
 
 class ServiceFile(NamedTuple):

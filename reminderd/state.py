@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from reminderd.errors import StateError
+from reminderd.errors import NewerStateError, StateError
 from reminderd.files import PRIVATE, make_private_dirs, write_atomically
 from reminderd.forecast import MANUAL, Observation
 from reminderd.record import (
@@ -271,10 +271,6 @@ class _Salvage:
                     entries[key] = entry
             out[section] = entries
         return out
-
-
-class NewerStateError(StateError):
-    """The state file was written by a newer reminderd."""
 
 
 def parse_state(text: str, source: str) -> Loaded:

@@ -21,7 +21,7 @@ from integration import require
 from reminderd.actions import DONE, SNOOZE, Actions, Watcher, actions_for, done_action
 from reminderd.catchup import snoozed
 from reminderd.daemon import Daemon
-from reminderd.notify import DBusNotifier
+from reminderd.dbus_notify import DBusNotifier
 from reminderd.snooze import SNOOZE_FOR, snoozes, with_snooze
 from reminderd.state import State, parse_state, read_state, to_json
 from reminderd.timeline import plan

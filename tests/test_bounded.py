@@ -7,7 +7,8 @@ import threading
 import time
 
 from reminderd.bounded import MAX_OUTPUT, Running, run
-from reminderd.notify import CommandNotifier, NotifyError
+from reminderd.errors import NotifyError
+from reminderd.notify import CommandNotifier
 
 
 def test_stdin_is_fed_and_output_collected_in_full() -> None:

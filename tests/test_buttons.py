@@ -20,10 +20,11 @@ from integration import require
 
 from reminderd.actions import DONE, SETTINGS, SNOOZE, Watcher, actions_for
 from reminderd.daemon import Daemon
+from reminderd.dbus_notify import DBusNotifier
 from reminderd.errors import ConfigError
 from reminderd.facts import Facts
 from reminderd.kinds import EVERY, KINDS, Kind
-from reminderd.notify import DBusNotifier, FallbackNotifier, notify_send
+from reminderd.notify import FallbackNotifier, notify_send
 from reminderd.settings import Config
 from reminderd.state import State, read_state
 from reminderd.timeline import Reminder, plan

@@ -21,8 +21,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reminderd.caldav_channel import sync
-from reminderd.caldav_sync import CalendarAuthError, CalendarError, plan_sync, resource_name
+from reminderd.caldav_sync import plan_sync, resource_name
 from reminderd.config import load_config
+from reminderd.errors import CalendarAuthError, CalendarError
 from reminderd.state import read_state
 
 Cli = Callable[..., Result]

@@ -10,9 +10,9 @@ import pytest
 from conftest import Clock, config_text
 
 from reminderd.daemon import Daemon
-from reminderd.errors import AlreadyRunning, ConfigError
+from reminderd.errors import AlreadyRunning, ConfigError, NotifyError
 from reminderd.instance import acquire_instance_lock, daemon_info
-from reminderd.notify import FallbackNotifier, NotifyError
+from reminderd.notify import FallbackNotifier
 from reminderd.state import read_state
 
 CREDIT = '[[credit]]\nid = "c"\nplan = "pro"\nclaimed_at = 2026-02-10T12:00:00\nauto_reload = false\n'

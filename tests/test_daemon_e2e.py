@@ -19,7 +19,8 @@ import pytest
 from daemon_process import ROOT, TOOLS, Daemon, dunst_on_xvfb, received, soon_config, wait_for
 from integration import require
 
-from reminderd.notify import DBusNotifier, notify_send
+from reminderd.dbus_notify import DBusNotifier
+from reminderd.notify import notify_send
 from reminderd.state import read_state
 
 
@@ -170,7 +171,7 @@ def test_refused_notification_raises(session_bus: str, tmp_path: Path, monkeypat
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus)
-        from reminderd.notify import NotifyError
+        from reminderd.errors import NotifyError
         with pytest.raises(NotifyError, match="refused"):
             DBusNotifier().send("t", "b")
     finally:

@@ -34,22 +34,23 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from strategies import WINDOW_OPENS, Scenario, scenarios
 
 import reminderd.state as state_module
+from reminderd.account import AccountSource
 from reminderd.actions import DONE, SNOOZE, done_action
 from reminderd.caldav_channel import CalendarChannel, run_in_process
-from reminderd.caldav_sync import CalendarError
 from reminderd.catchup import REARM_AFTER, snoozed, to_deliver
 from reminderd.config import load_config
 from reminderd.daemon import Daemon
-from reminderd.errors import StateError
+from reminderd.errors import CalendarError, NotifyError, StateError
 from reminderd.facts import AccountFacts, Facts, GrantedCredit, Money
 from reminderd.forecast import Observation
 from reminderd.ics import CalendarFile, events, render
-from reminderd.notify import DesktopChannel, FallbackNotifier, NotifyError
+from reminderd.notify import DesktopChannel, FallbackNotifier
 from reminderd.quiet import quiet_period
 from reminderd.rules import expiry
 from reminderd.seams import ChannelError, Outgoing
 from reminderd.settings import Config
 from reminderd.snooze import SNOOZE_FOR
+from reminderd.sources import build as REAL_SOURCES
 from reminderd.state import DESKTOP, ICS_SECTION, State, read_state, update_state
 from reminderd.timeline import Reminder, plan
 
@@ -130,6 +131,8 @@ class ToyAccount:
 
     def refresh(self, config: Config, state_dir: Path, now: datetime, deadline: float) -> Any:
         return self.machine.account
+
+    keep = staticmethod(AccountSource.keep)  # as the real source: what it said, kept in the state
 
 
 class FakeCalendar:
@@ -233,6 +236,9 @@ class DaemonMachine(RuleBasedStateMachine):
         self.account: AccountFacts | None = None  # what the account says (the toy account source)
 
     def teardown(self) -> None:
+        import reminderd.sources
+
+        reminderd.sources.build = REAL_SOURCES  # type: ignore[assignment]
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- set-up --------------------------------------------------------------------------------
@@ -273,7 +279,8 @@ class DaemonMachine(RuleBasedStateMachine):
             held = getattr(turn.seam, "held", None)
             if held:
                 self.calendar_lost.update(held)
-        if self.daemon.account_kept != self.daemon.facts.account:  # the switch as read, not yet written
+        account = next(t for t in self.daemon.sourcing.turns if t.seam.field == "account")
+        if account.kept != self.daemon.facts.account:  # the switch as read, not yet written
             self.acks.pop(("*", "extra-usage-off"), None)
 
     # -- what happens --------------------------------------------------------------------------

@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 from daemon_process import ROOT, RUNNING, TOOLS, Daemon, dunst_on_xvfb, received, soon_config, wait_for
 
-from reminderd.notify import DBusNotifier, FallbackNotifier, LogNotifier, NotifyError
+from reminderd.dbus_notify import DBusNotifier
+from reminderd.errors import NotifyError
+from reminderd.notify import FallbackNotifier, LogNotifier
 from reminderd.state import read_state
 
 STOP_LIMIT = 2.0  # seconds: the README's promise for SIGTERM

@@ -13,15 +13,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "reminderd"
 VALUES, CORE, RECORDS, EDGES, DAEMON, CLI = 1, 2, 3, 4, 5, 6
 SOURCES = {"usage_logs", "transcripts", "transcript_workers", "ledger", "account", "account_http", "account_shapes",
            "account_store", "sources", "quota_record"}
-CHANNELS = {"notify", "actions", "push", "ics", "caldav_sync", "caldav_channel", "channels"}
+CHANNELS = {"notify", "notifier", "dbus_notify", "actions", "push", "ics", "caldav_sync", "caldav_channel", "channels"}
 LAYERS = {
     **dict.fromkeys(["__init__", "errors", "timeutil", "prices", "offers", "settings", "quota", "logged", "spend",
                      "facts", "forecast", "rules", "quiet", "urls", "record"], VALUES),
     **dict.fromkeys(["reminder", "wording", "timeline", "catchup", "snooze", "summary", "matching", "kinds"], CORE),
-    **dict.fromkeys(["config", "config_values", "config_offers", "config_edges", "config_edit", "state", "files", "paths", "instance", "bounded", "secret_command",
+    **dict.fromkeys(["config", "config_values", "config_offers", "config_edges", "config_edit", "state", "files",
+                     "paths", "instance", "bounded", "secret_command",
                      "seams", "extras", "summary_file"], RECORDS),
     **dict.fromkeys([*SOURCES, *CHANNELS, "service"], EDGES),
-    **dict.fromkeys(["daemon", "process"], DAEMON),
+    **dict.fromkeys(["daemon", "process", "turns", "sourcing"], DAEMON),
     **dict.fromkeys(["cli", "__main__", "report", "usage_report", "catalog", "statusline", "hook", "install_hook",
                      "entry", "manpage", "light"], CLI),
 }

@@ -8,17 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from reminderd.dbus_notify import DBusNotifier, session_bus_address
+from reminderd.errors import NotifyError
 from reminderd.notify import (
     CommandNotifier,
-    DBusNotifier,
     FallbackNotifier,
     LogNotifier,
-    NotifyError,
     PlyerNotifier,
     auto_backends,
     escape_markup,
     make_notifier,
-    session_bus_address,
 )
 
 AWKWARD_TITLE = "-w \"quoted\" $(touch /tmp/reminderd-pwned) <b>x</b>"

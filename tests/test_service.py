@@ -212,7 +212,7 @@ def test_a_line_break_in_a_path_is_refused_not_written_into_the_unit(home_cli: C
 
 
 def test_a_program_path_systemd_cannot_run_is_refused_in_one_line() -> None:
-    from reminderd.service import ServiceError
+    from reminderd.errors import ServiceError
 
     with pytest.raises(ServiceError, match=r"quote or a backslash"):
         systemd_unit(['/opt/it\'s/reminderd', "run"])

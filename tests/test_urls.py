@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from reminderd.caldav_sync import CalDAVSession, CalendarError
+from reminderd.caldav_sync import CalDAVSession
+from reminderd.errors import CalendarError
 from reminderd.urls import check_page_url, check_url, redact, redact_text
 
 Cli = Callable[..., Result]
