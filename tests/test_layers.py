@@ -1,4 +1,4 @@
-"""The modules form layers (README, "How the code is laid out"): each imports only modules of its
+"""The modules form layers (ARCHITECTURE.md, "The layers"): each imports only modules of its
 own layer or below, never in a loop, and sources and channels stand side by side, neither
 importing the other. Every import counts, lazy ones and those for type checking included."""
 
@@ -89,3 +89,17 @@ def test_no_module_is_over_400_lines() -> None:
     long = {name: n for name in module_names()
             if (n := len((PACKAGE / f"{name}.py").read_text(encoding="utf-8").splitlines())) > 420}
     assert long == {}
+
+
+def test_architecture_md_names_each_module_in_its_layer() -> None:
+    """The table in ARCHITECTURE.md is the one in this file, so the docs cannot drift."""
+    import re
+
+    text = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    named: dict[str, int] = {}
+    for number, modules in re.findall(r"^\| (\d)[abc]? \| [^|]+ \| [^|]+ \| (.+) \|$", text, re.M):
+        for name in re.findall(r"`([a-z_*]+)`", modules):
+            named[name] = int(number)
+    for name in module_names():
+        key = "cli_*" if name.startswith("cli_") else name
+        assert named.get(key) == layer(name), f"ARCHITECTURE.md: {name} is in layer {layer(name)}, not {named.get(key)}"
