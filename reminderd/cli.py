@@ -8,25 +8,54 @@ service); what they share is in cli_common.
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from reminderd import __version__, paths
-from reminderd.cli_account import account
-from reminderd.cli_balance import balance
-from reminderd.cli_calendar import export_ics, sync_calendar
-from reminderd.cli_claude import hook, install_hook, statusline
-from reminderd.cli_common import CONFIG_HELP, CONTEXT_SETTINGS, VERBOSE_HELP, Context
-from reminderd.cli_records import claim, done
-from reminderd.cli_service import init, install_service, notify_test, run, uninstall_service
-from reminderd.cli_views import offers, status, usage
+from reminderd.cli_common import CONFIG_HELP, CONFIG_PATH, CONTEXT_SETTINGS, VERBOSE_HELP, Context
 from reminderd.errors import ConfigError, ReminderdError, StateError, one_line
 
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+# Each command and the module that defines it: a run imports only the one it runs (`status`
+# need not load the calendar, the service or Claude Code's commands).
+COMMANDS = {
+    "status": "cli_views", "usage": "cli_views", "offers": "cli_views",
+    "claim": "cli_records", "done": "cli_records", "balance": "cli_balance", "account": "cli_account",
+    "export-ics": "cli_calendar", "sync-calendar": "cli_calendar",
+    "run": "cli_service", "notify-test": "cli_service", "init": "cli_service", "install-service": "cli_service",
+    "uninstall-service": "cli_service",
+    "statusline": "cli_claude", "hook": "cli_claude", "install-hook": "cli_claude",
+}
+
+
+class LazyCommands(MutableMapping[str, click.Command]):
+    """The group's commands, each imported from its module when first asked for."""
+
+    def __init__(self) -> None:
+        self.loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self.loaded:
+            module = importlib.import_module(f"reminderd.{COMMANDS[name]}")
+            self.loaded[name] = getattr(module, name.replace("-", "_"))
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self.loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*COMMANDS, *self.loaded]))
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self.loaded))
 
 
 def fail(error: ReminderdError) -> NoReturn:
@@ -53,6 +82,10 @@ def command_line_problem(error: click.UsageError) -> str:
 
 
 class Group(click.Group):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = LazyCommands()
+
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         try:
@@ -105,7 +138,7 @@ def _version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
 
 
 @click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
-@click.option("--config", "config_path", metavar="PATH", type=click.Path(path_type=Path, readable=False),
+@click.option("--config", "config_path", metavar="PATH", type=CONFIG_PATH,
               envvar=paths.CONFIG_ENV, help=CONFIG_HELP)
 @click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP)
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
@@ -124,7 +157,3 @@ def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     """
     ctx.obj = Context(config_path or paths.default_config_path(), verbose, explicit_config=config_path is not None)
 
-
-for _command in (status, claim, balance, done, offers, usage, account, sync_calendar, export_ics, run, notify_test,
-                 install_service, uninstall_service, init, install_hook, statusline, hook):
-    main.add_command(_command)

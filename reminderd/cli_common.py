@@ -229,6 +229,19 @@ def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> Non
 
 
 CONFIG_HELP = f"Config file (default: the user config dir; ${paths.CONFIG_ENV} works too)."
+
+
+class PathValue(click.ParamType):  # type: ignore[type-arg]
+    """A path, taken as given (click.Path without its checks: making one looks its words up with
+    gettext, which loads `locale` and searches the disk for translations, 2 ms of every start)."""
+
+    name = "path"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        return value if isinstance(value, Path) else Path(value)
+
+
+CONFIG_PATH = PathValue()
 VERBOSE_HELP = "Log more detail to stderr."
 
 
@@ -240,7 +253,7 @@ def command(name: str | None = None, cls: type[click.Command] | None = None,
     """
     def decorate(function: F) -> click.Command:
         config = click.Option(["--config", "config_here"], metavar="PATH", expose_value=False, callback=_set_config,
-                              type=click.Path(path_type=Path, readable=False),
+                              type=CONFIG_PATH,
                               help="Config file (as before the command).")
         verbose = click.Option(["-v", "--verbose", "verbose_here"], is_flag=True, expose_value=False,
                                callback=_set_verbose, help=VERBOSE_HELP)

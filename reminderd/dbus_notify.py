@@ -10,10 +10,9 @@ import os
 import socket
 import threading
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape as escape_markup
 
 from reminderd.errors import NotifyError
-from reminderd.notifier import APP_NAME, SEND_TIMEOUT
+from reminderd.notifier import APP_NAME, SEND_TIMEOUT, escape_markup
 from reminderd.seams import BUTTONS
 
 if TYPE_CHECKING:

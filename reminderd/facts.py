@@ -2,8 +2,6 @@
 the status line saw of the plan's quota, and what the account said. Sources (ledger.py, the
 Claude Code status line, account.py) produce them; plan() never reads a file or the network."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType

@@ -28,8 +28,6 @@ logs' bound (reached, or from where it stands at the high rate): reminders use i
 early.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple

@@ -5,8 +5,6 @@ The lock file lives in the runtime directory ($XDG_RUNTIME_DIR): local to this m
 emptied at boot, so a home directory shared over NFS never makes one host trust another's pid.
 """
 
-from __future__ import annotations
-
 import os
 import stat
 import time

@@ -10,8 +10,6 @@ cost that counts since then: `SpendBound.lowest_usd`. Once that is at or below z
 may be spent, whatever the forecast's pace says.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple

@@ -13,8 +13,6 @@ credits are on. Pure.
   reminders, with no config needed.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType

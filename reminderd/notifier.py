@@ -11,6 +11,12 @@ SEND_TIMEOUT = 10.0
 URGENCY = "urgency"  # a backend that says how urgent a notification is (send(..., urgent=))
 
 
+def escape_markup(text: str) -> str:
+    """The body as a server that renders markup shows it literally. (xml.sax.saxutils.escape does
+    the same, but importing it loads urllib.request, http.client and ssl: 3 MB the daemon keeps.)"""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class Notifier(Protocol):
     """One way to show a notification. What it can do beyond a title and a body is declared in
     its `capabilities` (seams.BUTTONS: send(title, body, actions); URGENCY: send(..., urgent=)),

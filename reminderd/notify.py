@@ -15,12 +15,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape as escape_markup
 
 from reminderd.bounded import CannotRun, Running
 from reminderd.dbus_notify import DBusNotifier
 from reminderd.errors import NotifyError
-from reminderd.notifier import APP_NAME, SEND_TIMEOUT, URGENCY, Notifier
+from reminderd.notifier import APP_NAME, SEND_TIMEOUT, URGENCY, Notifier, escape_markup
 from reminderd.record import DESKTOP
 from reminderd.seams import BUTTONS, ChannelError
 

@@ -7,8 +7,6 @@ checked against (`source_urls`), which `reminderd offers` shows so a user can ch
 trusting a date.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType

@@ -18,8 +18,6 @@ tokens; fast mode multiplies every token rate by the row's fast multiplier; web 
 a fixed price each.
 """
 
-from __future__ import annotations
-
 import functools
 import re
 from collections.abc import Iterable, Mapping
@@ -69,7 +67,7 @@ class PriceTable(NamedTuple):
         """The row of each model that holds now (the latest)."""
         return {model: rows[-1] for model, rows in sorted(self.rows.items())}
 
-    def with_rows(self, overrides: Mapping[str, Price]) -> PriceTable:
+    def with_rows(self, overrides: Mapping[str, Price]) -> "PriceTable":
         """This table with `overrides` applied: a row without `since` replaces the model's rows,
         a row with `since` holds from that day on, after the rows before it."""
         rows = dict(self.rows)

@@ -10,8 +10,6 @@ in it; otherwise it is unknown or limited, and its logged cost counts against th
 safe side).
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple

@@ -1,8 +1,6 @@
 """What the timeline is made of: reminders, each credit's key dates and forecast, the whole
 plan. Values only (timeline.plan() makes them; status, the calendar and the daemon read them)."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import NamedTuple

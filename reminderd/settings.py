@@ -4,8 +4,6 @@ Values only: the pure rules (forecast, quiet hours, eligibility) read these type
 depending on the parser.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from pathlib import Path

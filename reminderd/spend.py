@@ -4,8 +4,6 @@ The ledger (ledger.py) keeps tokens per UTC hour and per model key, never dollar
 configured zone may change later, and these functions apply them when asked.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta

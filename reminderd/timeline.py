@@ -7,8 +7,6 @@ Reminder ids are stable and readable: "<credit>/<kind>/<label>", e.g.
 catch-up sends only the latest live reminder.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType

@@ -10,13 +10,13 @@ import pytest
 
 from reminderd.dbus_notify import DBusNotifier, session_bus_address
 from reminderd.errors import NotifyError
+from reminderd.notifier import escape_markup
 from reminderd.notify import (
     CommandNotifier,
     FallbackNotifier,
     LogNotifier,
     PlyerNotifier,
     auto_backends,
-    escape_markup,
     make_notifier,
 )
 
