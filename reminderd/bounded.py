@@ -146,4 +146,4 @@ def child_argv(module: str, function: str, memory: int = CHILD_MEMORY) -> list[s
     address-space cap: the function reads its payload from stdin and writes its answer to stdout."""
     code = (f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({memory}, {memory}))\n"
             f"from reminderd.{module} import {function}; {function}()")
-    return [sys.executable, "-c", code]
+    return [sys.executable, "-P", "-c", code]  # -P: never a module from the working directory

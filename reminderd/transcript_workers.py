@@ -149,7 +149,7 @@ class _Worker:
             import sys
 
             # a session of its own: Ctrl-C in a terminal reaches this process only, which ends it
-            self.process = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE,
+            self.process = subprocess.Popen([sys.executable, "-P", "-c", _WORKER], stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, bufsize=0, start_new_session=True)
             self.jobs = self.process.stdin.fileno()  # type: ignore[union-attr]
             self.results = self.process.stdout.fileno()  # type: ignore[union-attr]

@@ -54,3 +54,15 @@ def test_the_command_notifier_reports_a_hang_at_its_deadline() -> None:
 def test_a_program_that_exits_at_once_is_never_taken_for_killed() -> None:
     # its pipes close as it exits: the group is killed only after it was seen to exit
     assert {run(["echo", "x"], 5).returncode for _ in range(50)} == {0}
+
+
+def test_a_child_never_imports_a_module_from_the_working_directory(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The daemon may run anywhere (a service's cwd, a user's folder): a `resource.py` there must
+    not stand in for the standard library's in the child that runs a piece of reminderd."""
+    from reminderd.bounded import child_argv
+
+    (tmp_path / "resource.py").write_text("import pathlib; pathlib.Path('pwned').write_text('x')\n")
+    monkeypatch.chdir(tmp_path)
+    done = run(child_argv("errors", "ReminderdError"), 20)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "pwned").exists()
