@@ -16,12 +16,18 @@ class LedgerSource:
 
     name = "Claude Code's logs"
     field = "usage"
-    every = timedelta(minutes=12)
+    EVERY = timedelta(minutes=12)
+
+    def __init__(self) -> None:
+        self.every = self.EVERY
 
     def refresh(self, config: Config, state_dir: Path, now: datetime, deadline: float) -> Any:
         from reminderd.ledger import current
 
-        return current(config, state_dir, now, deadline=deadline)  # past it, the rest waits (LoggedUsage.pending)
+        ledgers = current(config, state_dir, now, deadline=deadline)  # past it, the rest waits
+        # a first scan of a large tree goes on at the next pass of the sources job, not in 12 minutes
+        self.every = timedelta(0) if any(ledger.pending for ledger in ledgers.values()) else self.EVERY
+        return ledgers
 
 
 def build(config: Config) -> list[Any]:

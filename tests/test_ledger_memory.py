@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -245,8 +245,11 @@ def test_the_daemons_source_passes_its_deadline_on(tree: Tree) -> None:
     tree.write("a.jsonl", RESPONSE)
     config = make_config(f'[credit.usage]\nclaude_code_logs = true\nclaude_code_dirs = ["{tree.root}"]\n')
     now = datetime(2026, 2, 9, tzinfo=UTC)
-    assert LedgerSource().refresh(config, tree.state, now, time.monotonic() - 1)["c"].pending == 1
-    assert LedgerSource().refresh(config, tree.state, now, time.monotonic() + 60)["c"].pending == 0
+    source = LedgerSource()
+    assert source.refresh(config, tree.state, now, time.monotonic() - 1)["c"].pending == 1
+    assert source.every == timedelta(0)  # the rest is read at the sources job's next pass
+    assert source.refresh(config, tree.state, now, time.monotonic() + 60)["c"].pending == 0
+    assert source.every == LedgerSource.EVERY  # then every 12 minutes again
 
 
 def test_the_horizon_is_a_utc_hour_whatever_the_zone_of_now(tree: Tree) -> None:
