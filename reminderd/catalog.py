@@ -69,9 +69,11 @@ def offers_text(offers: Mapping[str, Offer]) -> str:
                      f"{offer.claim_how}")
         row("Valid", f"{offer.validity_days} days after claiming ({zone.key})")
         top_up = f"; {offer.top_up_switch} tops the balance up from your card" if offer.top_up_switch else ""
-        row("Switches", f"{', '.join(offer.switches)}{top_up}")
+        row("Switches", f"{', '.join(offer.shown_as.get(s, s) for s in offer.switches)}{top_up}")
         row("Where", offer.where)
-        row("Done with", " | ".join(f"reminderd done {a}" for a in offer.actions))
+        aliases = {canonical: alias for alias, canonical in offer.action_aliases.items()}
+        row("Done with", " | ".join(f"reminderd done {a}" + (f" (or {aliases[a]})" if a in aliases else "")
+                                    for a in offer.actions))
         row("Afterwards", f"billed at {offer.billed_at}")
         if offer.prices.rows:
             prices = ", ".join(f"{m} {p.input:g}/{p.output:g}" for m, p in offer.prices.current().items())

@@ -211,7 +211,7 @@ def complete_action(ctx: click.Context, param: click.Parameter, incomplete: str)
     config = _config_for_completion(ctx)
     if config is None:
         return []
-    actions = dict.fromkeys(a for c in config.credits for a in c.offer.actions)
+    actions = dict.fromkeys(a for c in config.credits for a in (*c.offer.actions, *c.offer.action_aliases))
     return [a for a in actions if a.startswith(incomplete)]
 
 

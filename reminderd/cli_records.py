@@ -134,8 +134,8 @@ def _undo_claim(obj: Context, config: Config, credit: Credit, index: int) -> Non
 def done(obj: Context, action: str | None, at: str | None, credit_id: str | None, undo: bool) -> None:
     """Record that you switched something off; reminders asking for it stop.
 
-    ACTION is one of the offer's switches, e.g. extra-usage-off or auto-reload-off for the
-    built-in offer (`reminderd offers` lists them).
+    ACTION is one of the offer's switches, e.g. extra-usage-off (or usage-credits-off, its name
+    since May 2026) or auto-reload-off for the built-in offer (`reminderd offers` lists them).
 
     \b
     Example:
@@ -143,9 +143,11 @@ def done(obj: Context, action: str | None, at: str | None, credit_id: str | None
     """
     config = obj.config()
     credit = pick_credit(config, credit_id)
-    if action is None or action not in credit.offer.actions:
-        raise UsageError(f"ACTION: expected one of {', '.join(credit.offer.actions)} for {credit.id}, "
-                         f"got {'nothing' if action is None else repr(action)}")
+    named = credit.offer.action_named(action) if action is not None else None
+    if named is None:
+        raise UsageError(f"ACTION: expected one of {', '.join([*credit.offer.actions, *credit.offer.action_aliases])} "
+                         f"for {credit.id}, got {'nothing' if action is None else repr(action)}")
+    action = named
     if undo:
         taken: dict[str, Any] = {}
 

@@ -74,9 +74,8 @@ def notify_test(obj: Context) -> None:
     config = obj.config()
     settings = config.notifications
     offer = config.credits[0].offer
-    verb = "are" if len(offer.switches) > 1 else "is"
     title = "reminderd: test notification"
-    body = f"Reminders will look like this. {offer.all_switches} {verb} switched in {offer.where}."
+    body = f"Reminders will look like this. {offer.switches_are_where}"
     now = now_utc()
     test = Reminder("notify-test", config.credits[0].id, "notify-test", now, None, None, title, body, frozenset())
     channels, problems = build(config, obj.state_path, lambda: make_notifier(settings.backend, settings.command))

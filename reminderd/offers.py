@@ -61,6 +61,8 @@ class Offer(NamedTuple):
     currency: str = "USD"  # of `amount_usd` and the balance: a credit found in an account may be in EUR
     fixed_expiry: datetime | None = None  # an expiry the provider stated (a credit found in the account)
     settings_url: str = ""  # the web page with the switches, opened by a notification's "Open Settings"
+    # a switch the provider has renamed: its name in `switches` (what `done` takes) -> what it is called now
+    shown_as: Mapping[str, str] = EMPTY_MAPPING
 
     @property
     def where(self) -> str:
@@ -69,14 +71,39 @@ class Offer(NamedTuple):
 
     @property
     def switch(self) -> str:
-        """The switch that bills once the credit is gone."""
-        return self.switches[0]
+        """The switch that bills once the credit is gone, as the provider calls it now."""
+        return self.shown_as.get(self.switches[0], self.switches[0])
+
+    @property
+    def switches_are_where(self) -> str:
+        """'Usage credits (formerly Extra Usage) and Auto-Reload are switched in ...': a sentence."""
+        said = f"{self.all_switches} {'are' if len(self.switches) > 1 else 'is'} switched in {self.where}."
+        return said[:1].upper() + said[1:]
+
+    @property
+    def switch_short(self) -> str:
+        """The switch as a title names it: 'usage credits'."""
+        return self.switch.split(" (")[0]
+
+    @property
+    def setting(self) -> str:
+        """The switch as the subject of a sentence: 'the usage credits (formerly Extra Usage) setting'."""
+        return f"the {self.switch} setting"
 
     @property
     def all_switches(self) -> str:
-        """'Extra Usage and Auto-Reload'."""
-        *rest, last = self.switches
+        """'usage credits (formerly Extra Usage) and Auto-Reload'."""
+        *rest, last = [self.shown_as.get(name, name) for name in self.switches]
         return f"{', '.join(rest)} and {last}" if rest else last
+
+    @property
+    def action_aliases(self) -> Mapping[str, str]:
+        """What `done` also takes for a renamed switch: 'usage-credits-off' -> 'extra-usage-off'."""
+        return {action_for(shown.split(" (")[0]): action_for(name) for name, shown in self.shown_as.items()}
+
+    def action_named(self, name: str) -> str | None:
+        """The action `name` stands for (itself, or the one a renamed switch's new name gives), or None."""
+        return name if name in self.actions else self.action_aliases.get(name)
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -128,7 +155,7 @@ ACTIVITY_NAMES: Mapping[str, str] = MappingProxyType(
 
 CLAUDE_EXTRA_USAGE_2026_02 = Offer(
     key="claude-extra-usage-2026-02",
-    name='Claude "Extra Usage" credit (Opus 4.6 launch, Feb 2026)',
+    name='Claude usage credit, formerly "Extra Usage" (Opus 4.6 launch, Feb 2026)',
     amount_usd=50.0,
     eligible_plans=("pro", "max-5x", "max-20x"),
     subscribed_by=datetime(2026, 2, 4, 23, 59, 59, tzinfo=PACIFIC),
@@ -151,11 +178,12 @@ CLAUDE_EXTRA_USAGE_2026_02 = Offer(
         }
     ),
     product="Claude",
-    credit_name="Extra Usage credit",
+    credit_name="Claude usage credit",
     switches=("Extra Usage", "Auto-Reload"),
+    shown_as=MappingProxyType({"Extra Usage": "usage credits (formerly Extra Usage)"}),  # renamed May 2026
     top_up_switch="Auto-Reload",
     caveats=("the mobile apps cannot change it",),
-    how_to_claim="turn Extra Usage on (or press Claim on the banner)",
+    how_to_claim="turn usage credits (formerly Extra Usage) on (or press Claim on the banner)",
     billed_at="API rates",
     balance_where="on the web",
     source=("the announcement of the Claude Opus 4.6 launch offer, February 2026 (the provider's own page was not "

@@ -270,7 +270,6 @@ def _advice(ct: CreditTimeline) -> list[str]:
     offer = ct.credit.offer
     where = offer.where
     done = offer.actions[0] in ct.acknowledged
-    verb = "are" if len(offer.switches) > 1 else "is"
     if ct.phase == NOT_ELIGIBLE_PHASE:
         return ["Not eligible for this offer: nothing to claim, nothing to switch off."]
     if ct.phase == NOT_OPEN_YET:
@@ -281,10 +280,10 @@ def _advice(ct: CreditTimeline) -> list[str]:
         return ["The claim window closed and no claim was recorded: this offer is over for you. "
                 "If you did claim, record it with `reminderd claim --at DATETIME`."]
     if ct.phase == EXPIRED and not done:
-        return [f"The credit has expired. If {offer.switch} is still on, it bills your card at {offer.billed_at}: "
+        return [f"The credit has expired. If {offer.setting} is still on, it bills your card at {offer.billed_at}: "
                 f"turn {offer.all_switches} off in {where}, then run `reminderd done {offer.actions[0]}`."]
     if ct.phase == ACTIVE and not done:
-        return [f"{offer.all_switches} {verb} switched in {where}."]
+        return [offer.switches_are_where]
     return []
 
 

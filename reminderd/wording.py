@@ -59,14 +59,14 @@ class Texts:
 
     def check_title(self) -> str:
         where = f" {self.offer.balance_where}" if self.offer.balance_where else ""
-        return f"{self.label}Check your {self.offer.switch} balance{where}"
+        return f"{self.label}Check your {self.offer.credit_name} balance{where}"
 
     def check_body(self, due: datetime) -> str:
         fc, offer = self.ct.forecast, self.offer
         expected = f" Expected balance about USD {fc.balance_at(due):.2f}." if fc else ""
-        return (f"Look at your {offer.switch} balance in {self.where}.{expected} Record it with "
+        return (f"Look at your {offer.credit_name} balance in {self.where}.{expected} Record it with "
                 "`reminderd balance AMOUNT` to sharpen the forecast. Once the credit is spent or "
-                f"expires ({self.at(self.ct.expires_at)}), {offer.switch} bills your card at {offer.billed_at}: "
+                f"expires ({self.at(self.ct.expires_at)}), {offer.setting} bills your card at {offer.billed_at}: "
                 f"turn {offer.all_switches} off there when the credit is gone.")
 
     def low_balance_title(self, threshold: float) -> str:
@@ -77,18 +77,18 @@ class Texts:
         assert fc is not None
         return (f"At your pace the {self.amount} credit may be spent as early as "
                 f"{self.at(fc.earliest_exhaustion)} (expected {self.at(fc.expected_exhaustion)}). "
-                f"After that {offer.switch} bills your card at {offer.billed_at}: turn {offer.all_switches} "
+                f"After that {offer.setting} bills your card at {offer.billed_at}: turn {offer.all_switches} "
                 f"off in {self.where} before then.")
 
     def exhaustion_title(self) -> str:
-        return f"{self.label}{self.offer.credit_name} may be spent: turn {self.offer.switch} off now"
+        return f"{self.label}{self.offer.credit_name} may be spent: turn {self.offer.switch_short} off now"
 
     def exhaustion_body(self) -> str:
         fc, offer = self.ct.forecast, self.offer
         assert fc is not None
         return (f"Forecast: the {self.amount} credit runs out between {self.at(fc.earliest_exhaustion)} "
                 f"and {self.at(fc.latest_exhaustion)} (expected {self.at(fc.expected_exhaustion)}), "
-                f"at USD {fc.rate.low:.2f}-{fc.rate.high:.2f} a day. From then on {offer.switch} bills "
+                f"at USD {fc.rate.low:.2f}-{fc.rate.high:.2f} a day. From then on {offer.setting} bills "
                 f"your card at {offer.billed_at}. Turn {offer.all_switches} off in {self.where}.")
 
     def logged_spend_title(self) -> str:
@@ -105,7 +105,7 @@ class Texts:
                  f"all of the USD {bound.balance_usd:.2f} left at your reading of {self.at(bound.since)}")
         return (f"Your Claude Code use on this machine since {self.at(bound.since)}, USD {bound.logged_usd:.2f} at "
                 f"API prices, could have used {known} (the logs cannot tell what your plan's own usage paid). "
-                f"Once it is gone, {offer.switch} bills your card at {offer.billed_at}. Check the balance in "
+                f"Once it is gone, {offer.setting} bills your card at {offer.billed_at}. Check the balance in "
                 f"{self.where} and record it with `reminderd balance AMOUNT`, or turn {offer.all_switches} off there.")
 
     def balance_drop_title(self, unexplained_usd: float) -> str:
@@ -118,7 +118,7 @@ class Texts:
                 f"{drop.explained_usd:.2f}. Credit can vanish at a plan change or a renewal: check {self.where}.")
 
     def card_paying_title(self) -> str:
-        return f"{self.label}The credit is gone and {self.offer.switch} is still on: your card is paying now"
+        return f"{self.label}Credit gone, {self.offer.switch_short} still on: your card is paying now"
 
     def card_paying_body(self) -> str:
         ct, offer = self.ct, self.offer
@@ -127,7 +127,7 @@ class Texts:
                else f"was used up by {self.at(ct.gone_at)} (your account's balance)")
         top_up = f", and {offer.top_up_switch} may top the balance up from your card" if offer.top_up_switch else ""
         return (f"Your {self.amount} credit {how}, and your account said at {self.at(ct.switch_read_at)} that "
-                f"{offer.switch} is still on: every request now bills your card at {offer.billed_at}{top_up}. "
+                f"{offer.setting} is still on: every request now bills your card at {offer.billed_at}{top_up}. "
                 f"Turn {offer.all_switches} off in {self.where}, then run `{self.done}`.")
 
     def day(self, instant: datetime) -> str:
@@ -144,21 +144,21 @@ class Texts:
                 f"before then. When you are done, turn {self.offer.switch} off in {self.where}.")
 
     def expiry_title(self) -> str:
-        return f"{self.label}{self.offer.credit_name} expires in {LEFT}: turn {self.offer.switch} off"
+        return f"{self.label}{self.offer.credit_name} expires in {LEFT}: turn {self.offer.switch_short} off"
 
     def expiry_body(self) -> str:
         offer = self.offer
-        return (f"Your {self.amount} credit expires {self.at(self.ct.expires_at)}. {offer.switch} stays on "
-                f"after that and bills your card at {offer.billed_at}. Turn {offer.all_switches} off "
+        return (f"Your {self.amount} credit expires {self.at(self.ct.expires_at)}. The {offer.switch} setting stays "
+                f"on after that and bills your card at {offer.billed_at}. Turn {offer.all_switches} off "
                 f"in {self.where} before then.")
 
     def expired_title(self) -> str:
-        return f"{self.label}{self.offer.credit_name} expired: turn {self.offer.switch} off"
+        return f"{self.label}{self.offer.credit_name} expired: turn {self.offer.switch_short} off"
 
     def expired_body(self) -> str:
         offer = self.offer
         top_up = f" (and {offer.top_up_switch} tops it up)" if offer.top_up_switch else ""
         them = {1: "it", 2: "both"}.get(len(offer.switches), "them all")
-        return (f"Your {self.amount} credit expired {self.at(self.ct.expires_at)}. If {offer.switch} is "
+        return (f"Your {self.amount} credit expired {self.at(self.ct.expires_at)}. If {offer.setting} is "
                 f"still on, it bills your card at {offer.billed_at}{top_up}. Turn {them} off in {self.where}, "
                 f"then run `{self.done}`.")

@@ -91,7 +91,7 @@ def test_when_the_credit_is_gone_and_the_switch_is_on_the_card_is_paying_daily()
     paying = [r for r in timeline.reminders if r.kind == "card-paying"]
     assert paying[0].due == read and paying[0].is_live(read + timedelta(minutes=1))
     assert paying[1].due == COMPUTED_EXPIRY + timedelta(days=1)  # then daily at the time it expired
-    assert paying[0].title == "The credit is gone and Extra Usage is still on: your card is paying now"
+    assert paying[0].title == "Credit gone, usage credits still on: your card is paying now"
     assert "every request now bills your card at API rates" in paying[0].body
     assert not [r for r in plan(config, State(), read, facts(read, on=False)).reminders if r.kind == "card-paying"]
     before = plan(config, State(), read, facts(COMPUTED_EXPIRY - timedelta(hours=1), on=True))

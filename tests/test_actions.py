@@ -218,8 +218,9 @@ def test_a_snoozed_reminder_comes_once_more_an_hour_later(daemon, clickable: Pat
     for minutes in (60, 61, 120):
         tick_after(daemon, timedelta(minutes=minutes))
     shown = received(clickable)
-    assert first["summary"] == "Extra Usage credit expires in 6 days: turn Extra Usage off"
-    assert [n["summary"] for n in shown[1:]] == ["Extra Usage credit expires in 5 days 23 hours: turn Extra Usage off"]
+    assert first["summary"] == "Claude usage credit expires in 6 days: turn usage credits off"
+    assert [n["summary"] for n in shown[1:]] == [
+        "Claude usage credit expires in 5 days 23 hours: turn usage credits off"]
     state = read_state(tmp_path / "state.json").state
     assert snoozes(state) == {} and len(state.delivered["c/expiry/-7d"]) == 2
 
@@ -262,7 +263,7 @@ def test_end_to_end_a_click_is_in_status_and_nothing_of_that_kind_follows(
              what="the click recorded")
     after = status_json(daemon)
     assert list(after["credits"][0]["acknowledged"]) == ["extra-usage-off"]
-    assert after["reminders"] == []  # "expired: turn Extra Usage off" will not come
+    assert after["reminders"] == []  # "expired: turn usage credits off" will not come
     assert daemon.stop() == 0
 
 

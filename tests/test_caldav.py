@@ -156,7 +156,7 @@ def test_first_sync_then_a_resync_that_writes_nothing(radicale: Server, config_f
     assert outcome.created == len(on_server) == 12 and not outcome.conflicts
     assert outcome.requests == {"PROPFIND": 1, "PUT": 12}
     summaries = sorted(e.summary.value for e in on_server.values())
-    assert "Extra Usage credit expired: turn Extra Usage off" in summaries
+    assert "Claude usage credit expired: turn usage credits off" in summaries
     again, _ = run_sync(path, tmp_path, radicale)
     assert again.requests == {"PROPFIND": 1} and again.unchanged == 12  # no PUT, no DELETE
 
@@ -170,7 +170,7 @@ def test_a_claim_correction_moves_events_without_duplicates(radicale: Server, co
     after = {e.uid.value: e for e in events_on(radicale).values()}
     assert outcome.updated > 0 and outcome.created == 0 and outcome.deleted == 0  # moved, not re-made
     assert set(after) == set(before) and len(events_on(radicale)) == len(after)  # one resource per UID
-    expiry = next(e for e in after.values() if e.summary.value.startswith("Extra Usage credit expired"))
+    expiry = next(e for e in after.values() if e.summary.value.startswith("Claude usage credit expired"))
     assert expiry.dtstart.value == datetime(2026, 4, 6, 19, 0, tzinfo=UTC)  # 12:00 PDT, 60 days after 02-05
     assert int(expiry.sequence.value) == int(before[expiry.uid.value].sequence.value) + 1
 
@@ -205,7 +205,7 @@ def test_an_event_edited_on_the_server_is_left_alone(radicale: Server, config_fo
 
     path = config_for(radicale)
     run_sync(path, tmp_path, radicale)
-    href = next(h for h, e in events_on(radicale).items() if e.summary.value.startswith("Extra Usage credit exp"))
+    href = next(h for h, e in events_on(radicale).items() if e.summary.value.startswith("Claude usage credit exp"))
     client = DAVClient(radicale.url, username="me", password=radicale.password, enable_rfc6764=False)
     body = client.request(f"http://127.0.0.1:{radicale.port}{href}", "GET").raw
     body = (body if isinstance(body, str) else body.decode()).replace("SUMMARY:", "SUMMARY:[mine] ", 1)
@@ -265,8 +265,8 @@ def test_dry_run_writes_nothing(radicale: Server, config_for, tmp_path: Path, cl
     assert result.exit_code == 0, result.stderr
     assert result.stdout.count("would create ") == 12 and events_on(radicale) == {}
     # newuser 10: each change named only by its hashed resource name
-    assert "would create  Tue 2026-04-07 09:30 PDT  Extra Usage credit expired: turn Extra Usage off  (/me/reminders/" \
-        in result.stdout
+    assert ("would create  Tue 2026-04-07 09:30 PDT  Claude usage credit expired: turn usage credits off  "
+            "(/me/reminders/") in result.stdout
 
 
 def test_the_daemon_keeps_the_calendar_current(radicale: Server, config_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -284,7 +284,7 @@ def test_the_daemon_keeps_the_calendar_current(radicale: Server, config_for, tmp
     now[0] += timedelta(minutes=1)
     daemon.tick("wake")  # the edit is seen at the next wake, and the calendar follows
     daemon.publish_timeline()
-    expired = [e for e in events_on(radicale).values() if e.summary.value.startswith("Extra Usage credit expired")]
+    expired = [e for e in events_on(radicale).values() if e.summary.value.startswith("Claude usage credit expired")]
     assert len(expired) == 1 and expired[0].dtstart.value == datetime(2026, 4, 6, 19, 0, tzinfo=UTC)
 
 

@@ -81,9 +81,9 @@ def test_claude_code_runs_the_hook_and_shows_the_credit_expiring_tomorrow(tmp_pa
     shown = [line["attachment"]["content"] for line in run.lines("attachment")
              if line["attachment"]["type"] == "hook_system_message"]
     assert shown == ["reminderd (acme-summer): Overage credit expires in 19 hours 59 minutes: turn Overage off. Your "
-                     "USD 40 credit expires Wed 2026-07-15 05:00 UTC. Overage stays on after that and bills your card "
-                     "at its usual rates. Turn Overage and Auto top-up off in the ACME console, Billing > Overage "
-                     "before then. Once it is off, run `reminderd done overage-off`."]
+                     "USD 40 credit expires Wed 2026-07-15 05:00 UTC. The Overage setting stays on after that and "
+                     "bills your card at its usual rates. Turn Overage and Auto top-up off in the ACME console, "
+                     "Billing > Overage before then. Once it is off, run `reminderd done overage-off`."]
     ours = [e for e in run.stream_json() if e.get("subtype") == "hook_response" and e.get("stdout")]
     assert [(json.loads(e["stdout"]), e["exit_code"]) for e in ours] == [({"systemMessage": shown[0]}, 0)]
     assert other.exists()  # the user's own hook ran too

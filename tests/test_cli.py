@@ -315,3 +315,15 @@ def test_a_newer_state_file_exits_74_and_is_left_alone(cli: Cli, state_dir: Path
         result = cli("--config", EXAMPLE, *command)
         assert result.exit_code == 74 and "written by a newer reminderd" in result.stderr, command
     assert (state_dir / "state.json").read_text() == '{"version": 7}'
+
+
+def test_done_takes_the_switchs_new_name_and_records_the_same_action(cli: Cli) -> None:
+    """Since May 2026 the product says "usage credits": `done usage-credits-off` is extra-usage-off."""
+    result = cli("--config", EXAMPLE, "done", "usage-credits-off", "--at", "2026-03-01T08:00")
+    assert result.exit_code == 0, result.stderr
+    assert "Recorded extra-usage-off" in result.stdout
+    data = json.loads(cli("--config", EXAMPLE, "status", "--json", "--at", "2026-03-01T09:00").stdout)
+    assert data["credits"][0]["acknowledged"] == {"extra-usage-off": "2026-03-01T08:00:00-08:00"}
+    wrong = cli("--config", EXAMPLE, "done", "usage-credit-off")
+    assert wrong.exit_code == 2 and "extra-usage-off, auto-reload-off, usage-credits-off" in wrong.stderr
+    assert "reminderd done extra-usage-off (or usage-credits-off)" in cli("offers").stdout

@@ -49,7 +49,8 @@ def test_global_options_work_after_the_command_too(cli: Cli, tmp_path: Path) -> 
     (["usage", "--days", "0"], "--days: expected a whole number from 1 to 400, got '0'"),
     (["usage", "--days", "many"], "--days: expected a whole number from 1 to 400, got 'many'"),
     (["install-service", "--for", "upstart"], "--for: expected one of systemd, launchd, got 'upstart'"),
-    (["done"], "ACTION: expected one of extra-usage-off, auto-reload-off for claude-feb-2026, got nothing"),
+    (["done"], "ACTION: expected one of extra-usage-off, auto-reload-off, usage-credits-off for claude-feb-2026, "
+               "got nothing"),
     (["status", "--bogus"], "no such option '--bogus'; did you mean '--verbose'? (`reminderd status --help` lists "
                             "what it takes)"),
     (["stauts"], "no such command 'stauts' (did you mean one of: 'status', 'statusline'?) "
@@ -150,7 +151,7 @@ def test_completion_offers_the_actions_and_credit_ids(tmp_path: Path) -> None:
                                                  "REMINDERD_CONFIG": str(config), "PYTHONPATH": str(ROOT)})
         return [entry.split(",", 1)[1] for entry in result.stdout.splitlines()]
 
-    assert complete("reminderd done ") == ["extra-usage-off", "auto-reload-off"]
+    assert complete("reminderd done ") == ["extra-usage-off", "auto-reload-off", "usage-credits-off"]
     assert complete("reminderd done a") == ["auto-reload-off"]
     assert complete("reminderd claim --credit w") == ["work"]
     assert complete("reminderd st") == ["status", "statusline"]

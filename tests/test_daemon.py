@@ -83,7 +83,7 @@ def test_tick_delivers_once_and_records_it(make_daemon, tmp_path: Path) -> None:
     daemon.tick("test")
     clock.now += timedelta(hours=1)
     daemon.tick("test")
-    assert recorder.sent == ["Extra Usage credit expires in 7 days: turn Extra Usage off"]
+    assert recorder.sent == ["Claude usage credit expires in 7 days: turn usage credits off"]
     delivered = read_state(tmp_path / "state.json").state.delivered
     assert list(delivered) == ["c/expiry/-7d"]
     [record] = delivered["c/expiry/-7d"]
@@ -112,7 +112,7 @@ def test_broken_config_on_reload_keeps_the_old_schedule(make_daemon, caplog: pyt
     clock.now = EXPIRES - timedelta(days=7)
     daemon.tick("reload")
     assert "keeping the previous schedule" in caplog.text
-    assert recorder.sent == ["Extra Usage credit expires in 7 days: turn Extra Usage off"]
+    assert recorder.sent == ["Claude usage credit expires in 7 days: turn usage credits off"]
 
 
 def test_bad_config_at_start_is_fatal(tmp_path: Path) -> None:
@@ -225,7 +225,7 @@ def test_a_failing_source_fails_alone(make_daemon, monkeypatch, caplog) -> None:
             daemon.refresh_sources()
             daemon.tick("wake")
             clock.now += timedelta(minutes=1)
-    assert recorder.sent == ["Extra Usage credit expires in 7 days: turn Extra Usage off"]
+    assert recorder.sent == ["Claude usage credit expires in 7 days: turn usage credits off"]
     assert _Failing.calls == 3  # at 0, then after 1 and 2 minutes: it backs off
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == ["toy source: date value out of range; keeping what was known, trying again after "

@@ -55,10 +55,11 @@ def test_a_credit_expiring_tomorrow_is_named_once_per_session(run: Run, state: P
     write(state, TOMORROW)
     message = said(run("hook"))
     assert message == (
-        "reminderd (c): Extra Usage credit expires in 23 hours 30 minutes: turn Extra Usage off. Your USD 50 credit "
-        "expires Tue 2026-04-07 09:30 PDT. Extra Usage stays on after that and bills your card at API rates. Turn "
-        "Extra Usage and Auto-Reload off in the Claude web app, Settings > Usage (the mobile apps cannot change it) "
-        "before then. Once it is off, run `reminderd done extra-usage-off`.")
+        "reminderd (c): Claude usage credit expires in 23 hours 30 minutes: turn usage credits off. Your USD 50 credit "
+        "expires Tue 2026-04-07 09:30 PDT. The usage credits (formerly Extra Usage) setting stays on after that and "
+        "bills your card at API rates. Turn usage credits (formerly Extra Usage) and Auto-Reload off in the Claude "
+        "web app, Settings > Usage (the mobile apps cannot change it) before then. Once it is off, run "
+        "`reminderd done extra-usage-off`.")
     assert said(run("hook", stdin=session(RESUME))) is None  # resumed: the same session was told
     assert said(run("hook", stdin=session(STARTUP, source="compact"))) is None
     assert said(run("hook", stdin=session(STARTUP, "another-session"))) == message

@@ -227,14 +227,14 @@ def test_khal_imports_events_at_local_times_and_updates_on_reexport(
     khal_run("import", "--batch", "-a", "reminderd", str(first))
     khal_run("import", "--batch", "-a", "reminderd", str(second))
     listing = khal_run("list", "--format", "{start} {title}", "2026-02-01", "100d")
-    assert "2026-04-11 12:00 Extra Usage credit expired: turn Extra Usage off" in listing
-    assert "2026-03-10 10:00 Check your Extra Usage balance on the web" in listing  # PDT
-    assert "2026-03-03 10:00 Check your Extra Usage balance on the web" in listing  # PST
+    assert "2026-04-11 12:00 Claude usage credit expired: turn usage credits off" in listing
+    assert "2026-03-10 10:00 Check your Claude usage credit balance on the web" in listing  # PDT
+    assert "2026-03-03 10:00 Check your Claude usage credit balance on the web" in listing  # PST
     assert "2026-02-10 12:00 Credit claimed: check that Auto-Reload is off" in listing
     # one file per UID: the second import replaced, not duplicated
     assert len(list((tmp_path / "cal").iterdir())) == len(set(
         e.uid.value for e in vobject.readOne(second.read_text()).vevent_list))
-    assert listing.count("Extra Usage credit expired") == 1
+    assert listing.count("Claude usage credit expired") == 1
 
 
 def test_calcurse_imports_events_at_local_times_with_alarms(
@@ -248,12 +248,12 @@ def test_calcurse_imports_events_at_local_times_with_alarms(
     out = subprocess.run([calcurse, "-D", str(data_dir), "--input-datefmt", "4", "-Q", "--from", "2026-03-09",
                           "--days", "35", "--format-apt", "%S %m\n"],
                          capture_output=True, text=True, env=env, check=True, timeout=60).stdout
-    assert "10:00 Check your Extra Usage balance on the web" in out  # 2026-03-10, PDT
-    assert "12:00 Extra Usage credit expired: turn Extra Usage off" in out
+    assert "10:00 Check your Claude usage credit balance on the web" in out  # 2026-03-10, PDT
+    assert "12:00 Claude usage credit expired: turn usage credits off" in out
     apts = (data_dir / "apts").read_text()
     assert "04/11/2026 @ 12:00" in apts
     expiry_line = next(line for line in apts.splitlines() if "expired" in line)
-    assert " !Extra Usage" in expiry_line  # "!" = calcurse's alarm flag from VALARM
+    assert " !Claude usage credit" in expiry_line  # "!" = calcurse's alarm flag from VALARM
 
 
 
@@ -321,12 +321,12 @@ def test_the_uids_of_earlier_versions_are_cancelled(cli: Cli, state_dir: Path, t
     state_dir.mkdir()
     (state_dir / "state.json").write_text(json.dumps({"version": 2, "ics": {old: {
         "sequence": 0, "fingerprint": "x", "start": "2026-04-07T16:30:00+00:00",
-        "summary": "Extra Usage credit expired: turn Extra Usage off"}}}))
+        "summary": "Claude usage credit expired: turn usage credits off"}}}))
     out = tmp_path / "r.ics"
     assert cli("--config", EXAMPLE, "export-ics", "-o", str(out)).exit_code == 0
     by_uid = {e.uid.value: e for e in vobject.readOne(out.read_text()).vevent_list}
     assert by_uid[old].status.value == "CANCELLED" and by_uid[old].sequence.value == "1"
-    assert sum(1 for e in by_uid.values() if e.summary.value == "Extra Usage credit expired: turn Extra Usage off"
+    assert sum(1 for e in by_uid.values() if e.summary.value == "Claude usage credit expired: turn usage credits off"
                and "status" not in e.contents) == 1  # the new event, once
 
 
@@ -418,6 +418,6 @@ def test_after_done_the_expiry_stays_without_alarms_and_the_count_says_so(cli: C
     calendar = vobject.readOne(out.read_text())
     live = [e for e in calendar.vevent_list if "status" not in e.contents]
     assert [(e.summary.value, e.dtstart.value) for e in live] == [
-        ("Extra Usage credit expires", datetime(2026, 4, 7, 16, 30, tzinfo=UTC))]
+        ("Claude usage credit expires", datetime(2026, 4, 7, 16, 30, tzinfo=UTC))]
     assert "valarm" not in live[0].contents and "extra-usage-off" in live[0].description.value
     assert sum(1 for e in calendar.vevent_list if e.contents.get("status", [None])[0] is not None) == 11

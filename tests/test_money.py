@@ -61,9 +61,10 @@ def test_logs_over_the_credit_say_it_may_be_spent_and_nothing_goes_unused() -> N
     reminders = by_id(timeline)
     spent = reminders["logged-spend/since-claim"]
     assert spent.due == la(2026, 2, 9, 13, 0) and spent.is_live(now)
-    assert spent.title == "Extra Usage credit may be spent: your Claude Code use since Feb 6 came to USD 58.00"
+    assert spent.title == "Claude usage credit may be spent: your Claude Code use since Feb 6 came to USD 58.00"
     assert "USD 58.00 at API prices, could have used the whole USD 50 credit" in spent.body
-    assert "record it with `reminderd balance AMOUNT`, or turn Extra Usage and Auto-Reload off" in spent.body
+    assert ("record it with `reminderd balance AMOUNT`, or turn usage credits (formerly Extra Usage) and Auto-Reload "
+            "off") in spent.body
     assert not any(r.kind == "unused-credit" for r in timeline.reminders)
     assert "exhaustion/at" not in reminders  # the logs say it, with what they know
     assert fc.unused_at_expiry().low == 0.0
@@ -127,7 +128,7 @@ def test_a_balance_that_falls_beyond_logged_use_is_an_event_not_a_pace() -> None
     assert drop.explained_usd == pytest.approx(7.0 + 1.2 * 7) and drop.unexplained_usd == pytest.approx(19.6)
     assert any("the balance fell by USD 19.60 more than your logged use" in w for w in ct.warnings)
     reminder = by_id(timeline)["balance-drop/20260219T0200Z"]
-    assert reminder.title == "Your Extra Usage credit balance fell by USD 19.60 more than your use explains"
+    assert reminder.title == "Your Claude usage credit balance fell by USD 19.60 more than your use explains"
     assert "Settings > Usage" in reminder.body and reminder.is_live(now)
     # the expected pace ignores the vanished part: 5 + 15.4 spent in 12.35 days; the high one does not
     days = (la(2026, 2, 18, 18) - CLAIMED) / timedelta(days=1)

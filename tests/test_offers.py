@@ -82,7 +82,8 @@ def test_a_custom_offer_speaks_its_own_words() -> None:
     assert by_id["work/auto-reload/after-claim"].title == \
         "work (me@work): Credit claimed: check that Auto top-up is off"
     assert "`reminderd done overage-off --credit home`" in by_id["home/expiry/at"].body
-    assert by_id["home/check-usage/2026-04-12"].title == "home (me@home): Check your Overage balance in the console"
+    assert by_id["home/check-usage/2026-04-12"].title == \
+        "home (me@home): Check your spring credit balance in the console"
 
 
 def test_with_several_credits_every_title_names_its_credit() -> None:
@@ -94,7 +95,7 @@ def test_one_credit_keeps_the_built_in_words_byte_for_byte() -> None:
     example = parse_config((ROOT / "config.example.toml").read_text(), "example.toml")
     timeline = plan(example, State(), datetime(2026, 2, 7, tzinfo=UTC))
     titles = {r.id.split("/", 1)[1]: r.title for r in timeline.reminders}
-    assert titles["expiry/-7d"] == "Extra Usage credit expires in 7 days: turn Extra Usage off"
+    assert titles["expiry/-7d"] == "Claude usage credit expires in 7 days: turn usage credits off"
     assert titles["auto-reload/after-claim"] == "Credit claimed: check that Auto-Reload is off"
     assert CLAUDE_EXTRA_USAGE_2026_02.where == \
         "the Claude web app, Settings > Usage (the mobile apps cannot change it)"

@@ -74,7 +74,7 @@ def test_a_credit_with_days_left(run: Run, state: Path) -> None:
 
 def test_a_credit_expiring_tomorrow_shows_the_reminder_in_red_only_with_color(run: Run, state: Path) -> None:
     write(state, TOMORROW)
-    words = "Extra Usage credit expires in 23 hours 30 minutes: turn Extra Usage off"
+    words = "Claude usage credit expires in 23 hours 30 minutes: turn usage credits off"
     assert line_of(run("statusline")) == words
     assert line_of(run("statusline", "--color")) == f"\x1b[1;31m{words}\x1b[0m"
     assert line_of(run("statusline", "--color", env={"NO_COLOR": "1"})) == words

@@ -45,14 +45,15 @@ def test_a_credit_expiring_tomorrow_with_usage_credits_on() -> None:
         "id": "c", "label": "c", "phase": "active", "currency": "USD", "amount": 50.0, "balance": None,
         "lowest": None, "per_day": 0.5, "expires_at": "2026-04-07T09:30:00-07:00",
         "expires_local": "Tue 2026-04-07 09:30 PDT", "claim_deadline": None, "usage_credits": "on",
-        "switch": "Extra Usage", "where": "the Claude web app, Settings > Usage (the mobile apps cannot change it)",
+        "switch": "usage credits (formerly Extra Usage)",
+        "where": "the Claude web app, Settings > Usage (the mobile apps cannot change it)",
         "done": "reminderd done extra-usage-off"}
     assert 20.0 < credit["balance"] < 21.0  # 50 - 0.5 a day for 59 days
     ids = [r["id"] for r in content["reminders"]]
     assert ids[0] == "c/expiry/at" and "c/expiry/-1d" in ids and "c/expiry/-7d" not in ids  # not "soon"
     reminder = urgent(content | {"written_at": TOMORROW.isoformat()}, TOMORROW)
     assert reminder is not None and reminder["id"] == "c/expiry/-1d"
-    assert words_at(reminder, TOMORROW) == "Extra Usage credit expires in 23 hours 30 minutes: turn Extra Usage off"
+    assert words_at(reminder, TOMORROW) == "Claude usage credit expires in 23 hours 30 minutes: turn usage credits off"
     assert reminder["done"] == "reminderd done extra-usage-off" and "bills your card" in reminder["message"]
 
 
@@ -67,10 +68,10 @@ def test_a_reader_later_takes_the_reminder_live_then_and_says_the_time_left_then
     later = EXPIRES - timedelta(hours=1, minutes=10)  # the 2-hour reminder is due, within AHEAD
     reminder = urgent(document, later)
     assert reminder is not None and reminder["id"] == "c/expiry/-2h"
-    assert words_at(reminder, later) == "Extra Usage credit expires in 1 hour 10 minutes: turn Extra Usage off"
+    assert words_at(reminder, later) == "Claude usage credit expires in 1 hour 10 minutes: turn usage credits off"
     after = urgent(document, EXPIRES + timedelta(minutes=1))
     assert after is not None and after["id"] == "c/expiry/at"  # "expired" outranks every warning
-    assert words_at(after, EXPIRES + timedelta(minutes=1)) == "Extra Usage credit expired: turn Extra Usage off"
+    assert words_at(after, EXPIRES + timedelta(minutes=1)) == "Claude usage credit expired: turn usage credits off"
     assert urgent(document, TOMORROW - timedelta(days=1)) is None  # nothing was due yet
 
 

@@ -74,7 +74,7 @@ def test_low_balance_and_exhaustion_from_the_fast_end_of_the_forecast() -> None:
     # USD 10 left at 5.00 a day: 8 days after the claim
     assert reminders["low-balance/usd10"].due == la(2026, 2, 18, 12, 0)
     assert reminders["low-balance/usd10"].until == earliest
-    assert "turn Extra Usage off" in reminders["exhaustion/at"].title
+    assert "turn usage credits off" in reminders["exhaustion/at"].title
     assert not [r for r in t.reminders if r.kind == "unused-credit"]
 
 
