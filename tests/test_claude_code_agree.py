@@ -178,7 +178,7 @@ def with_novelties(text: str) -> str:
         record["futureField"] = {"nested": [1, {"deeper": None}], "text": "\u00e9t\u00e9"}
         record["message"]["future_message_field"] = [{"kind": "x"}]
         usage["future_tokens"] = 999_999
-        usage["cache_creation"]["ephemeral_24h_input_tokens_note"] = "n/a"
+        usage["cache_creation"]["future_note"] = "n/a"
         usage["server_tool_use"]["future_requests"] = 3
         out.append(json.dumps(record, separators=(",", ":")))
         stamp, session = record["timestamp"], record["sessionId"]
@@ -216,7 +216,7 @@ def test_an_auto_compactions_summary_request_is_billed_but_in_no_transcript(tmp_
     summary = Usage(input_tokens=500_000, output_tokens=50_000)  # USD 1.50 at Sonnet 5's 2/10
 
     def compaction(request: Any) -> bool:
-        messages = request.body.get("messages") or [{}]
+        messages = (request.body.get("messages") if isinstance(request.body, dict) else None) or [{}]
         return "CRITICAL: Respond with TEXT ONLY" in json.dumps(messages[-1])
 
     with FakeAnthropic() as api:
