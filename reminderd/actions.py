@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from reminderd.matching import offer_of
 from reminderd.seams import Actions
 
 if TYPE_CHECKING:
@@ -48,10 +49,9 @@ def done_action(reminder: Reminder, config: Config) -> str | None:
 
     if not reminder.stops_on or not kind_of(reminder).asks_off:
         return None
-    credit = config.credit(reminder.credit_id)
-    if credit is None:
+    offer = offer_of(config, reminder.credit_id)
+    if offer is None:
         return None
-    offer = credit.offer
     if reminder.kind == "auto-reload" and offer.top_up_action in reminder.stops_on:
         return offer.top_up_action
     return offer.actions[0]
@@ -65,13 +65,16 @@ def actions_for(reminder: Reminder, config: Config, on_action: Callable[[str], N
     action = done_action(reminder, config)
     urgent = is_urgent(reminder)
     if action is None:
-        credit = config.credit(reminder.credit_id)
-        page = credit.offer.settings_url if credit is not None else ""
+        offer = offer_of(config, reminder.credit_id)
+        page = offer.settings_url if offer is not None else ""
         settings = ((SETTINGS, "Open Settings"),) if page else ()
         return Actions((*settings, (SNOOZE, "Remind me later")), "",
                        functools.partial(_open_or_pass_on, page, on_action), urgent)
     hint = ""
-    command = f"reminderd done {action}" + (f" --credit {reminder.credit_id}" if len(config.credits) > 1 else "")
+    if config.credit(reminder.credit_id) is None:  # found in the account: reading it sees the switch off
+        command = "reminderd account"
+    else:
+        command = f"reminderd done {action}" + (f" --credit {reminder.credit_id}" if len(config.credits) > 1 else "")
     if command not in reminder.body:
         hint = f"When it is off, run `{command}`."
     return Actions(((DONE, "I turned it off"), (SNOOZE, "Remind me in 1 hour")), hint, on_action, urgent)

@@ -107,6 +107,15 @@ def with_account_facts(state: State, config: Config, facts: AccountFacts | None,
     return state
 
 
+def offer_of(config: Config, credit_id: str) -> Offer | None:
+    """The offer of a configured credit, or of one found in the account (the built-in Claude
+    offer's switches: what its reminders ask to turn off)."""
+    credit = config.credit(credit_id)
+    if credit is not None:
+        return credit.offer
+    return CLAUDE_EXTRA_USAGE_2026_02 if credit_id.startswith(f"{DISCOVERED}-") else None
+
+
 def _discovered(granted: GrantedCredit, index: int, read_at: datetime, zone: ZoneInfo, label: str | None) -> Credit:
     """A credit the account holds that no config describes, with the built-in Claude offer's
     words and switches, its own amount, currency and expiry."""
@@ -122,5 +131,6 @@ def _discovered(granted: GrantedCredit, index: int, read_at: datetime, zone: Zon
         claim_opens=since, claim_closes=since, validity_days=days, zone=zone, source="your account",
         fixed_expiry=granted.expires_at)
     credit_id = f"{DISCOVERED}-{granted.expires_at.astimezone(zone):%Y-%m-%d}" + (f"-{index + 1}" if index else "")
-    return Credit(id=credit_id, offer=offer, plan=None, subscribed_at=None, claimed_at=since, auto_reload=None,
-                  usage=UsageProfile(), account=label)
+    # subscribed_at: when it was granted, if the account said (status shows it; `since` may be a guess)
+    return Credit(id=credit_id, offer=offer, plan=None, subscribed_at=granted.granted_at, claimed_at=since,
+                  auto_reload=None, usage=UsageProfile(), account=label)

@@ -6,7 +6,7 @@ sorted, times are ISO-8601 with the configured zone's offset, money is rounded t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -191,18 +191,9 @@ def _relative(instant: datetime, now: datetime, future: str, past: str) -> str:
     return future.format(span) if instant > now else past.format(span)
 
 
-def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
-    now, zone = timeline.now, timeline.zone
-    offer, fc = ct.credit.offer, ct.forecast
-
-    def at(instant: datetime | None) -> str:
-        return format_local(instant, zone) if instant else "not before it expires"
-
-    def row(label: str, value: str) -> str:
-        return f"  {label:<18}{value}"
-
-    out = [f"{credit_label(ct.credit)}: {offer.name}, USD {offer.amount_usd:g}",
-           row("Eligibility", f"{ct.eligibility.status} ({ct.eligibility.reason})")]
+def _claim_lines(ct: CreditTimeline, now: datetime, at: Callable[[datetime | None], str],
+                 row: Callable[[str, str], str]) -> list[str]:
+    out = [row("Eligibility", f"{ct.eligibility.status} ({ct.eligibility.reason})")]
     window = f"{at(ct.claim_opens)} to {at(ct.claim_deadline)}"
     if now < ct.claim_opens:
         window += _relative(ct.claim_opens, now, " (opens in {})", "")
@@ -215,22 +206,50 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
         out.append(row("Claimed", "not recorded (run `reminderd claim` once you have claimed)"))
     else:
         out.append(row("Claimed", at(ct.claimed_at)))
+    return out
+
+
+def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
+    now, zone = timeline.now, timeline.zone
+    offer, fc = ct.credit.offer, ct.forecast
+
+    def at(instant: datetime | None) -> str:
+        return format_local(instant, zone) if instant else "not before it expires"
+
+    def row(label: str, value: str) -> str:
+        return f"  {label:<18}{value}"
+
+    out = [f"{credit_label(ct.credit)}: {offer.name}, {offer.currency} {offer.amount_usd:g}"]
+    if ct.discovered:  # no claim, no plan: the account holds it
+        read = f", read {at(ct.switch_read_at)}" if ct.switch_read_at is not None else ""
+        out.append(row("Found in", f"your Claude account{read}"))
+        granted = ct.credit.subscribed_at
+        out.append(row("Granted", at(granted) if granted is not None else "not said by the account"))
+    else:
+        out += _claim_lines(ct, now, at, row)
     if ct.expires_at is not None and ct.claimed_at is not None:
         said = ", as your account says" if ct.expiry_source == "account" else ""
         out.append(row("Expires", at(ct.expires_at)
                        + _relative(ct.expires_at, now, f" (in {{}}{said})", f" (expired {{}} ago{said})")))
-        total = max(1.0, (ct.expires_at - ct.claimed_at).total_seconds())
-        left = max(0.0, (ct.expires_at - now).total_seconds())
-        out.append(row("Time left", f"{gauge(left / total)} {int(left // 86400)} of {offer.validity_days} days"))
+        if not ct.discovered or ct.credit.subscribed_at is not None:  # a validity to measure against
+            total = max(1.0, (ct.expires_at - ct.claimed_at).total_seconds())
+            left = max(0.0, (ct.expires_at - now).total_seconds())
+            out.append(row("Time left", f"{gauge(left / total)} {int(left // 86400)} of {offer.validity_days} days"))
     if fc is not None:
         # an expired credit's forecast is history: said in the past tense, never as if still to come
         past = ct.expires_at is not None and now >= ct.expires_at
         balance = fc.balance_at(now)
         basis = sources_text(fc.sources)
+        cur = offer.currency  # a credit found in the account counts in its own
+
+        def by(instant: datetime | None) -> str:
+            """A forecast date; one already past (the credit still running) is said to be."""
+            return at(instant) + (", already past" if instant is not None and instant <= now and not past else "")
+
         if past:
             out.append(row("Credit left", "none: the credit expired"))
         else:
-            out.append(row("Credit left", f"{gauge(balance / offer.amount_usd)} about USD {balance:.2f} of "
+            out.append(row("Credit left", f"{gauge(balance / offer.amount_usd)} about {cur} {balance:.2f} of "
                                           f"{offer.amount_usd:g} (estimated from {basis})"))
         if fc.bound is not None and fc.bound.logged_usd > 0 and not past:
             bound = fc.bound
@@ -238,25 +257,25 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
             out.append(row("Logged use", f"USD {bound.logged_usd:.2f} at API prices since {since} "
                                          f"({at(bound.since)}): as low as USD {max(0.0, bound.lowest_usd):.2f} left"))
             out.append(row("", "(Claude Code on this machine: a ceiling on what the credit paid, not a bill)"))
-        out.append(row("Spend", f"USD {fc.rate.low:.2f}-{fc.rate.high:.2f} a day "
+        out.append(row("Spend", f"{cur} {fc.rate.low:.2f}-{fc.rate.high:.2f} a day "
                                 f"(expected {fc.rate.expected:.2f})"))
         runs_out = "Ran out" if past else "Runs out"
         if fc.earliest_exhaustion is None:
             out.append(row(runs_out, "not before it expired, at your pace" if past
                            else "not before it expires, at your pace"))
         else:
-            out.append(row(runs_out, f"as early as {at(fc.earliest_exhaustion)}"))
-            out.append(row("", f"expected {at(fc.expected_exhaustion)}"))
+            out.append(row(runs_out, f"as early as {by(fc.earliest_exhaustion)}"))
+            out.append(row("", f"expected {by(fc.expected_exhaustion)}"))
             lasts = "lasted until it expired" if past else "lasts until it expires"
-            out.append(row("", f"at the latest {at(fc.latest_exhaustion)}" if fc.latest_exhaustion
+            out.append(row("", f"at the latest {by(fc.latest_exhaustion)}" if fc.latest_exhaustion
                            else f"at the slowest pace it {lasts}"))
         unused = fc.unused_at_expiry()
         if unused.high < 0.01:
             unused_text = "none"
         elif unused.expected < 0.01:
-            unused_text = f"none expected (up to USD {unused.high:.2f} at the slowest pace)"
+            unused_text = f"none expected (up to {cur} {unused.high:.2f} at the slowest pace)"
         else:
-            unused_text = (f"about USD {unused.expected:.2f} (USD {unused.low:.2f}-{unused.high:.2f}); "
+            unused_text = (f"about {cur} {unused.expected:.2f} ({cur} {unused.low:.2f}-{unused.high:.2f}); "
                            f"it {'was' if past else 'is'} not refunded")
         out.append(row("Left unused" if past else "Unused at expiry", unused_text))
     for action, when in sorted(ct.acknowledged.items()):
@@ -280,8 +299,9 @@ def _advice(ct: CreditTimeline) -> list[str]:
         return ["The claim window closed and no claim was recorded: this offer is over for you. "
                 "If you did claim, record it with `reminderd claim --at DATETIME`."]
     if ct.phase == EXPIRED and not done:
+        then = "`reminderd account` (it reads the switch)" if ct.discovered else f"`reminderd done {offer.actions[0]}`"
         return [f"The credit has expired. If {offer.setting} is still on, it bills your card at {offer.billed_at}: "
-                f"turn {offer.all_switches} off in {where}, then run `reminderd done {offer.actions[0]}`."]
+                f"turn {offer.all_switches} off in {where}, then run {then}."]
     if ct.phase == ACTIVE and not done:
         return [offer.switches_are_where]
     return []

@@ -22,6 +22,8 @@ class Eligibility(NamedTuple):
 def eligibility(credit: Credit) -> Eligibility:
     """Eligible when the plan qualifies and the subscription started by the cut-off."""
     offer = credit.offer
+    if offer.fixed_expiry is not None:  # a credit found in the account: it was granted
+        return Eligibility(ELIGIBLE, "your account holds it")
     qualifying = ", ".join(PLAN_NAMES.get(p, p) for p in offer.eligible_plans)
     if credit.plan is None:
         return Eligibility(UNKNOWN, f"plan not set; qualifying plans: {qualifying}")

@@ -58,10 +58,11 @@ def plan(config: Config, state: State, now: datetime, facts: Facts = NO_FACTS) -
     view = account_view(config, facts.account, config.account.label if config.account else None, now)
     credits = tuple(_credit_timeline(config, credit, known, now, facts, view)
                     for credit in (*config.credits, *view.discovered))
+    payer = _card_payer(credits)
     reminders = [
         reminder
         for ct in credits
-        for reminder in _reminders(config, ct)
+        for reminder in _reminders(config, ct, labelled=len(credits) > 1, card_pays=ct.credit.id == payer)
         if not (reminder.stops_on & ct.acknowledged.keys())
     ]
     reminders.sort(key=lambda r: (r.due, r.id))
@@ -220,14 +221,26 @@ class _Draft(NamedTuple):
 NEXT_IN_SERIES = datetime.max.replace(tzinfo=UTC)  # a marker: until the series' next reminder
 
 
-def _reminders(config: Config, ct: CreditTimeline) -> list[Reminder]:
-    texts = Texts(ct, config.timezone, labelled=len(config.credits) > 1)
+def _card_payer(credits: tuple[CreditTimeline, ...]) -> str | None:
+    """The credit whose "your card is paying" reminders are due, if any: the switch is the login's,
+    so one credit says it, the one gone last, and only once every credit the login covers that may
+    still hold money is gone (while one does, it pays, not the card)."""
+    covered = [ct for ct in credits if ct.usage_credits_on is not None and ct.claimed_at is not None]
+    if not covered or any(ct.gone_at is None for ct in covered):
+        return None
+    return max(covered, key=lambda ct: (ct.gone_at, ct.credit.id)).credit.id
+
+
+def _reminders(config: Config, ct: CreditTimeline, labelled: bool, card_pays: bool) -> list[Reminder]:
+    texts = Texts(ct, config.timezone, labelled=labelled)
     if ct.claimed_at is None:
         if ct.eligibility.status == NOT_ELIGIBLE:
             return []
         drafts, floor = _claim_deadline(config, ct, texts), ct.claim_opens
     elif ct.expires_at is not None:
         drafts, floor = _after_claim(config, ct, texts), ct.claimed_at
+        if card_pays:
+            drafts += _card_paying(config, ct, texts, frozenset({ct.credit.offer.actions[0]}))
     else:
         return []
     series: dict[str, list[_Draft]] = {}
@@ -324,7 +337,7 @@ def _after_claim(config: Config, ct: CreditTimeline, texts: Texts) -> list[_Draf
     ]
     out.append(_Draft("expiry", "at", expires, None, expires, True,
                       texts.expired_title(), texts.expired_body(), stop))
-    return out + _card_paying(config, ct, texts, stop)
+    return out
 
 
 CARD_PAYING_FOR = timedelta(days=366)  # the daily "your card is paying" reminder gives up after this

@@ -30,10 +30,12 @@ class Texts:
     def __init__(self, ct: CreditTimeline, zone: ZoneInfo, labelled: bool) -> None:
         self.ct, self.zone = ct, zone
         self.offer = offer = ct.credit.offer
-        self.amount = f"USD {offer.amount_usd:g}"
+        self.amount = f"{offer.currency} {offer.amount_usd:g}"
         self.where = offer.where
         self.label = f"{credit_label(ct.credit)}: " if labelled else ""
-        self.done = f"reminderd done {offer.actions[0]}" + (f" --credit {ct.credit.id}" if labelled else "")
+        # a credit found in the account is no config's: the account reading the switch off says it
+        self.done = "reminderd account" if ct.discovered else \
+            f"reminderd done {offer.actions[0]}" + (f" --credit {ct.credit.id}" if labelled else "")
 
     def at(self, instant: datetime | None) -> str:
         return format_local(instant, self.zone) if instant else "after the credit expires"

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from conftest import la, make_config
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reminderd.facts import AccountFacts, Facts, GrantedCredit, Money
 from reminderd.forecast import ACCOUNT
@@ -148,3 +150,62 @@ def test_what_the_account_said_is_kept_for_after_a_restart() -> None:
     later = with_account_facts(kept, config, again, read + timedelta(days=1))
     assert later.acknowledged["c"] == {}  # on again: the older acknowledgement is taken back
     assert len(later.observations["c"]) == 2  # the same figure, a day on: the pace needs it
+
+
+def test_the_card_is_not_paying_while_another_credit_of_the_login_holds_money() -> None:
+    """newuser-21969a5 problem 1: the February credit gone, an April credit in EUR still holding
+    money, usage credits on: the April credit pays, not the card. Once it is gone too, one series
+    says the card pays (problem 2: never one per credit), for the credit gone last."""
+    config = make_config(CLAIMED)
+    april = GrantedCredit(Money(2000, "EUR"), datetime(2026, 7, 1, tzinfo=UTC), name="Usage credit, April 2026")
+    june = la(2026, 6, 15, 12)
+    running = plan(config, State(), june, facts(june, april, on=True))
+    assert [ct.gone_at is not None for ct in running.credits] == [True, False]
+    assert not [r for r in running.reminders if r.kind == "card-paying"]
+    july = la(2026, 7, 2, 12)
+    both_gone = plan(config, State(), july, facts(july, april, on=True))
+    paying = [r for r in both_gone.reminders if r.kind == "card-paying"]
+    assert paying and {r.credit_id for r in paying} == {both_gone.credits[1].credit.id}
+    assert [r.due for r in paying][:2] == [july, datetime(2026, 7, 3, tzinfo=UTC)]  # then daily, at the hour it went
+
+
+def test_a_credit_found_in_the_account_speaks_its_currency_and_asks_the_account() -> None:
+    """problems 3 and 4: EUR stays EUR; no claim window or plan is made up; its reminders offer
+    "I turned it off", and the command they name is `reminderd account`, which sees the switch."""
+    from reminderd.actions import actions_for, done_action
+    from reminderd.instance import DaemonInfo
+    from reminderd.report import status_text
+
+    config = make_config(CLAIMED)
+    april = GrantedCredit(Money(2000, "EUR"), datetime(2026, 7, 1, tzinfo=UTC), name="Usage credit, April 2026")
+    now = la(2026, 6, 25, 12)
+    timeline = plan(config, State(), now, facts(now, april, on=True))
+    text = status_text(timeline, State(), DaemonInfo(False, None, None))
+    found = text.split("\n\n")[2]
+    assert found.startswith("account-2026-06-30: Usage credit, April 2026, EUR 20\n")
+    assert "Found in          your Claude account, read Thu 2026-06-25 12:00 PDT" in found
+    assert "Granted           not said by the account" in found
+    assert "Eligibility" not in found and "Claim window" not in found and "Time left" not in found
+    expiry = next(r for r in timeline.reminders if r.credit_id == "account-2026-06-30" and r.kind == "expiry")
+    assert expiry.title.startswith("account-2026-06-30: ")  # two credits: each title names its own
+    assert "Your EUR 20 credit" in expiry.body
+    assert done_action(expiry, config) == "extra-usage-off"
+    assert actions_for(expiry, config, lambda key: None).buttons[0] == ("done", "I turned it off")
+
+
+@given(credits=st.lists(st.tuples(st.integers(0, 3000), st.integers(-90, 120), st.sampled_from(["USD", "EUR"])),
+                        max_size=3),
+       on=st.booleans(), days=st.integers(0, 200), read_ago=st.integers(0, 72))
+def test_the_card_paying_rule(credits: list[tuple[int, int, str]], on: bool, days: int, read_ago: int) -> None:
+    """Whatever the account holds: "your card is paying" is said for at most one credit, only with
+    usage credits on, and never while a credit of the login may still hold money."""
+    now = la(2026, 2, 10) + timedelta(days=days)
+    read = now - timedelta(hours=read_ago)
+    granted = [GrantedCredit(Money(cents, currency), now + timedelta(days=offset))
+               for cents, offset, currency in credits]
+    timeline = plan(make_config(CLAIMED), State(), now, facts(read, *granted, on=on))
+    payers = {r.credit_id for r in timeline.reminders if r.kind == "card-paying"}
+    assert len(payers) <= 1
+    if payers:
+        assert on
+        assert all(ct.gone_at is not None for ct in timeline.credits if ct.claimed_at is not None)
