@@ -26,8 +26,9 @@ class UntrustedLink(OSError):
 
 
 def write_atomically(path: Path | str, data: bytes, mode: int = PRIVATE,
-                     error: type[ReminderdError] = StateError) -> None:
-    """Temp file beside the target, fsync, rename over it, fsync the directory.
+                     error: type[ReminderdError] = StateError, durable: bool = True) -> None:
+    """Temp file beside the target, fsync, rename over it, fsync the directory (without `durable`, no
+    fsync: a reader still sees the old content or the new, but a crash may lose the new).
 
     A symlink of yours (or root's) is followed: the file it points at is replaced and the link
     stays (dotfile managers link configs). A link someone else owns is refused, as the kernel's
@@ -46,13 +47,15 @@ def write_atomically(path: Path | str, data: bytes, mode: int = PRIVATE,
             os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, target)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        if durable:
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
     except OSError as exc:
         try:  # noqa: SIM105 (contextlib imports functools and collections: not on the status line's path)
             os.unlink(tmp)

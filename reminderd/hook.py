@@ -109,4 +109,5 @@ def _remember(directory: str, shown: dict[str, dict[str, float]], session: str, 
     kept = {s: r for s, r in shown.items() if r and max(r.values()) > at - REMEMBER}
     newest = sorted(kept, key=lambda s: max(kept[s].values()))[-MAX_SESSIONS:]
     data = lightjson.dumps({"schema_version": 1, "sessions": {s: kept[s] for s in newest}}, sort_keys=True)
-    write_atomically(os.path.join(directory, SESSIONS), data.encode())
+    # No fsync: Claude Code waits for the hook, and a crash that loses this only shows a warning again.
+    write_atomically(os.path.join(directory, SESSIONS), data.encode(), durable=False)
