@@ -85,12 +85,12 @@ def install_hook(obj: Any, with_status_line: bool, force: bool, dry_run: bool, u
     if uninstall:
         change = ih.uninstall(settings, record)
     else:
-        reminderd, config = ih.executable(), obj.config_path.absolute()
+        launch, config = ih.this_launch(), obj.config_path.absolute()
         if not config.exists():
             click.echo(f"warning: {config} does not exist yet; the commands name it (`reminderd init` writes one)",
                        err=True)
-        change = ih.install(settings, ih.command("hook", reminderd, state_dir, config),
-                            ih.command("statusline", reminderd, state_dir, config) if with_status_line else None,
+        change = ih.install(settings, ih.command("hook", launch, state_dir, config),
+                            ih.command("statusline", launch, state_dir, config) if with_status_line else None,
                             force, record, path)
     if not change.notes:
         what = "Nothing of reminderd's in" if uninstall else "Already installed in"

@@ -1,5 +1,7 @@
-"""The `reminderd` console script. `statusline` and `hook` run from light modules: Claude Code runs
-them after every answer and at every session start, and waits for them, so they never import click
+"""The `reminderd` console script, and what the commands install-hook writes call (`python -I -S -c`,
+install_hook.START: without `site`, so main() must keep needing nothing but the standard library and
+this package). `statusline` and `hook` run from light modules: Claude Code runs them after every
+answer and at every session start, and waits for them, so they never import click
 (benchmarks/statusline measures them). Everything else, and any option these two do not take
 (`--help`), goes to the click CLI (cli.py), which knows them too.
 

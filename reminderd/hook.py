@@ -12,11 +12,10 @@ REMEMBER in `hook_sessions.json` in the state directory.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-from reminderd import light
+from reminderd import light, lightjson
 from reminderd.summary_file import credits, read_summary, urgent, words_at
 
 TYPE_CHECKING = False
@@ -64,7 +63,7 @@ def main(args: list[str]) -> int:
     if session is not None and reminder["id"] in shown.get(session, {}):
         debug(f"{reminder['id']} was shown in session {session} already")
         return 0
-    sys.stdout.write(json.dumps({"systemMessage": message(document, reminder, now)}) + "\n")
+    sys.stdout.write(lightjson.dumps({"systemMessage": message(document, reminder, now)}) + "\n")
     sys.stdout.flush()
     if session is not None:
         _remember(directory, shown, session, str(reminder["id"]), now.timestamp())
@@ -92,7 +91,7 @@ def _shown(directory: str) -> dict[str, dict[str, float]]:
     """session id -> reminder id -> when it was shown; nothing from a missing or damaged file."""
     try:
         with open(os.path.join(directory, SESSIONS), "rb") as handle:
-            document = json.loads(handle.read(1 << 20))
+            document = lightjson.loads(handle.read(1 << 20))
     except (OSError, ValueError, RecursionError):
         return {}
     sessions = document.get("sessions") if isinstance(document, dict) else None
@@ -104,12 +103,11 @@ def _shown(directory: str) -> dict[str, dict[str, float]]:
 
 def _remember(directory: str, shown: dict[str, dict[str, float]], session: str, reminder_id: str,
               at: float) -> None:
-    from pathlib import Path
-
     from reminderd.files import write_atomically
 
     shown.setdefault(session, {})[reminder_id] = at
     kept = {s: r for s, r in shown.items() if r and max(r.values()) > at - REMEMBER}
     newest = sorted(kept, key=lambda s: max(kept[s].values()))[-MAX_SESSIONS:]
-    data = json.dumps({"schema_version": 1, "sessions": {s: kept[s] for s in newest}}, sort_keys=True)
-    write_atomically(Path(directory) / SESSIONS, data.encode())
+    data = lightjson.dumps({"schema_version": 1, "sessions": {s: kept[s] for s in newest}}, sort_keys=True)
+    # No fsync: Claude Code waits for the hook, and a crash that loses this only shows a warning again.
+    write_atomically(os.path.join(directory, SESSIONS), data.encode(), durable=False)

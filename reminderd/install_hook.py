@@ -7,9 +7,21 @@ included) is refused and left alone. What install created (the `hooks` object, i
 list) and a status line it replaced (--force) are remembered in the state file, so that uninstall
 gives back the file as it was.
 
-The commands run `sh -c` with a test of reminderd's path first: a removed reminderd makes the hook
-and the status line print nothing instead of failing. They carry the state directory and config in
-use, so they read the same summary as the `reminderd` that installed them.
+The commands start this reminderd's Python directly, `python -I -S -c START`, rather than the
+`reminderd` console script: Claude Code waits for them after every answer, and the script pip
+generates imports `re` and the interpreter's `site` (its .pth files) first, which together cost more
+than the command's own work (benchmarks/statusline). START puts the directory holding the reminderd
+package (found when installing) on sys.path, unless it is gone or the interpreter is no longer the
+one that installed it (another cache tag: a venv upgraded to a new Python): then `site` finds it;
+whatever fails before reminderd takes over (reminderd uninstalled) ends quietly with 0, as the
+light commands do. `-I` also keeps the project's directory, where Claude Code runs them, and
+PYTHON* variables out of sys.path.
+
+Each runs in `sh -c` with a test of the interpreter's path first (a removed venv makes them print
+nothing instead of failing), its values as arguments, so any path quotes safely and any shell runs
+it. They carry the state directory and config in use, so they read the same summary as the
+`reminderd` that installed them. The form older versions wrote (the console script's path) is
+still recognised, updated and removed.
 """
 
 from __future__ import annotations
@@ -29,7 +41,15 @@ from reminderd.errors import SettingsError, one_line
 BACKUP_SUFFIX = ".reminderd-backup"
 STATE_SECTION = "claude_code_settings"  # state extra: settings path -> what install created or replaced
 EVENT = "SessionStart"
-SCRIPT = 'if [ -x "$0" ]; then REMINDERD_STATE_DIR="$1" exec "$0" --config "$2" {}; fi'
+# The interpreter's exceptions hook ends anything raised before reminderd.entry takes over (whose
+# light commands always end with 0 themselves). No quote, $, ` or \ in it: it sits in "..." in SCRIPT.
+START = ("import os,sys,site;sys.excepthook=lambda*a:os._exit(0);a=sys.argv;f=a.pop(1);"
+         "sys.path.append(os.path.dirname(os.path.dirname(f)))if a.pop(1)==sys.implementation.cache_tag and "
+         "os.path.isfile(f)else site.main();from reminderd.entry import main;main()")
+SCRIPT = ('if [ -x "$0" ]; then REMINDERD_STATE_DIR="$1" exec "$0" -I -S -c "' + START + '" "$3" "$4" '
+          '--config "$2" {}; fi')  # sh -c SCRIPT python state_dir config entry.py cache_tag
+# What earlier versions (0.1.0) wrote: sh -c LEGACY_SCRIPT reminderd state_dir config (the console script).
+LEGACY_SCRIPT = 'if [ -x "$0" ]; then REMINDERD_STATE_DIR="$1" exec "$0" --config "$2" {}; fi'
 ARGUMENTS = {"hook": "hook", "statusline": "statusline --color"}
 HOOK_TIMEOUT = 10  # seconds Claude Code gives the hook (it needs milliseconds)
 REFRESH = 60  # seconds: the status line's time left stays right while the session is idle
@@ -41,30 +61,43 @@ def settings_path(environ: Mapping[str, str]) -> Path:
     return (Path(base).expanduser() if base else Path(os.path.expanduser("~")) / ".claude") / "settings.json"
 
 
-def executable(argv0: str = sys.argv[0]) -> Path:
-    """This reminderd's console script: the one running, else the one beside this Python (a venv, pipx)."""
-    for candidate in (Path(argv0), Path(sys.executable).parent / "reminderd"):
-        if candidate.name == "reminderd" and candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate.absolute()
-    raise SettingsError("cannot find the reminderd console script to run from Claude Code; "
-                        "run install-hook as `reminderd install-hook` (not `python -m reminderd`)")
+class Launch(NamedTuple):
+    """How Claude Code starts this reminderd: its interpreter, its reminderd/entry.py, and the
+    interpreter's cache tag (`cpython-311`)."""
+
+    python: Path
+    entry: Path
+    tag: str
 
 
-def command(kind: str, reminderd: Path, state_dir: Path, config: Path) -> str:
+def this_launch() -> Launch:
+    """The interpreter running now (a venv's or pipx's own, not the one it links to) and where it found
+    reminderd (site-packages, or the source tree of an editable install)."""
+    import reminderd
+
+    if not sys.executable or not os.access(sys.executable, os.X_OK):
+        raise SettingsError("cannot tell which Python runs reminderd (sys.executable is not set); nothing written")
+    return Launch(Path(sys.executable).absolute(), Path(reminderd.__file__).absolute().parent / "entry.py",
+                  sys.implementation.cache_tag or "")
+
+
+def command(kind: str, launch: Launch, state_dir: Path, config: Path) -> str:
     """The shell command Claude Code runs: `kind` of this reminderd, or nothing once it is removed."""
     return " ".join(["sh", "-c", shlex.quote(SCRIPT.format(ARGUMENTS[kind])),
-                     *(shlex.quote(str(p)) for p in (reminderd, state_dir, config))])
+                     *(shlex.quote(str(p)) for p in (launch.python, state_dir, config, launch.entry, launch.tag))])
 
 
 def is_ours(value: object, kind: str) -> bool:
-    """Whether a command is one install-hook wrote (of any reminderd, state directory or config)."""
+    """Whether a command is one install-hook wrote (of any reminderd, state directory or config), in
+    this form or the one older versions wrote."""
     if not isinstance(value, str):
         return False
     try:
         words = shlex.split(value)
     except ValueError:
         return False
-    return len(words) == 6 and words[:3] == ["sh", "-c", SCRIPT.format(ARGUMENTS[kind])]
+    return (len(words) == 8 and words[:3] == ["sh", "-c", SCRIPT.format(ARGUMENTS[kind])]) or \
+        (len(words) == 6 and words[:3] == ["sh", "-c", LEGACY_SCRIPT.format(ARGUMENTS[kind])])
 
 
 # -- JSON that keeps its numbers ------------------------------------------------------------------
@@ -164,7 +197,8 @@ def install(settings: dict[str, Any], hook: str, status_line: str | None, force:
     elif any(entry.get("command") != hook for entry in entries):
         for entry in entries:
             entry["command"] = hook
-        notes.append("updated reminderd's SessionStart hook (another path, state directory or config)")
+        notes.append("updated reminderd's SessionStart hook (another Python, state directory or config, or an "
+                     "older form)")
     if status_line is not None:
         current = new.get("statusLine")
         ours = {"type": "command", "command": status_line, "padding": 0, "refreshInterval": REFRESH}

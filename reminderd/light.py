@@ -50,10 +50,10 @@ def json_object(data: bytes | None) -> dict[str, Any] | None:
     """The JSON object `data` holds, or None for anything else (empty, truncated, not UTF-8, too deep)."""
     if not data:
         return None
-    import json
+    from reminderd.lightjson import loads
 
     try:
-        value = json.loads(data)
+        value = loads(data)
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

@@ -15,10 +15,11 @@ earliest at 100 %), which keeps what quota.history() derives and bounds the file
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from datetime import timedelta
+
+from reminderd import lightjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -90,24 +91,18 @@ def record_seen(state_dir: str, data: dict[str, Any], at: float) -> bool:
         except BlockingIOError:
             return False  # another status line is recording this minute
         rows = pruned([*_read_rows(path), row], at)
-        write_atomically(_path(path), _encode(rows))
+        write_atomically(path, _encode(rows))
         return True
     finally:
         os.close(fd)
-
-
-def _path(path: str) -> Path:
-    from pathlib import Path
-
-    return Path(path)
 
 
 def _encode(rows: list[Row]) -> bytes:
     def number(value: float | None) -> float | int | None:
         return int(value) if value is not None and value == int(value) else value
 
-    return json.dumps({"schema_version": SCHEMA_VERSION, "samples": [[number(v) for v in r] for r in rows]},
-                      separators=(",", ":")).encode()
+    return lightjson.dumps({"schema_version": SCHEMA_VERSION, "samples": [[number(v) for v in r] for r in rows]},
+                           compact=True).encode()
 
 
 def _read_rows(path: str) -> list[Row]:
@@ -115,7 +110,7 @@ def _read_rows(path: str) -> list[Row]:
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
-        document = json.loads(data) if len(data) <= MAX_BYTES else None
+        document = lightjson.loads(data) if len(data) <= MAX_BYTES else None
     except (OSError, ValueError, RecursionError):
         return []
     if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:

@@ -1,16 +1,17 @@
 """The summary file, `summary.json` in the state directory: what matters now (summary.py), written
 atomically by the daemon, `status` and `account`; read by Claude Code's status line and session hook.
 
-Those two run often and Claude Code waits for them, so reading imports nothing beyond json, os and
-datetime: no config, no plan. A file that is missing, damaged, of another schema version, or written
-more than MAX_AGE from the reader's `now` is "not ready" (None).
+Those two run often and Claude Code waits for them, so reading imports nothing beyond os, datetime
+and lightjson (not even json): no config, no plan. A file that is missing, damaged, of another schema
+version, or written more than MAX_AGE from the reader's `now` is "not ready" (None).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime, timedelta
+
+from reminderd import lightjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ RECENT = timedelta(days=7)  # summary.RECENT: a reminder with no end stays urgen
 def write_summary(state_dir: Path | str, timeline: Timeline, state: State, now: datetime) -> str | None:
     """Write the summary for `now` (skipped when the file already says the same and is recent).
     Returns None, or one line saying why the file could not be written; never raises for that."""
+    import json
+
     from reminderd.errors import StateError
     from reminderd.files import write_atomically
     from reminderd.summary import summarize
@@ -43,16 +46,10 @@ def write_summary(state_dir: Path | str, timeline: Timeline, state: State, now: 
         return None
     document = {"schema_version": SCHEMA_VERSION, "written_at": now.isoformat(timespec="seconds"), **content}
     try:
-        write_atomically(_path_of(path), json.dumps(document, sort_keys=True, indent=1).encode("utf-8"))
+        write_atomically(path, json.dumps(document, sort_keys=True, indent=1).encode("utf-8"))
     except StateError as error:
         return str(error)
     return None
-
-
-def _path_of(path: str) -> Path:
-    from pathlib import Path
-
-    return Path(path)
 
 
 def read_summary(state_dir: Path | str, now: datetime) -> dict[str, Any] | None:
@@ -62,7 +59,7 @@ def read_summary(state_dir: Path | str, now: datetime) -> dict[str, Any] | None:
             data = handle.read(MAX_BYTES + 1)
         if len(data) > MAX_BYTES:
             return None
-        document = json.loads(data)
+        document = lightjson.loads(data)
     except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION \

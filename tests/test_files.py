@@ -122,3 +122,21 @@ def test_the_usage_ledger_is_0600_before_sqlite_writes_to_it(tmp_path: Path) -> 
     finally:
         os.umask(old)
     assert (tmp_path / "usage").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_memo_is_written_atomically_without_fsync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the hook's session memory: Claude Code waits for the hook, and a lost write only repeats a warning
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    old = os.umask(0)
+    try:
+        write_atomically(tmp_path / "state" / "memo.json", b"{}", durable=False)
+    finally:
+        os.umask(old)
+    assert synced == [] and (tmp_path / "state" / "memo.json").read_bytes() == b"{}"
+    assert [p.name for p in (tmp_path / "state").iterdir()] == ["memo.json"]  # no temp file left
+    assert (tmp_path / "state" / "memo.json").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
+    write_atomically(str(tmp_path / "state" / "state.json"), b"[]")  # a str path as well as a Path
+    assert len(synced) == 2 and (tmp_path / "state" / "state.json").read_bytes() == b"[]"

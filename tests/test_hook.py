@@ -153,3 +153,11 @@ def test_the_click_cli_knows_both_commands(cli, state: Path) -> None:  # type: i
     assert "statusline" in help_text and "hook" in help_text and "install-hook" in help_text
     done = subprocess.run([SCRIPT, "hook", "--help"], capture_output=True, timeout=30)
     assert done.returncode == 0 and b"SessionStart" in done.stdout  # an option it does not take: click answers
+
+
+def test_the_session_memory_is_written_without_waiting_for_the_disk(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    hook_module._remember(str(tmp_path), {}, "s1", "expiry/-1d", 1775000000.0)
+    assert synced == [] and hook_module._shown(str(tmp_path)) == {"s1": {"expiry/-1d": 1775000000.0}}

@@ -1,25 +1,37 @@
 """`reminderd install-hook`: merged into generated settings files (Hypothesis), install then uninstall
-gives back the same JSON value in its order; the command it writes runs, and runs to nothing once
-reminderd is gone; files that are not JSON are refused with nothing written."""
+gives back the same JSON value in its order; the command it writes runs as Claude Code runs it, prints
+the line and the warning, imports nothing that costs, and runs to nothing once reminderd is gone; the
+form older versions wrote is updated and removed; files that are not JSON are refused with nothing
+written."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import GOLDEN
 from hypothesis import given
 from hypothesis import strategies as st
-from test_statusline import SCRIPT
+from test_statusline import INPUT, SCRIPT, THREE_DAYS, TOMORROW, write
 
 from reminderd import install_hook as ih
 
 HERE = Path("settings.json")
-HOOK = ih.command("hook", Path("/opt/r d/bin/reminderd"), Path("/home/u/.local/state/reminderd"), Path("/c.toml"))
-STATUS = ih.command("statusline", Path("/opt/r d/bin/reminderd"), Path("/s"), Path("/c.toml"))
+SESSION_START = (GOLDEN / "claude_code_hook_input.json").read_bytes()  # Claude Code 2.1.332's
+LAUNCH = ih.Launch(Path("/opt/r d/bin/python3"), Path("/opt/r d/lib/python3.11/site-packages/reminderd/entry.py"),
+                   "cpython-311")
+HOOK = ih.command("hook", LAUNCH, Path("/home/u/.local/state/reminderd"), Path("/c.toml"))
+STATUS = ih.command("statusline", LAUNCH, Path("/s"), Path("/c.toml"))
+# What reminderd 0.1.0 wrote (its console script, by path), as it stands in users' settings.json.
+LEGACY_HOOK = ("sh -c 'if [ -x \"$0\" ]; then REMINDERD_STATE_DIR=\"$1\" exec \"$0\" --config \"$2\" hook; fi' "
+               "'/opt/r d/bin/reminderd' /home/u/.local/state/reminderd /c.toml")
+LEGACY_STATUS = ("sh -c 'if [ -x \"$0\" ]; then REMINDERD_STATE_DIR=\"$1\" exec \"$0\" --config \"$2\" statusline "
+                 "--color; fi' '/opt/r d/bin/reminderd' /s /c.toml")
 
 scalars = (st.none() | st.booleans() | st.integers(-(2**80), 2**80) | st.floats(allow_nan=False, allow_infinity=False)
            | st.text(max_size=8))
@@ -114,25 +126,158 @@ def test_a_status_line_of_the_users_stays_unless_forced_then_comes_back() -> Non
 
 def test_another_reminderd_or_state_dir_is_updated_in_place() -> None:
     installed = ih.install({}, HOOK, STATUS, False, {}, HERE)
-    moved_hook = ih.command("hook", Path("/new/reminderd"), Path("/s2"), Path("/c2.toml"))
+    moved_hook = ih.command("hook", ih.Launch(Path("/new/python"), Path("/new/reminderd/entry.py"), "cpython-312"),
+                            Path("/s2"), Path("/c2.toml"))
     moved = ih.install(installed.settings, moved_hook, STATUS, False, installed.record, HERE)
     assert moved.notes and json.dumps(moved.settings).count("REMINDERD_STATE_DIR") == 2
     assert moved.settings["hooks"]["SessionStart"][0]["hooks"][0]["command"] == moved_hook
 
 
+def claude_settings(hook: str, status_line: str) -> dict[str, Any]:
+    """A settings.json as Claude Code and a person leave it, with reminderd's hook and status line."""
+    return {"model": "opus", "hooks": {"SessionStart": [
+        {"matcher": "startup", "hooks": [{"type": "command", "command": "echo hi"}]},
+        {"hooks": [{"type": "command", "command": hook, "timeout": 10}]}],
+        "Stop": [{"hooks": [{"type": "command", "command": "notify"}]}]},
+        "statusLine": {"type": "command", "command": status_line, "padding": 0, "refreshInterval": 60},
+        "permissions": {"allow": ["Bash(ls:*)"]}}
+
+
+def test_the_form_older_versions_wrote_is_updated_in_place_and_removed() -> None:
+    assert ih.is_ours(LEGACY_HOOK, "hook") and ih.is_ours(LEGACY_STATUS, "statusline")
+    assert not ih.is_ours(LEGACY_HOOK, "statusline") and not ih.is_ours(LEGACY_STATUS, "hook")
+    old = claude_settings(LEGACY_HOOK, LEGACY_STATUS)
+    updated = ih.install(old, HOOK, STATUS, False, {}, HERE)
+    assert updated.notes == ("updated reminderd's SessionStart hook (another Python, state directory or config, or "
+                             "an older form)", "updated reminderd's status line")
+    assert updated.settings == claude_settings(HOOK, STATUS)  # in its place, nothing else touched
+    bare = {k: v for k, v in old.items() if k != "statusLine"}
+    bare["hooks"] = {**old["hooks"], "SessionStart": old["hooks"]["SessionStart"][:1]}
+    assert ih.uninstall(old, {}).settings == bare
+    both = claude_settings(HOOK, LEGACY_STATUS)  # a new hook and an old status line, and one more old hook
+    both["hooks"]["SessionStart"].append({"hooks": [{"type": "command", "command": LEGACY_HOOK}]})
+    removed = ih.uninstall(both, {})
+    assert removed.settings == bare
+    assert removed.notes == ("removed reminderd's SessionStart hook", "removed reminderd's status line")
+
+
 # -- the command, for real --------------------------------------------------------------------------
 
+RED_TOMORROW = "\x1b[1;31mExtra Usage credit expires in 23 hours 30 minutes: turn Extra Usage off\x1b[0m\n"
 
-def test_the_command_runs_this_reminderd_and_nothing_once_it_is_gone(tmp_path: Path) -> None:
+
+def as_claude_code_runs(command: str, stdin: bytes, cwd: Path, now: Any = TOMORROW) -> tuple[int, bytes, bytes]:
+    """`command` the way Claude Code 2.1.332 runs a hook or status line: /bin/sh -c, in the project."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), "LANG": "C.UTF-8", "REMINDERD_NOW": now.isoformat(),
+           "PYTHONPATH": str(cwd), "COLUMNS": "200"}
+    done = subprocess.run(["/bin/sh", "-c", command], input=stdin, capture_output=True, env=env, cwd=cwd, timeout=30)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """Where Claude Code runs the commands: a project whose own `reminderd` and `re` must not be imported."""
+    directory = tmp_path / "my project"
+    (directory / "reminderd").mkdir(parents=True)
+    for name in ("reminderd/__init__.py", "re.py", "json.py", "datetime.py"):
+        (directory / name).write_text("raise SystemExit('imported from the project')\n")
+    return directory
+
+
+@pytest.fixture
+def bare_python(tmp_path: Path) -> Path:
+    """A venv with nothing installed in it, in a folder with spaces: not even reminderd's dependencies."""
+    venv = tmp_path / "a venv" / "with spaces"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    return venv / "bin" / "python"
+
+
+def test_what_install_hook_writes_prints_the_line_and_the_warning(cli, tmp_path: Path, project: Path) -> None:  # type: ignore[no-untyped-def]
     state, config = tmp_path / "state dir", tmp_path / "it's config.toml"
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
-    line = ih.command("statusline", Path(SCRIPT), state, config)
-    done = subprocess.run(["sh", "-c", line], input=b"{}", capture_output=True, env=env, timeout=30)
-    assert (done.returncode, done.stdout, done.stderr) == (0, b"\x1b[2mreminderd: summary not ready\x1b[0m\n", b"")
-    gone = ih.command("hook", tmp_path / "uninstalled" / "reminderd", state, config)
-    done = subprocess.run(["sh", "-c", gone], input=b'{"hook_event_name": "SessionStart"}', capture_output=True,
-                          env=env, timeout=30)
-    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    path = tmp_path / "claude" / "settings.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(claude_settings(LEGACY_HOOK, "ccstatusline"), indent=2))
+    done = cli("--config", str(config), "install-hook", "--statusline", "--force", "--settings", str(path),
+               env={"REMINDERD_STATE_DIR": str(state)})
+    assert done.exit_code == 0, done.stderr
+    written = json.loads(path.read_text())
+    status_line, hook = written["statusLine"]["command"], written["hooks"]["SessionStart"][1]["hooks"][0]["command"]
+    assert written == claude_settings(hook, status_line)
+    assert hook == ih.command("hook", ih.this_launch(), state, config)
+    assert hook.startswith("sh -c ") and f" -I -S -c \"{ih.START}\" " in hook
+    assert ih.this_launch() == ih.Launch(Path(sys.executable), Path(ih.__file__).parent / "entry.py",
+                                         sys.implementation.cache_tag)
+    assert as_claude_code_runs(status_line, INPUT, project) == (0, b"\x1b[2mreminderd: summary not ready\x1b[0m\n", b"")
+    write(state, TOMORROW)
+    assert as_claude_code_runs(status_line, INPUT, project) == (0, RED_TOMORROW.encode(), b"")
+    code, out, err = as_claude_code_runs(hook, SESSION_START, project)
+    assert (code, err) == (0, b"") and json.loads(out)["systemMessage"].startswith(
+        "reminderd (c): Extra Usage credit expires in 23 hours 30 minutes: turn Extra Usage off.")
+    assert as_claude_code_runs(hook, SESSION_START, project) == (0, b"", b"")  # once a session
+    write(state, THREE_DAYS)
+    assert as_claude_code_runs(status_line, b"", project, THREE_DAYS) == \
+        (0, b"credit USD 21 left \xc2\xb7 expires in 3 d \xc2\xb7 usage credits on\n", b"")
+
+
+def test_it_needs_no_site_packages_and_takes_any_path(tmp_path: Path, project: Path, bare_python: Path) -> None:
+    state, config = tmp_path / "state's dir", tmp_path / "config.toml"
+    write(state, TOMORROW)
+    here = ih.this_launch()
+    launch = ih.Launch(bare_python, here.entry, here.tag)  # reminderd found by its path alone
+    assert as_claude_code_runs(ih.command("statusline", launch, state, config), INPUT, project) == \
+        (0, RED_TOMORROW.encode(), b"")
+
+
+@pytest.mark.parametrize("change", ["moved", "another python"])
+def test_a_moved_reminderd_or_an_upgraded_python_is_found_the_usual_way(tmp_path: Path, project: Path,
+                                                                         change: str) -> None:
+    state = tmp_path / "state"
+    write(state, TOMORROW)
+    stale = tmp_path / "lib" / "python3.99" / "site-packages" / "reminderd"  # what the old Python's venv left
+    stale.mkdir(parents=True)
+    (stale / "__init__.py").write_text("")
+    (stale / "entry.py").write_text("def main():\n    print('the old reminderd')\n")
+    here = ih.this_launch()
+    launch = here._replace(entry=tmp_path / "gone" / "reminderd" / "entry.py") if change == "moved" else \
+        here._replace(entry=stale / "entry.py", tag="cpython-399")  # the venv runs another Python now
+    assert as_claude_code_runs(ih.command("statusline", launch, state, tmp_path / "c.toml"), INPUT, project) == \
+        (0, RED_TOMORROW.encode(), b"")
+
+
+def test_nothing_and_0_once_reminderd_or_its_python_is_gone(tmp_path: Path, project: Path,
+                                                          bare_python: Path) -> None:
+    state, config = tmp_path / "state", tmp_path / "c.toml"
+    write(state, TOMORROW)
+    gone = tmp_path / "gone" / "reminderd" / "entry.py"
+    for launch in (ih.Launch(bare_python, gone, ih.this_launch().tag),  # pip uninstall reminderd
+                   ih.Launch(tmp_path / "removed venv" / "bin" / "python", gone, "cpython-311")):
+        for kind, stdin in (("statusline", INPUT), ("hook", SESSION_START)):
+            assert as_claude_code_runs(ih.command(kind, launch, state, config), stdin, project) == (0, b"", b"")
+    legacy = ih.LEGACY_SCRIPT.format("hook")
+    assert as_claude_code_runs(f"sh -c '{legacy}' /gone/reminderd /s /c", SESSION_START, project) == (0, b"", b"")
+
+
+@pytest.mark.parametrize("kind", ["statusline", "hook"])
+def test_it_imports_neither_site_nor_json_nor_re(tmp_path: Path, project: Path, kind: str) -> None:
+    # what makes it fast (benchmarks/statusline): the interpreter's own start-up and little more
+    state = tmp_path / "state"
+    write(state, TOMORROW)
+    here = ih.this_launch()
+    timing = tmp_path / "bin" / "python"  # the same Python, listing what it imports on stderr
+    timing.parent.mkdir()
+    timing.write_text(f'#!/bin/sh\nexec "{here.python}" -X importtime "$@"\n')
+    timing.chmod(0o755)
+    stdin = SESSION_START if kind == "hook" else INPUT.replace(b'"version"', b'"rate_limits": {"five_hour": {'
+                                                                b'"used_percentage": 100, "resets_at": 1775469600}}, '
+                                                                b'"version"')
+    code, out, err = as_claude_code_runs(ih.command(kind, here._replace(python=timing), state, tmp_path / "c.toml"),
+                                         stdin, project)
+    assert code == 0 and out
+    imported = {line.rsplit("|", 1)[-1].strip() for line in err.decode().splitlines()}
+    assert f"reminderd.{kind}" in imported and "reminderd.files" in imported  # it wrote what it saw
+    assert not imported & {"re", "json", "pathlib", "tempfile", "contextlib", "typing", "click", "platformdirs",
+                           "zoneinfo", "tomllib", "_distutils_hack"}
+    assert not [name for name in imported if name.startswith("__editable__")]  # no .pth was run
 
 
 # -- through the command line ----------------------------------------------------------------------
@@ -162,8 +307,8 @@ def test_install_dry_run_uninstall(cli, tmp_path: Path, state_dir: Path) -> None
     assert list(written) == ["model", "hooks", "permissions", "number", "statusLine"]
     assert written["hooks"]["Stop"] == OTHER["hooks"]["Stop"]  # type: ignore[index]
     ours = written["hooks"]["SessionStart"][1]["hooks"][0]["command"]
-    assert ours == ih.command("hook", Path(SCRIPT), state_dir.absolute(), config.absolute())
-    assert "'" + SCRIPT + "'" in ours or SCRIPT in ours
+    assert ours == ih.command("hook", ih.this_launch(), state_dir.absolute(), config.absolute())
+    assert sys.executable in ours and SCRIPT not in ours
     assert path.with_name("settings.json.reminderd-backup").read_text() == original
     assert os.stat(path).st_mode & 0o777 == 0o640
     assert cli("--config", str(config), "install-hook", "--statusline", "--settings", str(path)).stdout == \

@@ -16,7 +16,7 @@ SOURCES = {"usage_logs", "transcripts", "transcript_workers", "ledger", "account
 CHANNELS = {"notify", "notifier", "dbus_notify", "actions", "push", "ics", "caldav_sync", "caldav_channel", "channels"}
 LAYERS = {
     **dict.fromkeys(["__init__", "errors", "timeutil", "prices", "offers", "settings", "quota", "logged", "spend",
-                     "facts", "forecast", "rules", "quiet", "urls", "record"], VALUES),
+                     "facts", "forecast", "rules", "quiet", "urls", "record", "lightjson"], VALUES),
     **dict.fromkeys(["reminder", "wording", "timeline", "catchup", "snooze", "summary", "matching", "kinds"], CORE),
     **dict.fromkeys(["config", "config_values", "config_offers", "config_edges", "config_edit", "state", "files",
                      "paths", "instance", "bounded", "secret_command",

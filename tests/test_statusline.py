@@ -156,7 +156,7 @@ def test_it_never_imports_click_config_or_zone_tables(run: Run, state: Path, com
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.decode().splitlines()}
     assert f"reminderd.{command}" in imported
     assert not imported & {"click", "tomllib", "zoneinfo", "platformdirs", "reminderd.config", "reminderd.timeline",
-                           "typing"}
+                           "typing", "json"}
 
 
 # -- the plan's quota, recorded --------------------------------------------------------------------
