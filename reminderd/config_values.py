@@ -171,7 +171,7 @@ class ValueReader:
                                      f'"America/Los_Angeles", got nothing, and {exc}: set it in the config')
                 return ZoneInfo("UTC")  # only to go on collecting problems: this config is rejected
         if isinstance(value, str) and value:
-            with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+            with contextlib.suppress(ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
                 return ZoneInfo(value)
         self.problem(path, 'an IANA time zone name such as "America/Los_Angeles"', value)
         return ZoneInfo("UTC")  # only to go on collecting problems: this config is rejected

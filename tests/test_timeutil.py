@@ -66,6 +66,9 @@ def test_what_it_returns_reads_back_as_the_same_instant(now: datetime, zone: Zon
     if warning is None:  # the day asked for, at the time asked for
         assert local.date() == expected_day
         assert (local.hour, local.minute) == ((clock.hour, clock.minute) if clock else (0, 0))
+    elif "happens twice" in warning:  # a wall time a clock change repeats: the first of the two, as asked
+        assert clock is not None and local.fold == 0  # astimezone() marks the second of the two with fold=1
+        assert (local.date(), local.hour, local.minute) == (expected_day, clock.hour, clock.minute)
     else:  # only a wall time skipped by a clock change moves (forward, by at most the gap)
         assert "DST gap" in warning and local.date() - expected_day <= timedelta(days=1)
 
@@ -73,3 +76,10 @@ def test_what_it_returns_reads_back_as_the_same_instant(now: datetime, zone: Zon
 @given(nows, zones)
 def test_now_is_now(now: datetime, zone: ZoneInfo) -> None:
     assert parse_moment("now", zone, now) == (now, None)
+
+
+def test_a_wall_time_a_clock_change_repeats_is_the_first_of_the_two() -> None:
+    """Found by the property above: 02:00 on the night Berlin's clocks go back happens twice."""
+    instant, warning = parse_moment("today 02:00", ZoneInfo("Europe/Berlin"), datetime(2112, 10, 30, tzinfo=UTC))
+    assert instant == datetime(2112, 10, 30, 0, 0, tzinfo=UTC)  # 02:00 CEST, not 02:00 CET an hour later
+    assert warning == "2112-10-30 02:00 happens twice in Europe/Berlin; read as the first (CEST)"
