@@ -60,7 +60,8 @@ def test_unknown_zone() -> None:
         'bad.toml: timezone: expected an IANA time zone name such as "America/Los_Angeles", got "Mars/Olympus"']
 
 
-@pytest.mark.parametrize(("value", "shown"), [("5", "5"), ('""', '""'), ('"../etc/passwd"', '"../etc/passwd"')])
+@pytest.mark.parametrize(("value", "shown"), [("5", "5"), ('""', '""'), ('"../etc/passwd"', '"../etc/passwd"'),
+                                              (f'"{"x" * 300}"', f'"{"x" * 300}"')])  # too long for a file name
 def test_zone_that_is_not_a_zone_name(value: str, shown: str) -> None:
     assert problems(f"timezone = {value}\n[[credit]]\n") == [
         f'bad.toml: timezone: expected an IANA time zone name such as "America/Los_Angeles", got {shown}']
