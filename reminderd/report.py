@@ -257,8 +257,9 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
             out.append(row("Logged use", f"USD {bound.logged_usd:.2f} at API prices since {since} "
                                          f"({at(bound.since)}): as low as USD {max(0.0, bound.lowest_usd):.2f} left"))
             out.append(row("", "(Claude Code on this machine: a ceiling on what the credit paid, not a bill)"))
+        lately = " (none seen lately)" if fc.rate.high == 0 else ""
         out.append(row("Spend", f"{cur} {fc.rate.low:.2f}-{fc.rate.high:.2f} a day "
-                                f"(expected {fc.rate.expected:.2f})"))
+                                f"(expected {fc.rate.expected:.2f}){lately}"))
         runs_out = "Ran out" if past else "Runs out"
         if fc.earliest_exhaustion is None:
             out.append(row(runs_out, "not before it expired, at your pace" if past

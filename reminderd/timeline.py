@@ -196,11 +196,13 @@ def _reading_warnings(config: Config, credit: Credit, claimed: datetime, expires
                    f"allow, from USD {drop.from_usd:.2f} to USD {drop.to_usd:.2f} by {format_local(drop.at, zone)}: "
                    f"check {offer.where}")
     if fc is None:
-        out.append("no usage profile, and no balance reading that shows spend: no exhaustion forecast "
-                   "(set [credit.usage], or run `reminderd balance AMOUNT` again once you have used some)"
+        profile = "daily_spend_usd or per_day in [credit.usage]"
+        logs = ", no Claude Code use in its logs yet," if credit.usage.claude_code_logs else ""
+        out.append(f"no usage profile{logs} and no balance reading that shows spend: no exhaustion forecast "
+                   f"(set {profile}, or run `reminderd balance AMOUNT` again once you have used some)"
                    if seen is not None else
-                   "no usage profile and no balance observation: no exhaustion forecast "
-                   "(set [credit.usage] or run `reminderd balance AMOUNT`)")
+                   f"no usage profile{logs} and no balance observation: no exhaustion forecast "
+                   f"(set {profile}, or run `reminderd balance AMOUNT`)")
     return out
 
 

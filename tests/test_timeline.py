@@ -148,3 +148,13 @@ def test_plan_applies_quiet_hours() -> None:
     assert reminders["expiry/-2h"].due == la(2026, 4, 11, 21, 0)  # 21:00 PDT, before quiet hours
     # the expiry at 23:00 is in quiet hours: "expired" waits for their end, never comes before it
     assert reminders["expiry/at"].due == la(2026, 4, 12, 8, 0)
+
+
+def test_no_forecast_says_what_would_give_one() -> None:
+    """newuser-21969a5 problem 7: with the logs on and nothing in them yet, the warning said to
+    "set [credit.usage]", which was set."""
+    config = make_config("claimed_at = 2026-02-06T09:30:00\n[credit.usage]\nclaude_code_logs = true\n")
+    (warning,) = plan(config, State(), la(2026, 2, 8)).credits[0].warnings
+    assert warning == ("no usage profile, no Claude Code use in its logs yet, and no balance observation: no "
+                       "exhaustion forecast (set daily_spend_usd or per_day in [credit.usage], or run "
+                       "`reminderd balance AMOUNT`)")
