@@ -79,7 +79,7 @@ def offers_text(offers: Mapping[str, Offer]) -> str:
             prices = ", ".join(f"{m} {p.input:g}/{p.output:g}" for m, p in offer.prices.current().items())
             row("Prices", f"{prices} (USD per million tokens in/out)")
             if offer.prices_source:
-                row("", f"from the {offer.prices_source}")
+                row("", f"from {offer.prices_source}")
         if offer.source:
             row("Source", offer.source)
         for index, url in enumerate(offer.source_urls):

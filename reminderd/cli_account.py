@@ -130,8 +130,8 @@ def account_text(facts: AccountFacts | None, problems: Sequence[str], matched: M
         when = "just now" if fresh and age < timedelta(minutes=1) else f"{format_span(age)} ago"
         lines = [f"Claude account, as read {format_local(facts.read_at, zone)} ({when})"]
         switch = {True: "on", False: "off", None: "not said"}[facts.usage_credits_on]
-        reason = f" ({facts.disabled_reason})" if facts.disabled_reason else ""
-        lines.append(f"  Usage credits     {switch}{reason} (formerly Extra Usage)")
+        reason = f"; the account says why: {facts.disabled_reason}" if facts.disabled_reason else ""
+        lines.append(f"  Usage credits     {switch} (formerly Extra Usage{reason})")
         if facts.monthly_limit or facts.month_spend:
             cap = f"monthly cap {facts.monthly_limit}" if facts.monthly_limit else "no monthly cap"
             spend = f", spent this month {facts.month_spend}" if facts.month_spend else ""

@@ -56,7 +56,7 @@ def this_install_command(extra: str) -> str:
 def missing(extra: str) -> str:
     """The one line that says an extra is not installed, and how to add it here."""
     info = EXTRAS[extra]
-    return f"{info.needed_for} needs the {info.name} extra ({info.package}), not installed here: " \
+    return f"{info.needed_for}: the {info.name} extra ({info.package}) is not installed here: " \
            f"{this_install_command(extra)}"
 
 

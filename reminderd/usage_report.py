@@ -129,8 +129,9 @@ def usage_text(view: UsageView, fancy: bool) -> str:
         expired = view.expired_at
         end = "" if expired is None else f", to the day of its expiry, {format_local(expired, view.zone)}"
         lines.append(f"  {'Since claim':<14}  USD {claimed:8.2f}  (from the day of the claim, {claim}{end})")
-    scanned = format_local(view.ledger.scanned_at, view.zone) if view.ledger.scanned_at else "never"
-    lines.append(f"  {'Transcripts':<14}  {view.ledger.files} read; ledger brought up to date {scanned}")
+    scanned = f"; ledger brought up to date {format_local(view.ledger.scanned_at, view.zone)}" \
+        if view.ledger.scanned_at else "; the ledger has not been brought up to date yet"
+    lines.append(f"  {'Transcripts':<14}  {view.ledger.files} read{scanned}")
     lines += [f"  ! {w}" for w in view.warnings()]
     return "\n".join(lines) + "\n"
 

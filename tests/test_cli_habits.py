@@ -196,7 +196,7 @@ def test_a_missing_extra_is_its_own_message_and_exit_code(tmp_path: Path) -> Non
                             capture_output=True, text=True, cwd=ROOT, timeout=60,
                             env={**os.environ, "REMINDERD_STATE_DIR": str(tmp_path / "state")})
     assert result.returncode == 78
-    assert result.stderr == ("reminderd: calendar sync needs the caldav extra (caldav), not installed here: "
+    assert result.stderr == ("reminderd: calendar sync: the caldav extra (caldav) is not installed here: "
                              f"{sys.executable} -m pip install 'reminderd[caldav]'\n")
 
 

@@ -376,11 +376,12 @@ def test_without_apprise_push_is_off_and_the_desktop_works(tmp_path: Path, monke
         daemon.scheduler.shutdown(wait=False)
     assert len(desktop.sent) == 1 and ids(daemon) == [DESKTOP]
     disabled = read_state(tmp_path / "state.json").state.extra["channels"]["disabled"]
-    assert len(disabled) == 1 and disabled[0].startswith("push: push notifications needs the push extra (apprise)")
+    assert len(disabled) == 1 and disabled[0].startswith(
+        "push: push notifications: the push extra (apprise) is not installed")
     status = cli("--config", str(tmp_path / "config.toml"), "status")
-    assert status.exit_code == 0 and "needs the push extra" in status.stdout
+    assert status.exit_code == 0 and "the push extra (apprise) is not installed" in status.stdout
     result = cli("--config", str(tmp_path / "config.toml"), "notify-test")
-    assert result.exit_code == 69 and "needs the push extra" in result.stderr
+    assert result.exit_code == 69 and "the push extra (apprise) is not installed" in result.stderr
 
 
 def test_status_with_push_configured_never_imports_apprise(tmp_path: Path) -> None:
