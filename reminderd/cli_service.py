@@ -86,7 +86,8 @@ def notify_test(obj: Context) -> None:
         try:
             how = channel.deliver(Outgoing(test, title, body))
         except Exception as exc:  # noqa: BLE001 (what the channel says is the message)
-            click.echo(f"{channel.name}: failed: {one_line(str(exc))}", err=True)
+            why = one_line(str(exc)).removeprefix(f"{channel.name}: ")  # the channel named once
+            click.echo(f"{channel.name}: failed: {why}", err=True)
             failed.append(channel.name)
             continue
         if channel.name == "desktop":

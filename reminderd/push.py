@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reminderd.bounded import CannotRun, Running, child_argv
-from reminderd.errors import NotifyError
+from reminderd.errors import NotifyError, one_line
 from reminderd.seams import ChannelError, Outgoing
 from reminderd.settings import Notifications, PushTarget
 from reminderd.urls import describe, is_one_url
@@ -138,6 +138,7 @@ def serve_send() -> None:
         return _answer(False, str(exc))
     if not readable(url) or not service.add(url):
         return _answer(False, "Apprise cannot read this URL as one service")
+    said = _apprise_says()
     try:
         result = service.notify(body=body, title=title)
     except Exception as exc:  # noqa: BLE001 (a service plugin raises anything)
@@ -145,8 +146,28 @@ def serve_send() -> None:
     # An AppriseResult is true only when every service succeeded; a partial result is a failure.
     # (Older Apprise returns a plain bool.)
     failed: int = getattr(result, "failed_count", 0)
-    status = getattr(getattr(result, "status", None), "name", "success" if result else "failed")
-    _answer(bool(result) and not failed, status.lower())
+    status = getattr(getattr(result, "status", None), "name", "success" if result else "failed").lower()
+    delivered = bool(result) and not failed
+    _answer(delivered, status if delivered or not said else f"{status}: {said[-1]}")
+
+
+def _apprise_says() -> list[str]:
+    """What Apprise logs while it sends (why a send failed: "Internal Server Error - error=500", "A
+    Connection error occurred ..."), each line without any address in it (one may hold a token)."""
+    import logging
+    import re
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = re.sub(r"\S+://\S+", "<address>", record.getMessage().strip())
+            lines.append(one_line(text)[:200])
+
+    apprise_log = logging.getLogger("apprise")
+    apprise_log.addHandler(Keep(logging.WARNING))
+    apprise_log.setLevel(logging.WARNING)
+    return lines
 
 
 def _answer(delivered: bool, status: str) -> None:

@@ -124,11 +124,12 @@ def test_a_push_reaches_the_server_with_title_and_body(hook: Hook) -> None:
     assert [(m["title"], m["message"]) for m in hook.received] == [("Turn Extra Usage off", "It expires tomorrow.")]
 
 
-@pytest.mark.parametrize("failure", ["error", "closed"])
-def test_a_refused_or_unreachable_push_is_a_failure(hook: Hook, failure: str) -> None:
+@pytest.mark.parametrize(("failure", "why"), [("error", "error=500"), ("closed", "Connection error")])
+def test_a_refused_or_unreachable_push_is_a_failure_that_says_why(hook: Hook, failure: str, why: str) -> None:
     hook.mode = "error"
-    with pytest.raises(ChannelError, match="not delivered"):
+    with pytest.raises(ChannelError, match="not delivered") as failed:
         send(hook.url if failure == "error" else closed_port_url())
+    assert why in str(failed.value) and "://" not in str(failed.value).split("not delivered", 1)[1]  # no address
 
 
 @pytest.mark.parametrize("entry", ["tok3n {url}", "{url} {url}", "{url},{url}"])
@@ -455,6 +456,7 @@ def test_notify_test_reports_each_channel(tmp_path: Path, hook: Hook, cli: Calla
         "desktop: delivered through log (backend setting: log); the notification server accepted it.",
         "push json://…: delivered; the service accepted it."]
     assert result.stderr.splitlines()[-2:] == [
-        "push json://…: failed: push json://…: not delivered (failure)",
+        "push json://…: failed: not delivered (failure: A Connection error occurred sending JSON notification to "
+        "127.0.0.1.)",
         "reminderd: not delivered on: push json://…"]
     assert hook.titles() == ["reminderd: test notification"]
