@@ -16,7 +16,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from reminderd.daemon import WAKE_SECONDS, Daemon
@@ -25,11 +25,23 @@ from reminderd.instance import acquire_instance_lock
 log = logging.getLogger("reminderd")
 
 
+class ZonedFormatter(logging.Formatter):
+    """Log times in the config's zone, as `status` shows them (not the system's, which may differ)."""
+
+    zone: tzinfo | None = None  # set once the config is read; the system's zone until then
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (logging's)
+        return datetime.fromtimestamp(record.created, self.zone).astimezone(self.zone).strftime(
+            "%Y-%m-%d %H:%M:%S %Z")
+
+
 def configure_logging(verbose: bool) -> None:
     """Log to stderr; under systemd (JOURNAL_STREAM set) the journal adds timestamps itself."""
     fmt = "%(levelname)s %(message)s" if os.environ.get("JOURNAL_STREAM") else \
         "%(asctime)s %(levelname)s %(message)s"
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, force=True)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, force=True)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(ZonedFormatter(fmt))
     # a wake skipped while a tick still runs (a slow notification) is expected, not a warning
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
@@ -75,6 +87,7 @@ def run(config_path: Path, state_path: Path, lock_path: Path, clock: Callable[[]
         # held until the process ends: never released early; it says which config and state we use
         acquire_instance_lock(lock_path, config_path, state_path.parent)
         daemon = Daemon(config_path, state_path, lock_path, clock, wake_seconds)
+        ZonedFormatter.zone = daemon.config.timezone  # kept across reloads: a log in one zone reads best
         daemon.start()
         notify_service_manager("READY=1")
         while True:

@@ -230,3 +230,17 @@ def test_a_failing_source_fails_alone(make_daemon, monkeypatch, caplog) -> None:
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == ["toy source: date value out of range; keeping what was known, trying again after "
                       "1, 2, 4 ... minutes (at most an hour apart)"]
+
+
+def test_the_daemons_log_times_are_in_the_configs_zone() -> None:
+    """newuser-43ba1b3: the log said 09:28 where status said 10:28 CET."""
+    import logging
+    from zoneinfo import ZoneInfo
+
+    from reminderd.process import ZonedFormatter
+
+    record = logging.LogRecord("reminderd", logging.INFO, __file__, 1, "delivered", None, None)
+    record.created = datetime(2026, 3, 1, 9, 28, 18, tzinfo=UTC).timestamp()
+    formatter = ZonedFormatter("%(asctime)s %(message)s")
+    formatter.zone = ZoneInfo("Europe/Berlin")
+    assert formatter.format(record) == "2026-03-01 10:28:18 CET delivered"
