@@ -222,5 +222,8 @@ def test_status_warns_when_the_running_daemon_keeps_another_state(tmp_path: Path
         elsewhere.write_text(daemon.config.read_text())
         third = run_cli(["--config", str(elsewhere), "status"], {**env, "REMINDERD_STATE_DIR": str(tmp_path / "x")})
         assert f"one does (pid {daemon.proc.pid}) with {daemon.config} and {tmp_path / 'service-state'}" in third.stderr
+        # a second daemon may be on purpose: the hint says so, and how to run one
+        assert "if this config is the one you meant it to read" in third.stderr
+        assert f"(or start a second one: `reminderd --config {elsewhere} run`)" in third.stderr
     finally:
         assert daemon.stop() == 0
