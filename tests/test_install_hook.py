@@ -163,7 +163,7 @@ def test_the_form_older_versions_wrote_is_updated_in_place_and_removed() -> None
 
 # -- the command, for real --------------------------------------------------------------------------
 
-RED_TOMORROW = "\x1b[1;31mExtra Usage credit expires in 23 hours 30 minutes: turn Extra Usage off\x1b[0m\n"
+RED_TOMORROW = "\x1b[1;31mClaude usage credit expires in 23 hours 30 minutes: turn usage credits off\x1b[0m\n"
 
 
 def as_claude_code_runs(command: str, stdin: bytes, cwd: Path, now: Any = TOMORROW) -> tuple[int, bytes, bytes]:
@@ -212,7 +212,7 @@ def test_what_install_hook_writes_prints_the_line_and_the_warning(cli, tmp_path:
     assert as_claude_code_runs(status_line, INPUT, project) == (0, RED_TOMORROW.encode(), b"")
     code, out, err = as_claude_code_runs(hook, SESSION_START, project)
     assert (code, err) == (0, b"") and json.loads(out)["systemMessage"].startswith(
-        "reminderd (c): Extra Usage credit expires in 23 hours 30 minutes: turn Extra Usage off.")
+        "reminderd (c): Claude usage credit expires in 23 hours 30 minutes: turn usage credits off.")
     assert as_claude_code_runs(hook, SESSION_START, project) == (0, b"", b"")  # once a session
     write(state, THREE_DAYS)
     assert as_claude_code_runs(status_line, b"", project, THREE_DAYS) == \
