@@ -70,7 +70,7 @@ def status(obj: Context, as_json: bool, at: str | None) -> None:
     if as_json:
         print_json(status_json(timeline, state, daemon, channels_off(config, state)))
     else:
-        click.echo(status_text(timeline, state, daemon, channels_off(config, state)), nl=False)
+        click.echo(status_text(timeline, state, daemon, channels_off(config, state), obj.command_prefix()), nl=False)
 
 
 @command()

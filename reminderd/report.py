@@ -168,13 +168,15 @@ def gauge(fraction: float) -> str:
     return "[" + "#" * filled + "." * (GAUGE_WIDTH - filled) + "]"
 
 
-def status_text(timeline: Timeline, state: State, daemon: DaemonInfo, channels_off: tuple[str, ...] = ()) -> str:
+def status_text(timeline: Timeline, state: State, daemon: DaemonInfo, channels_off: tuple[str, ...] = (),
+                reminderd: str = "reminderd") -> str:
+    """`reminderd` is the command as the user types it for this config (with its --config)."""
     lines = [f"As of {format_local(timeline.now, timeline.zone)} ({timeline.zone.key})"]
     if daemon.running:
         woke = f", last woke {format_local(daemon.last_wake, timeline.zone)}" if daemon.last_wake else ""
         lines.append(f"Daemon: running (pid {daemon.pid}{woke})")
     else:
-        lines.append("Daemon: not running (start it with `reminderd run`, or as a service)")
+        lines.append(f"Daemon: not running (start it with `{reminderd} run`, or as a service)")
     lines += [f"  ! channel off: {line}" for line in channels_off]
     limit = plan_limit_text(timeline.plan_limit, timeline.now, timeline.zone)
     if limit:

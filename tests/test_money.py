@@ -202,7 +202,8 @@ BASES = {
 
 
 @pytest.mark.parametrize("basis", sorted(BASES))
-def test_status_renders_every_basis(basis: str, cli, write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_status_renders_every_basis(basis: str, cli, write_config, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from freezegun import freeze_time
 
     root = tmp_path / "claude"
@@ -210,6 +211,8 @@ def test_status_renders_every_basis(basis: str, cli, write_config, tmp_path: Pat
     config = write_config('timezone = "America/Los_Angeles"\n[[credit]]\nid = "c"\nplan = "pro"\n'
                           "subscribed_at = 2025-09-01\nclaimed_at = 2026-02-06T09:30:00\n"
                           + BASES[basis].format(root=root))
+    monkeypatch.chdir(config.parent)  # the golden holds the config's name as typed, not this run's tmp path
+    config = Path(config.name)
     with freeze_time("2026-02-24T17:00:00Z"):
         if basis in ("observations", "all"):
             assert cli("--config", str(config), "balance", "44", "--at", "2026-02-08T12:00").exit_code == 0
