@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from reminderd.matching import offer_of
+from reminderd.reminder import done_command
 from reminderd.seams import Actions
 
 if TYPE_CHECKING:
@@ -71,10 +72,8 @@ def actions_for(reminder: Reminder, config: Config, on_action: Callable[[str], N
         return Actions((*settings, (SNOOZE, "Remind me later")), "",
                        functools.partial(_open_or_pass_on, page, on_action), urgent)
     hint = ""
-    if config.credit(reminder.credit_id) is None:  # found in the account: reading it sees the switch off
-        command = "reminderd account"
-    else:
-        command = f"reminderd done {action}" + (f" --credit {reminder.credit_id}" if len(config.credits) > 1 else "")
+    command = done_command(action, reminder.credit_id, config.credit(reminder.credit_id) is None,
+                           len(config.credits) > 1)
     if command not in reminder.body:
         hint = f"When it is off, run `{command}`."
     return Actions(((DONE, "I turned it off"), (SNOOZE, "Remind me in 1 hour")), hint, on_action, urgent)

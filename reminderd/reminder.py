@@ -102,6 +102,14 @@ def credit_label(credit: Credit) -> str:
     return f"{credit.id} ({credit.account})" if credit.account else credit.id
 
 
+def done_command(action: str, credit_id: str, discovered: bool, labelled: bool) -> str:
+    """What the user runs once the switch is off. A credit found in the account has no config table
+    to record `done` in: reading the account again (`reminderd account`) sees the switch off."""
+    if discovered:
+        return "reminderd account"
+    return f"reminderd done {action}" + (f" --credit {credit_id}" if labelled else "")
+
+
 def top_up_advice(offer: Offer) -> str:
     """What to do about money added to the balance, in the offer's words."""
     if offer.top_up_switch:

@@ -15,6 +15,7 @@ from reminderd.catchup import announced, latest_live, to_deliver
 from reminderd.forecast import SpendRate
 from reminderd.instance import DaemonInfo
 from reminderd.quota import QuotaSample, history
+from reminderd.reminder import done_command
 from reminderd.state import State
 from reminderd.timeline import (
     ACTIVE,
@@ -284,11 +285,11 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
     for action, when in sorted(ct.acknowledged.items()):
         out.append(row("Done", f"{action} ({at(when)})"))
     out += [f"  ! {warning}" for warning in ct.warnings]
-    out += [f"  > {line}" for line in _advice(ct)]
+    out += [f"  > {line}" for line in _advice(ct, sum(not c.discovered for c in timeline.credits) > 1)]
     return out
 
 
-def _advice(ct: CreditTimeline) -> list[str]:
+def _advice(ct: CreditTimeline, labelled: bool) -> list[str]:
     offer = ct.credit.offer
     where = offer.where
     done = offer.actions[0] in ct.acknowledged
@@ -302,7 +303,8 @@ def _advice(ct: CreditTimeline) -> list[str]:
         return ["The claim window closed and no claim was recorded: this offer is over for you. "
                 "If you did claim, record it with `reminderd claim --at DATETIME`."]
     if ct.phase == EXPIRED and not done:
-        then = "`reminderd account` (it reads the switch)" if ct.discovered else f"`reminderd done {offer.actions[0]}`"
+        then = f"`{done_command(offer.actions[0], ct.credit.id, ct.discovered, labelled)}`"
+        then += " (it reads the switch)" if ct.discovered else ""
         return [f"The credit has expired. If {offer.setting} is still on, it bills your card at {offer.billed_at}: "
                 f"turn {offer.all_switches} off in {where}, then run {then}."]
     if ct.phase == ACTIVE and not done:

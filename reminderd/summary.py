@@ -15,7 +15,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from reminderd.record import State
-from reminderd.reminder import ACTIVE, CLAIMABLE, EXPIRED, CreditTimeline, Reminder, Timeline, credit_label
+from reminderd.reminder import (
+    ACTIVE,
+    CLAIMABLE,
+    EXPIRED,
+    CreditTimeline,
+    Reminder,
+    Timeline,
+    credit_label,
+    done_command,
+)
 from reminderd.snooze import snoozes
 from reminderd.timeutil import format_local
 
@@ -85,7 +94,7 @@ def _iso(instant: datetime | None, zone: ZoneInfo) -> str | None:
 
 
 def _done(ct: CreditTimeline, labelled: bool) -> str:
-    return f"reminderd done {ct.credit.offer.actions[0]}" + (f" --credit {ct.credit.id}" if labelled else "")
+    return done_command(ct.credit.offer.actions[0], ct.credit.id, ct.discovered, labelled)
 
 
 def _credit(ct: CreditTimeline, now: datetime, zone: ZoneInfo, labelled: bool) -> dict[str, Any]:

@@ -209,3 +209,27 @@ def test_the_card_paying_rule(credits: list[tuple[int, int, str]], on: bool, day
     if payers:
         assert on
         assert all(ct.gone_at is not None for ct in timeline.credits if ct.claimed_at is not None)
+
+
+def test_what_to_run_once_it_is_off_is_a_command_that_works_for_each_credit() -> None:
+    """A credit found in the account has no config table `done --credit` could name: the hook, the
+    summary and status all say `reminderd account`; a configured credit among several names itself."""
+    from reminderd.hook import message
+    from reminderd.instance import DaemonInfo
+    from reminderd.report import status_text
+    from reminderd.summary import summarize
+
+    now = la(2026, 10, 1, 12)
+    gone = GrantedCredit(usd(0), datetime(2026, 9, 19, tzinfo=UTC))
+    timeline = plan(make_config(CLAIMED), State(), now, facts(now, gone, on=True))
+    document = summarize(timeline, State(), now)
+    found = next(c for c in document["credits"] if c["id"] == timeline.credits[1].credit.id)
+    assert found["done"] == "reminderd account"
+    urgent = [r for r in document["reminders"] if r["credit"] == found["id"] and r["done"]]
+    assert urgent and all(r["done"] == "reminderd account" for r in urgent)
+    assert "--credit account-" not in message(document, urgent[0], now)
+    assert "--credit account-" not in status_text(timeline, State(), DaemonInfo(False, None, None))
+
+    two = make_config(CLAIMED + '[[credit]]\nid = "work"\nplan = "pro"\nsubscribed_at = 2025-09-01\n' + CLAIMED)
+    expired = plan(two, State(), la(2026, 4, 20, 12))
+    assert "`reminderd done extra-usage-off --credit c`" in status_text(expired, State(), DaemonInfo(False, None, None))
