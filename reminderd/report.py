@@ -312,6 +312,26 @@ def _advice(ct: CreditTimeline, labelled: bool) -> list[str]:
     return []
 
 
+SERIES_SHOWN = 7  # a longer run of one credit's reminders of one kind (the daily card-paying) is cut short
+
+
+def _upcoming_lines(upcoming: tuple[Reminder, ...], zone: ZoneInfo) -> list[str]:
+    """One line per reminder, except that a long series shows its first two and says how many follow."""
+    series: dict[tuple[str, str], list[Reminder]] = {}
+    for r in upcoming:
+        series.setdefault((r.credit_id, r.kind), []).append(r)
+    out = []
+    for r in upcoming:
+        same = series[(r.credit_id, r.kind)]
+        position = same.index(r)
+        if len(same) <= SERIES_SHOWN or position < 2:
+            out.append(f"  {format_local(r.due, zone)}  {r.id}: {r.title}")
+        if len(same) > SERIES_SHOWN and position == 1:
+            out.append(f"  ... and {len(same) - 2} more {r.kind} reminders, the last "
+                       f"{format_local(same[-1].due, zone)} ({same[-1].id})")
+    return out
+
+
 def _reminder_lines(timeline: Timeline, state: State) -> list[str]:
     zone = timeline.zone
     states = reminder_states(timeline, state)
@@ -327,7 +347,7 @@ def _reminder_lines(timeline: Timeline, state: State) -> list[str]:
         out += [f"  {format_local(r.due, zone)}  {r.id}: {r.title}" for r in held]
     if upcoming:
         out.append("Upcoming reminders:")
-        out += [f"  {format_local(r.due, zone)}  {r.id}: {r.title}" for r in upcoming]
+        out += _upcoming_lines(upcoming, zone)
     else:
         out.append("Upcoming reminders: none")
     return out

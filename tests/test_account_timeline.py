@@ -233,3 +233,19 @@ def test_what_to_run_once_it_is_off_is_a_command_that_works_for_each_credit() ->
     two = make_config(CLAIMED + '[[credit]]\nid = "work"\nplan = "pro"\nsubscribed_at = 2025-09-01\n' + CLAIMED)
     expired = plan(two, State(), la(2026, 4, 20, 12))
     assert "`reminderd done extra-usage-off --credit c`" in status_text(expired, State(), DaemonInfo(False, None, None))
+
+
+def test_status_shows_a_daily_series_once_not_a_month_of_lines() -> None:
+    from reminderd.instance import DaemonInfo
+    from reminderd.report import status_text
+
+    now = la(2026, 3, 1, 12)
+    timeline = plan(make_config(CLAIMED), State(), now, facts(now - timedelta(hours=2), GrantedCredit(
+        usd(0), ACCOUNT_EXPIRY)))
+    upcoming = [r for r in timeline.upcoming() if r.kind == "card-paying"]
+    assert len(upcoming) > 20
+    text = status_text(timeline, State(), DaemonInfo(False, None, None))
+    listed = [line for line in text.split("Upcoming reminders:")[1].splitlines() if "/card-paying/" in line]
+    assert len(listed) == 3, text  # the first two, and the line that says how many follow and the last
+    assert f"... and {len(upcoming) - 2} more card-paying reminders, the last" in listed[-1]
+    assert upcoming[-1].id in listed[-1]
