@@ -195,7 +195,9 @@ def _reading_warnings(config: Config, credit: Credit, claimed: datetime, expires
         out.append(f"the balance fell by USD {drop.unexplained_usd:.2f} more than your logged use and profile "
                    f"allow, from USD {drop.from_usd:.2f} to USD {drop.to_usd:.2f} by {format_local(drop.at, zone)}: "
                    f"check {offer.where}")
-    if fc is None:
+    # No forecast matters once the credit has expired, and a credit found in the account has no
+    # [credit.usage] to set nor a --credit for `balance`: its readings come from the account.
+    if fc is None and now < expires and offer.fixed_expiry is None:
         profile = "daily_spend_usd or per_day in [credit.usage]"
         logs = ", no Claude Code use in its logs yet," if credit.usage.claude_code_logs else ""
         out.append(f"no usage profile{logs} and no balance reading that shows spend: no exhaustion forecast "

@@ -249,3 +249,17 @@ def test_status_shows_a_daily_series_once_not_a_month_of_lines() -> None:
     assert len(listed) == 3, text  # the first two, and the line that says how many follow and the last
     assert f"... and {len(upcoming) - 2} more card-paying reminders, the last" in listed[-1]
     assert upcoming[-1].id in listed[-1]
+
+
+def test_no_advice_to_set_a_profile_where_it_cannot_be_followed_or_no_longer_matters() -> None:
+    """A credit found in the account has no [credit.usage] and `balance --credit` cannot name it;
+    an expired credit needs no exhaustion forecast. A live configured one still gets the advice."""
+    bare = "claimed_at = 2026-02-06T09:30:00\n"
+    now = la(2026, 10, 1, 12)
+    timeline = plan(make_config(bare), State(), now,
+                    facts(now, GrantedCredit(usd(3), datetime(2026, 10, 19, tzinfo=UTC)), on=True))
+    found, expired = timeline.credits[1], timeline.credits[0]
+    assert found.discovered and found.phase == "active" and expired.phase == "expired"
+    assert not [w for w in found.warnings + expired.warnings if "no exhaustion forecast" in w]
+    live = plan(make_config(bare), State(), la(2026, 3, 1, 12)).credits[0]
+    assert [w for w in live.warnings if "no exhaustion forecast" in w]
