@@ -85,3 +85,36 @@ def test_the_readme_examples_print_what_the_readme_shows(home: Path) -> None:
 def test_every_example_block_is_found() -> None:
     text = "x\n\n   ```\n   $ reminderd a\n   one\n   $ reminderd b\n   ```\n\n```sh\nls\n```\n"
     assert examples(text) == [("reminderd a", "one\n"), ("reminderd b", "")]
+
+
+def test_every_key_status_json_gives_is_in_the_readme_contract() -> None:
+    """The contract section names every key `status --json` emits, here for a configured credit with
+    a reading and a profile, and a credit found in the account."""
+    from datetime import UTC, datetime
+
+    from conftest import la, make_config
+
+    from reminderd.facts import AccountFacts, Facts, GrantedCredit, Money
+    from reminderd.forecast import Observation
+    from reminderd.instance import DaemonInfo
+    from reminderd.report import status_json
+    from reminderd.state import State
+    from reminderd.timeline import plan
+
+    section = (ROOT / "README.md").read_text().split("## `status --json` contract")[1].split("\n## ")[0]
+    now = la(2026, 3, 1, 12)
+    state = State(observations={"c": (Observation(la(2026, 2, 20, 9), 31.4),)})
+    account = AccountFacts(now, True, credits=(GrantedCredit(Money(300, "USD"), datetime(2026, 3, 20, tzinfo=UTC)),))
+    config = make_config('claimed_at = 2026-02-06T09:30:00\n[credit.usage]\ndaily_spend_usd = 1.0\n')
+    document = status_json(plan(config, state, now, Facts(account=account)), state, DaemonInfo(False, None, None))
+
+    def keys(value: object, skip: bool = False) -> set[str]:
+        if isinstance(value, dict):
+            own = set() if skip else set(value)
+            return own | {k for key, v in value.items() for k in keys(v, key in ("acknowledged",))}
+        if isinstance(value, list):
+            return {k for item in value for k in keys(item)}
+        return set()
+
+    missing = sorted(key for key in keys(document) if f"`{key}`" not in section and f"`{key}[]`" not in section)
+    assert missing == [], missing
