@@ -34,8 +34,8 @@ def load_config(path: Path) -> Config:
         raw_bytes = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
-            [f"{path}: no config file here; create one with `reminderd init` "
-             "or copy config.example.toml, or pass --config PATH"]
+            [f"{path}: no config file here; create one with `reminderd init` (a commented starter), "
+             "or pass --config PATH"]
         ) from None
     except IsADirectoryError:
         raise ConfigError([f"{path}: expected a config file, got a directory"]) from None

@@ -301,7 +301,9 @@ def _advice(ct: CreditTimeline, labelled: bool) -> list[str]:
         return [f"Claim it before the deadline in {where}, then run `reminderd claim`."]
     if ct.phase == MISSED:
         return ["The claim window closed and no claim was recorded: this offer is over for you. "
-                "If you did claim, record it with `reminderd claim --at DATETIME`."]
+                "If you did claim, record it with `reminderd claim --at DATETIME`. For a credit you hold "
+                "now: [account] in the config reads it from your account, or describe it as [offers.NAME] "
+                "(README: \"Adding a new offer\")."]
     if ct.phase == EXPIRED and not done:
         then = f"`{done_command(offer.actions[0], ct.credit.id, ct.discovered, labelled)}`"
         then += " (it reads the switch)" if ct.discovered else ""
