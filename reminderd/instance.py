@@ -166,7 +166,8 @@ def other_daemon_warning(ours: DaemonInfo, runtime: Path | None, config: Path, s
     """One line when the daemon that runs uses another config or state directory than this
     command (a service installed from another shell, with another --config or
     $REMINDERD_STATE_DIR): what the command shows is then not what the daemon does."""
-    fix = "run `reminderd install-service --force` as you ran this command, then restart the service"
+    fix = ("if it is your service, run `reminderd install-service --force` as you ran this command, then "
+           "restart the service; if you started it by hand, stop it and start it as you ran this command")
     if ours.running:
         if ours.config is None or _same(ours.config, config):
             return None
@@ -186,7 +187,7 @@ def other_daemon_warning(ours: DaemonInfo, runtime: Path | None, config: Path, s
                 f"{state_dir}: {fix}")
     # maybe on purpose (a second daemon for another config): a hint, not an instruction
     return (f"no daemon runs with this config and state directory, but one does (pid {other.pid}) with "
-            f"{other.config} and {other.state_dir}; if this config is the one you meant it to read, {fix} "
+            f"{other.config} and {other.state_dir}; if this config is the one you meant it to read: {fix} "
             f"(or start a second one: `reminderd --config {config} run`)")
 
 
