@@ -216,8 +216,9 @@ def test_status_warns_when_the_running_daemon_keeps_another_state(tmp_path: Path
         assert other.returncode == 0, other.stderr
         assert other.stderr.splitlines() == [
             f"warning: a daemon (pid {daemon.proc.pid}) reads this config but keeps its state in "
-            f"{tmp_path / 'service-state'}, not {tmp_path / 'my-state'}: run `reminderd install-service --force` as "
-            "you ran this command, then restart the service"]
+            f"{tmp_path / 'service-state'}, not {tmp_path / 'my-state'}: if it is your service, run `reminderd "
+            "install-service --force` as you ran this command, then restart the service; if you started it by hand, "
+            "stop it and start it as you ran this command"]
         elsewhere = tmp_path / "elsewhere.toml"
         elsewhere.write_text(daemon.config.read_text())
         third = run_cli(["--config", str(elsewhere), "status"], {**env, "REMINDERD_STATE_DIR": str(tmp_path / "x")})
