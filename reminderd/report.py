@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from reminderd.catchup import announced, latest_live, to_deliver
+from reminderd.catchup import announced, held_by_quiet_hours, latest_live, to_deliver
 from reminderd.forecast import SpendRate
 from reminderd.instance import DaemonInfo
 from reminderd.quota import QuotaSample, history
@@ -56,7 +56,9 @@ def reminder_states(timeline: Timeline, state: State) -> dict[str, str]:
         elif r.id in sendable:
             states[r.id] = LIVE
         else:
-            states[r.id] = HELD if r.id in latest else STALE
+            # held only by quiet hours; a latest one not sent otherwise is superseded (a warning of
+            # its series due within the minute goes out in its place)
+            states[r.id] = HELD if r.id in latest and held_by_quiet_hours(timeline, r) else STALE
     return states
 
 

@@ -330,3 +330,23 @@ def test_done_takes_the_switchs_new_name_and_records_the_same_action(cli: Cli) -
     wrong = cli("--config", EXAMPLE, "done", "usage-credit-off")
     assert wrong.exit_code == 2 and "extra-usage-off, auto-reload-off, usage-credits-off" in wrong.stderr
     assert "reminderd done extra-usage-off (or usage-credits-off)" in cli("offers").stdout
+
+
+def test_a_reminder_superseded_within_the_minute_is_not_said_to_wait_for_quiet_hours() -> None:
+    """With no quiet hours, the -1d claim reminder, 40 s before the -2h one that goes out in its
+    place, is stale: status does not list it under "held until quiet hours end"."""
+    from conftest import la, make_config
+
+    from reminderd.catchup import to_deliver
+    from reminderd.instance import DaemonInfo
+    from reminderd.report import reminder_states, status_text
+    from reminderd.state import State
+    from reminderd.timeline import plan
+
+    now = la(2026, 2, 16, 21, 59, 20)
+    timeline = plan(make_config(), State(), now)
+    assert timeline.quiet_hours is None
+    states = reminder_states(timeline, State())
+    assert [r.id for r in to_deliver(timeline, State())] == ["c/claim-deadline/-2h"]
+    assert states["c/claim-deadline/-1d"] == "stale"
+    assert "held until quiet hours end" not in status_text(timeline, State(), DaemonInfo(False, None, None))
