@@ -16,6 +16,7 @@ from reminderd.forecast import SpendRate
 from reminderd.instance import DaemonInfo
 from reminderd.quota import QuotaSample, history
 from reminderd.reminder import done_command
+from reminderd.snooze import snoozes
 from reminderd.state import State
 from reminderd.timeline import (
     ACTIVE,
@@ -37,6 +38,12 @@ GAUGE_WIDTH = 20
 
 # Reminder states in the JSON and text output.
 UPCOMING, LIVE, HELD, DELIVERED, STALE = "upcoming", "live", "held", "delivered", "stale"
+
+
+def _snoozed(timeline: Timeline, state: State) -> list[tuple[Reminder, datetime]]:
+    """The reminders a "Remind me later" put off, and when they come back (snoozes still ahead)."""
+    until = snoozes(state)
+    return [(r, until[r.id]) for r in timeline.reminders if r.id in until and until[r.id] > timeline.now]
 
 
 def reminder_states(timeline: Timeline, state: State) -> dict[str, str]:
@@ -68,6 +75,7 @@ def reminder_states(timeline: Timeline, state: State) -> dict[str, str]:
 def status_json(timeline: Timeline, state: State, daemon: DaemonInfo,
                 channels_off: tuple[str, ...] = ()) -> dict[str, Any]:
     zone = timeline.zone
+    snoozed = {r.id: until for r, until in _snoozed(timeline, state)}
 
     def iso(instant: datetime | None) -> str | None:
         return instant.astimezone(zone).isoformat(timespec="seconds") if instant else None
@@ -124,7 +132,7 @@ def status_json(timeline: Timeline, state: State, daemon: DaemonInfo,
     def reminder(r: Reminder) -> dict[str, Any]:
         return {"id": r.id, "credit": r.credit_id, "kind": r.kind, "due": iso(r.due),
                 "until": iso(r.until), "event_at": iso(r.event_at), "title": r.title, "body": r.body,
-                "state": states[r.id]}
+                "state": states[r.id], "snoozed_until": iso(snoozed.get(r.id))}
 
     return {
         "schema_version": SCHEMA_VERSION,
@@ -339,6 +347,7 @@ def _upcoming_lines(upcoming: tuple[Reminder, ...], zone: ZoneInfo) -> list[str]
 def _reminder_lines(timeline: Timeline, state: State) -> list[str]:
     zone = timeline.zone
     states = reminder_states(timeline, state)
+    later = _snoozed(timeline, state)
     live = [r for r in timeline.reminders if states[r.id] == LIVE]
     held = [r for r in timeline.reminders if states[r.id] == HELD]
     upcoming = timeline.upcoming()
@@ -346,6 +355,9 @@ def _reminder_lines(timeline: Timeline, state: State) -> list[str]:
     if live:
         out.append("Due now (not yet delivered):")
         out += [f"  {format_local(r.due, zone)}  {r.id}: {r.title_at(timeline.now)}" for r in live]
+    if later:
+        out.append("Snoozed (shown again then):")
+        out += [f"  {format_local(until, zone)}  {r.id}: {r.title}" for r, until in later]
     if held:
         out.append("Due, held until quiet hours end:")
         out += [f"  {format_local(r.due, zone)}  {r.id}: {r.title}" for r in held]

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -350,3 +351,25 @@ def test_a_reminder_superseded_within_the_minute_is_not_said_to_wait_for_quiet_h
     assert [r.id for r in to_deliver(timeline, State())] == ["c/claim-deadline/-2h"]
     assert states["c/claim-deadline/-1d"] == "stale"
     assert "held until quiet hours end" not in status_text(timeline, State(), DaemonInfo(False, None, None))
+
+
+def test_a_snoozed_reminder_shows_when_it_comes_back() -> None:
+    from conftest import la, make_config
+
+    from reminderd.instance import DaemonInfo
+    from reminderd.report import status_json, status_text
+    from reminderd.snooze import with_snooze
+    from reminderd.state import State
+    from reminderd.timeline import plan
+
+    now = la(2026, 2, 15, 23, 59, 59) + timedelta(minutes=5)
+    back = now + timedelta(hours=1)
+    state = with_snooze(State(), "c/claim-deadline/-1d", back)
+    timeline = plan(make_config(), state, now)
+    idle = DaemonInfo(False, None, None)
+    text = status_text(timeline, state, idle)
+    assert "Snoozed (shown again then):\n  Mon 2026-02-16 01:04 PST  c/claim-deadline/-1d: " in text
+    found = {r["id"]: r["snoozed_until"] for r in status_json(timeline, state, idle)["reminders"]}
+    assert found["c/claim-deadline/-1d"] == "2026-02-16T01:04:59-08:00" and found["c/claim-deadline/-2h"] is None
+    later = plan(make_config(), state, back + timedelta(seconds=1))
+    assert "Snoozed" not in status_text(later, state, DaemonInfo(False, None, None))
