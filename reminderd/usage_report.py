@@ -37,10 +37,13 @@ class UsageView(NamedTuple):
     expired_at: datetime | None = None  # when the credit expired, if it has: the since-claim total stops there
     roots: tuple[Path, ...] = ()  # where the transcripts were looked for
 
+    def unknown_models(self) -> dict[str, str]:
+        """Models with no price row, in the days shown or since the claim: what each was priced as."""
+        return dict(sorted({**self.priced.unknown, **(self.since_claim.unknown if self.since_claim else {})}.items()))
+
     def warnings(self) -> list[str]:
         out = [f"model {model} has no row in the price table: counted at the price of {priced_as}"
-               for model, priced_as in sorted({**self.priced.unknown,
-                                               **(self.since_claim.unknown if self.since_claim else {})}.items())]
+               for model, priced_as in self.unknown_models().items()]
         return out + ledger_warnings(self.ledger, self.roots)
 
 
@@ -102,7 +105,7 @@ def usage_json(view: UsageView) -> dict[str, Any]:
         "expired_at": view.expired_at.astimezone(view.zone).isoformat(timespec="seconds") if view.expired_at else None,
         "skipped_lines": dict(sorted(view.ledger.skipped.items())),
         "skipped_in": {path: dict(sorted(reasons.items())) for path, reasons in sorted(view.ledger.skipped_in.items())},
-        "unknown_models": dict(sorted(view.priced.unknown.items())),
+        "unknown_models": view.unknown_models(),
         "transcripts": view.ledger.files,
         "scanned_at": view.ledger.scanned_at.isoformat(timespec="seconds") if view.ledger.scanned_at else None,
         "note": NOT_A_BILL,

@@ -268,6 +268,10 @@ def test_usage_shows_the_dollars_per_day(cli, logs_config: Path) -> None:  # typ
     assert data["total_usd"] == 6.5 and data["since"] == "2026-02-08" and data["since_claim_usd"] == 6.5
     assert data["unknown_models"] == {"claude-mystery-9": "claude-opus-4-1"}
     assert any("claude-mystery-9" in w for w in data["warnings"]) and "not a bill" in data["note"]
+    with freeze_time("2026-02-11T12:00:00Z"):  # the mystery day not shown, but in the total since the claim
+        two = json.loads(cli("--config", str(logs_config), "usage", "--json", "--days", "1").stdout)
+    assert two["unknown_models"] == {"claude-mystery-9": "claude-opus-4-1"} and \
+        any("claude-mystery-9" in w for w in two["warnings"])
     assert "Wed 2026-02-11  USD     0.00  ........................" in text  # plain ASCII when not a terminal
     assert "Mon 2026-02-09  USD     2.50  ####################....  claude-opus-4-6 2.00, claude-haiku-4-5 0.50" in text
 
