@@ -1,22 +1,14 @@
 """`reminderd run`'s daemon: deliver each reminder once, on time, across restarts, reloads and
-sleep, on every channel, whatever one channel or source does.
+sleep, on every channel, whatever one channel or source does (ARCHITECTURE.md, "The tick").
 
-Every job does the same idempotent tick(): reload the config if it changed, read the state,
-plan() with the facts the sources last learned, deliver on each channel what
-catchup.to_deliver() picks for it, record each delivery, and re-arm one APScheduler date job
-per wake time (upcoming due times, the end of quiet hours). Besides those, a wake job runs
-every 60 s: after a suspend APScheduler's monotonic wait comes back late, and the wake job
-re-reads the wall clock, so a reminder is never dropped (jobs have misfire_grace_time=None).
-
-The two seams (seams.py): sources run in a job of their own, beside the ticks; channels that
-carry the whole timeline (a calendar) are published in another, after each tick. Each channel
-and each source fails alone: whatever it raises is logged once, and it backs off 1, 2, 4 ...
-minutes (at most an hour) while the others go on. The daemon names none of them:
-channels.build() and sources.build() say which a config needs.
-
-A delivery is remembered in memory the moment the channel accepted it, and written to the state
-file right after; while the file cannot be written (disk full, read-only) the record stays in
-memory, the write is retried at every tick, and the problem is logged once.
+Every job that sends runs the same idempotent tick(): reload a changed config, read the state,
+plan() with the facts the sources last learned, deliver on each channel what to_deliver() picks,
+record each delivery, re-arm one date job per wake time. A wake job every 60 s re-reads the wall
+clock after a suspend (misfire_grace_time=None: nothing is dropped). Sources and the TIMELINE
+channels (a calendar) run in jobs of their own; each channel and source fails alone, logged
+once, backing off 1, 2, 4 ... minutes (at most an hour). A delivery is kept in memory the
+moment a channel accepted it and written to the state right after; while the file cannot be
+written, the write is retried at every tick and the problem logged once.
 """
 
 from __future__ import annotations

@@ -76,16 +76,10 @@ def _temp_file(directory: str, name: str) -> tuple[int, str]:
     raise FileExistsError(errno.EEXIST, "no temporary name is free")
 
 
-def resolve_trusted(path: Path) -> Path:
+def _resolve(path: Path | str) -> str:
     """`path` with every symbolic link resolved, as os.path.realpath does, but raising
     UntrustedLink for a link owned by anyone but us or root. (realpath reads links with
     readlink, which the kernel's protection against planted links does not cover.)"""
-    from pathlib import Path
-
-    return Path(_resolve(path))
-
-
-def _resolve(path: Path | str) -> str:
     trusted = (os.getuid(), 0)
     pending = list(reversed(os.path.join(os.getcwd(), os.fspath(path)).split("/")))
     current, links = "/", 0

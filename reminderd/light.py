@@ -1,6 +1,7 @@
 """What the light commands (`statusline`, `hook`) share: their input, the clock and the state
 directory. Claude Code runs them often and waits for them, so nothing here imports more than the
-interpreter has loaded at start-up, json and datetime: no click, no config, no platformdirs when
+interpreter has loaded at start-up and datetime (JSON is read by lightjson, not json, whose
+regular expressions cost more than the work): no click, no config, no platformdirs when
 $REMINDERD_STATE_DIR is set (install-hook always sets it).
 """
 

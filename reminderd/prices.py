@@ -38,7 +38,6 @@ LONG_PROMPT: Mapping[str, int] = MappingProxyType({"claude-haiku-5-5": 100_000})
 FAMILIES = ("opus", "sonnet", "haiku", "fable", "mythos")
 TAKEN_ON = date(2026, 12, 6)
 CLAUDE_CODE_SOURCE = "Claude Code 2.1.332's own cost figures, measured against a local fake API"
-FEB_2026_SOURCE = "the provider's model page, read February 2026"
 
 
 class Price(NamedTuple):

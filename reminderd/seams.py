@@ -24,7 +24,6 @@ from reminderd.settings import Config
 
 # Capabilities a channel may declare.
 BUTTONS = "buttons"  # shows the reminder's buttons and calls back when one is clicked
-MARKUP = "markup"  # renders markup (the body is escaped for it)
 TIMELINE = "timeline"  # carries the whole timeline (a calendar), not one reminder at a time
 
 
