@@ -217,7 +217,8 @@ class CalendarChannel:
         except (CalendarError, MissingExtra, StateError) as exc:
             if isinstance(exc, CalendarAuthError):
                 self.have_password = False  # ask again next time: it may have been changed
-            raise ChannelError(str(exc)) from None
+            # the log line already starts with this channel's name, which holds the address
+            raise ChannelError(str(exc).removeprefix(f"{redact(self.settings.url)}: ")) from None
         self.versions, self.next_check, self.held = versions, now + CHECK_EVERY, None
         notes = [f"calendar: {line}" for line in outcome.conflicts]
         if outcome.created or outcome.updated or outcome.deleted:

@@ -24,6 +24,7 @@ from reminderd.caldav_channel import sync
 from reminderd.caldav_sync import plan_sync, resource_name
 from reminderd.config import load_config
 from reminderd.errors import CalendarAuthError, CalendarError
+from reminderd.facts import Facts
 from reminderd.state import read_state
 
 Cli = Callable[..., Result]
@@ -486,3 +487,25 @@ def test_a_server_that_trickles_or_never_ends_its_answer_is_cut_at_the_deadline(
         slow.close()
     assert time.monotonic() - start < 5
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KB: the child read it, and ended
+
+
+def test_the_daemon_names_the_calendar_once_in_its_error(tmp_path: Path) -> None:
+    """The log line is "<channel name>: <problem>"; the name already holds the (redacted) address."""
+    from reminderd.caldav_channel import CalendarChannel
+    from reminderd.seams import ChannelError
+    from reminderd.urls import redact
+
+    url = "http://127.0.0.1:9/cal/"
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(url=url, password=""))
+    config = load_config(path)
+    assert config.calendar is not None
+
+    def cut_off(job: dict) -> list[dict]:  # type: ignore[type-arg]
+        return [{"error": f"{redact(job['url'])}: no answer within 3 s; what was done is kept", "exit_code": 75}]
+
+    channel = CalendarChannel(config.calendar, runner=cut_off)
+    with pytest.raises(ChannelError) as caught:
+        channel.publish(config, tmp_path / "state.json", NOW, Facts())
+    line = f"{channel.name}: {caught.value}"
+    assert line == "calendar http://127.0.0.1:9/cal/: no answer within 3 s; what was done is kept", line
