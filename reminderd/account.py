@@ -87,7 +87,7 @@ def read_login(settings: AccountSettings, environ: Mapping[str, str], home: Path
         try:
             data, mode = _read_file(path, MAX_CREDENTIALS)
         except FileNotFoundError:
-            raise AccountLoginError(f"no Claude login in {where}: run `claude` once to log in again") from None
+            raise AccountLoginError(f"no Claude login in {where}: run `claude` once and log in") from None
         except OSError as exc:
             raise AccountLoginError(f"{where}: cannot read the Claude login: {exc.strerror or exc}") from None
         if mode & 0o044:
@@ -120,7 +120,7 @@ def _keychain() -> bytes:
     if done.timed_out:
         raise AccountLoginError("the macOS Keychain did not give the Claude login within 5 s (locked?)")
     if done.returncode != 0:
-        raise AccountLoginError("no Claude login in the macOS Keychain: run `claude` once to log in again")
+        raise AccountLoginError("no Claude login in the macOS Keychain: run `claude` once and log in")
     return done.stdout
 
 

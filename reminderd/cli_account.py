@@ -65,7 +65,8 @@ def account(obj: Context, as_json: bool) -> None:
     if as_json:
         print_json(account_json(facts, result.problems, matched, discovered, config.timezone))
     else:
-        text = account_text(facts, result.problems, matched, discovered, config.timezone, now, bool(result.read))
+        problems = [p for p in result.problems if p != result.login_problem]  # the error line below says it
+        text = account_text(facts, problems, matched, discovered, config.timezone, now, bool(result.read))
         click.echo(text, nl=False)
     if result.login_problem is not None:
         raise AccountLoginError(result.login_problem)

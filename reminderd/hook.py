@@ -46,7 +46,8 @@ def main(args: list[str]) -> int:
         return 0
     event = data.get("hook_event_name")
     if event != "SessionStart":
-        debug(f"event {event!r}: only SessionStart is answered")
+        debug(f"event {event!r}: only SessionStart is answered" if event else
+              "no hook_event_name in the input: only SessionStart is answered")
         return 0
     now, directory = light.now(), light.state_dir()
     document = read_summary(directory, now)

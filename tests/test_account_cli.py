@@ -104,6 +104,9 @@ def test_an_expired_login(home: Path, api: FakeAccount, account_cli: Callable[..
     assert result.exit_code == 77 and api.requests == []
     assert json.loads(result.stdout)["problems"] == ["the Claude login has expired: run `claude` once to log in again"]
     assert result.stderr == "reminderd: the Claude login has expired: run `claude` once to log in again\n"
+    text = account_cli()
+    assert text.exit_code == 77 and "log in again" not in text.stdout  # said once, on stderr
+    assert text.stderr == result.stderr
 
 
 def test_a_server_that_never_answers_takes_5_seconds_at_most(api: FakeAccount,
