@@ -76,7 +76,7 @@ def offers_text(offers: Mapping[str, Offer]) -> str:
                                     for a in offer.actions))
         row("Afterwards", f"billed at {offer.billed_at}")
         if offer.prices.rows:
-            prices = ", ".join(f"{m} {p.input:g}/{p.output:g}" for m, p in offer.prices.current().items())
+            prices = ", ".join(f"{_model_row(m)} {p.input:g}/{p.output:g}" for m, p in offer.prices.current().items())
             row("Prices", f"{prices} (USD per million tokens in/out)")
             if offer.prices_source:
                 row("", f"from {offer.prices_source}")
@@ -86,3 +86,13 @@ def offers_text(offers: Mapping[str, Offer]) -> str:
             row("Checked at" if index == 0 else "", url)
         lines.append("")
     return "\n".join(lines)
+
+
+def _model_row(key: str) -> str:
+    """A price row's key, as [prices] takes it, with what an "@long" mark means."""
+    from reminderd.prices import LONG, LONG_PROMPT
+
+    model, _, mark = key.partition("@")
+    if "@" + mark == LONG and model in LONG_PROMPT:
+        return f"{key} (prompt over {LONG_PROMPT[model] // 1000}k tokens)"
+    return key

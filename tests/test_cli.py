@@ -373,3 +373,9 @@ def test_a_snoozed_reminder_shows_when_it_comes_back() -> None:
     assert found["c/claim-deadline/-1d"] == "2026-02-16T01:04:59-08:00" and found["c/claim-deadline/-2h"] is None
     later = plan(make_config(), state, back + timedelta(seconds=1))
     assert "Snoozed" not in status_text(later, state, DaemonInfo(False, None, None))
+
+
+def test_offers_says_what_a_price_rows_mark_means(cli: Cli) -> None:
+    shown = cli("--config", EXAMPLE, "offers").stdout
+    assert "claude-haiku-5-5@long (prompt over 100k tokens) 0.5/2.5" in shown
+    assert "claude-haiku-5-5 0.1/0.5" in shown
