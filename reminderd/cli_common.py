@@ -109,7 +109,9 @@ def parse_at(value: str | None, config: Config, option: str = "--at") -> datetim
         instant, warning = parse_moment(value, config.timezone, now)
     except OutOfRange:
         raise UsageError(f"{option}: expected {RANGE_TEXT}, got {value!r}") from None
-    except ValueError:
+    except ValueError as exc:
+        if "out of range" in str(exc):  # the form is right, the calendar has no such day or time: say which
+            raise UsageError(f"{option}: expected a day and time the calendar has, got {value!r} ({exc})") from None
         raise UsageError(f"{option}: expected {AT_FORMS} (in {config.timezone.key} unless it has an offset), "
                          f"got {value!r}") from None
     if warning:

@@ -57,6 +57,8 @@ def test_global_options_work_after_the_command_too(cli: Cli, tmp_path: Path) -> 
                  "(`reminderd --help` lists what it takes)"),
     (["status", "extra"], "got unexpected extra argument (extra) (`reminderd status --help` lists what it takes)"),
     (["status", "--at"], "option '--at' requires an argument"),
+    (["status", "--at", "2026-02-30"], "--at: expected a day and time the calendar has, got '2026-02-30' (day is "
+                                       "out of range for month)"),
 ])
 def test_every_bad_command_line_value_is_one_line_and_exit_2(cli: Cli, args: list[str], line: str) -> None:
     # checks-43ba1b3.md F4: click's usage block ("Usage: ... Try ... Error: ...") for 8 of them
