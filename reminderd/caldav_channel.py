@@ -126,12 +126,9 @@ def sync(config: Config, state_path: Path, now: datetime, password: str | None, 
 
 
 def _caldav_installed() -> bool:
-    import importlib.util
-    import sys
+    from reminderd.extras import installed
 
-    if "caldav" in sys.modules:
-        return sys.modules["caldav"] is not None
-    return importlib.util.find_spec("caldav") is not None
+    return installed("caldav")
 
 
 def _records(section: Mapping[str, Any], key: str) -> Mapping[str, Any]:

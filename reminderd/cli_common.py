@@ -89,9 +89,12 @@ class Context(NamedTuple):
         """`reminderd` as the user must type it to reach this same config."""
         if not self.explicit_config or self.config_path == paths.default_config_path():
             return "reminderd"
-        import shlex
+        path = str(self.config_path)
+        if not path or not all(c.isalnum() or c in "@%+=:,./-_" for c in path):  # shlex.quote's safe characters
+            import shlex
 
-        return f"reminderd --config {shlex.quote(str(self.config_path))}"
+            path = shlex.quote(path)
+        return f"reminderd --config {path}"
 
 
 # -- values from the command line ----------------------------------------------------------------

@@ -27,14 +27,13 @@ from reminderd.settings import Config
 def channels_off(config: Config, state: State) -> tuple[str, ...]:
     """The channels the daemon could not build (it keeps them in the state), and push without its
     extra, known without importing it (`status` stays light)."""
-    import importlib.util
-
     off = list(state.extra.get("channels", {}).get("disabled", []))
     if (config.notifications.push or config.notifications.push_command) and \
-            not any(line.startswith("push:") for line in off) and importlib.util.find_spec("apprise") is None:
-        from reminderd.extras import missing
+            not any(line.startswith("push:") for line in off):
+        from reminderd.extras import installed, missing
 
-        off.append(f"push: {missing('push')}")
+        if not installed("apprise"):
+            off.append(f"push: {missing('push')}")
     return tuple(str(line) for line in off)
 
 

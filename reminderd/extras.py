@@ -60,13 +60,20 @@ def missing(extra: str) -> str:
            f"{this_install_command(extra)}"
 
 
+def installed(package: str) -> bool:
+    """Whether `package` (top level) can be imported, without importing it: as importlib.util.find_spec
+    asks the import system, without loading importlib.util (`status` stays light)."""
+    if package in sys.modules:
+        return sys.modules[package] is not None  # None: its import was blocked
+    return any(finder.find_spec(package, None) is not None for finder in sys.meta_path if hasattr(finder, "find_spec"))
+
+
 def installed_version(extra: str) -> str | None:
     """The installed version of the extra's package, None when it cannot be imported."""
     from importlib import metadata
-    from importlib.util import find_spec
 
     package = EXTRAS[extra].package
-    if find_spec(package) is None:
+    if not installed(package):
         return None
     try:
         return metadata.version(package)

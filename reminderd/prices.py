@@ -126,9 +126,10 @@ CLAUDE_PRICES = _table([
 
 _FAMILY = "|".join(FAMILIES)
 _VERSION = r"(\d{1,2})(?:[-.](\d{1,2}))?"
-_NEW_STYLE = re.compile(rf"^(?:claude-)?({_FAMILY})-{_VERSION}(?=$|-)")  # claude-opus-4-6, opus-4.6
-_OLD_STYLE = re.compile(rf"^claude-{_VERSION}-({_FAMILY})(?=$|-)")  # claude-3-5-sonnet, claude-4.6-opus
-_SUFFIXES = re.compile(r"(\[[^\]]*\]|-v\d+(:\d+)?|[@-]\d{8}|-latest)$")
+# Compiled by re's own cache at first use, not at import: `status` rarely names a model.
+_NEW_STYLE = rf"^(?:claude-)?({_FAMILY})-{_VERSION}(?=$|-)"  # claude-opus-4-6, opus-4.6
+_OLD_STYLE = rf"^claude-{_VERSION}-({_FAMILY})(?=$|-)"  # claude-3-5-sonnet, claude-4.6-opus
+_SUFFIXES = r"(\[[^\]]*\]|-v\d+(:\d+)?|[@-]\d{8}|-latest)$"
 
 
 @functools.lru_cache(maxsize=512)
@@ -137,13 +138,13 @@ def normalise_model(raw: str) -> str:
     lower-cased (an unknown model, priced high with a warning)."""
     text = raw.strip().lower().rsplit("/", 1)[-1]
     text = re.sub(r"^(?:[a-z]{2}\.)?anthropic\.", "", text)  # Bedrock: us.anthropic.claude-…
-    while (stripped := _SUFFIXES.sub("", text)) != text:
+    while (stripped := re.sub(_SUFFIXES, "", text)) != text:
         text = stripped
-    match = _NEW_STYLE.match(text)
+    match = re.match(_NEW_STYLE, text)
     if match:
         family, major, minor = match.groups()
     else:
-        match = _OLD_STYLE.match(text)
+        match = re.match(_OLD_STYLE, text)
         if not match:
             return text
         major, minor, family = match.groups()

@@ -275,11 +275,11 @@ class _Salvage:
 
 def parse_state(text: str, source: str) -> Loaded:
     """Salvage a state document. Raise NewerStateError for a format this version cannot read."""
-    import json
+    from reminderd.lightjson import loads  # json's own result, without importing json (`status` stays light)
 
     salvage = _Salvage()
     try:
-        data = json.loads(text)
+        data = loads(text)
     except (ValueError, RecursionError):
         return Loaded(State(), ("the whole file: not a JSON document",))
     if not isinstance(data, dict):

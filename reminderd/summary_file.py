@@ -32,8 +32,6 @@ RECENT = timedelta(days=7)  # summary.RECENT: a reminder with no end stays urgen
 def write_summary(state_dir: Path | str, timeline: Timeline, state: State, now: datetime) -> str | None:
     """Write the summary for `now` (skipped when the file already says the same and is recent).
     Returns None, or one line saying why the file could not be written; never raises for that."""
-    import json
-
     from reminderd.errors import StateError
     from reminderd.files import write_atomically
     from reminderd.summary import summarize
@@ -46,7 +44,7 @@ def write_summary(state_dir: Path | str, timeline: Timeline, state: State, now: 
         return None
     document = {"schema_version": SCHEMA_VERSION, "written_at": now.isoformat(timespec="seconds"), **content}
     try:
-        write_atomically(path, json.dumps(document, sort_keys=True, indent=1).encode("utf-8"))
+        write_atomically(path, lightjson.dumps(document, sort_keys=True).encode("utf-8"))  # status imports no json
     except StateError as error:
         return str(error)
     return None
