@@ -354,8 +354,10 @@ def _card_paying(config: Config, ct: CreditTimeline, texts: Texts, stop: frozens
     if not ct.usage_credits_on or gone is None or read is None or read < gone:
         return []
     zone, first = config.timezone, max(gone, read)
-    dues = [first] + [at for k in range(1, CARD_PAYING_FOR.days + 1)
-                      if first < (at := add_calendar_days(gone, k, zone)) <= first + CARD_PAYING_FOR]
+    first_day = first.astimezone(zone).date()  # a reminder a day, labelled by its day: the daily ones start the next
+    dues = [first] + [at for k in range(1, CARD_PAYING_FOR.days + 2)
+                      if first_day < (at := add_calendar_days(gone, k, zone)).astimezone(zone).date()
+                      and at <= first + CARD_PAYING_FOR]
     return [_Draft("card-paying", f"{due.astimezone(zone):%Y-%m-%d}", due, due + timedelta(days=1), gone, True,
                    texts.card_paying_title(), texts.card_paying_body(), stop)
             for due in dues if due <= read + timedelta(days=31)]

@@ -166,7 +166,8 @@ def test_the_card_is_not_paying_while_another_credit_of_the_login_holds_money() 
     both_gone = plan(config, State(), july, facts(july, april, on=True))
     paying = [r for r in both_gone.reminders if r.kind == "card-paying"]
     assert paying and {r.credit_id for r in paying} == {both_gone.credits[1].credit.id}
-    assert [r.due for r in paying][:2] == [july, datetime(2026, 7, 3, tzinfo=UTC)]  # then daily, at the hour it went
+    # then daily, at the hour it went (17:00 PDT), from the next day: one a day, each labelled by its day
+    assert [r.due for r in paying][:2] == [july, datetime(2026, 7, 4, tzinfo=UTC)]
 
 
 def test_a_credit_found_in_the_account_speaks_its_currency_and_asks_the_account() -> None:
@@ -204,6 +205,8 @@ def test_the_card_paying_rule(credits: list[tuple[int, int, str]], on: bool, day
     granted = [GrantedCredit(Money(cents, currency), now + timedelta(days=offset))
                for cents, offset, currency in credits]
     timeline = plan(make_config(CLAIMED), State(), now, facts(read, *granted, on=on))
+    ids = [r.id for r in timeline.reminders]
+    assert len(ids) == len(set(ids))  # an id names one reminder: deliveries and status are keyed by it
     payers = {r.credit_id for r in timeline.reminders if r.kind == "card-paying"}
     assert len(payers) <= 1
     if payers:
