@@ -138,7 +138,7 @@ def test_version_and_help(cli: Cli) -> None:
 def test_status_and_help_do_not_import_heavy_libraries(cli: Cli, state_dir: Path) -> None:
     assert cli("--config", EXAMPLE, "done", "auto-reload-off", "--at", "2026-02-10T09:00").exit_code == 0
     assert (state_dir / "state.json").exists()  # read as a user's is, every time
-    code = (f"import sys\nbefore = set(sys.modules)\nimport runpy\n"
+    code = (f"import sys, runpy\nbefore = set(sys.modules)  # runpy brings importlib.util\n"
             f"sys.argv = ['reminderd', '--config', {EXAMPLE!r}, 'status']\n"
             "try:\n    runpy.run_module('reminderd', run_name='__main__')\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('apscheduler', 'icalendar', 'plyer', 'jeepney', 'tomlkit', 'msgspec', 'ssl',\n"
