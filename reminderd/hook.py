@@ -83,7 +83,7 @@ def message(document: dict[str, Any], reminder: dict[str, Any], now: datetime) -
     if isinstance(body, str) and body:
         parts.append(body)
     done = reminder.get("done")
-    if isinstance(done, str) and done and "reminderd done" not in (body or ""):
+    if isinstance(done, str) and done and done not in (body or ""):  # the body may end with it already
         parts.append(f"Once it is off, run `{done}`.")
     return "".join(c if c.isprintable() else " " for c in " ".join(parts))
 

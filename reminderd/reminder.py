@@ -1,7 +1,7 @@
 """What the timeline is made of: reminders, each credit's key dates and forecast, the whole
 plan. Values only (timeline.plan() makes them; status, the calendar and the daemon read them)."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -102,12 +102,18 @@ def credit_label(credit: Credit) -> str:
     return f"{credit.id} ({credit.account})" if credit.account else credit.id
 
 
-def done_command(action: str, credit_id: str, discovered: bool, labelled: bool) -> str:
-    """What the user runs once the switch is off. A credit found in the account has no config table
-    to record `done` in: reading the account again (`reminderd account`) sees the switch off."""
+def done_command(action: str, credit_id: str, discovered: bool, several: bool) -> str:
+    """What the user runs once the switch is off: `done` names its credit when the config has
+    `several` (several_configured). A credit found in the account has no config table to record
+    `done` in: reading the account again (`reminderd account`) sees the switch off."""
     if discovered:
         return "reminderd account"
-    return f"reminderd done {action}" + (f" --credit {credit_id}" if labelled else "")
+    return f"reminderd done {action}" + (f" --credit {credit_id}" if several else "")
+
+
+def several_configured(credits: Iterable[CreditTimeline]) -> bool:
+    """Whether the config has several credits (those found in the account are in none)."""
+    return sum(not ct.discovered for ct in credits) > 1
 
 
 def top_up_advice(offer: Offer) -> str:

@@ -15,7 +15,7 @@ from reminderd.catchup import announced, held_by_quiet_hours, latest_live, to_de
 from reminderd.forecast import SpendRate
 from reminderd.instance import DaemonInfo
 from reminderd.quota import QuotaSample, history
-from reminderd.reminder import done_command
+from reminderd.reminder import done_command, several_configured
 from reminderd.snooze import snoozes
 from reminderd.state import State
 from reminderd.timeline import (
@@ -295,11 +295,11 @@ def _credit_lines(ct: CreditTimeline, timeline: Timeline) -> list[str]:
     for action, when in sorted(ct.acknowledged.items()):
         out.append(row("Done", f"{action} ({at(when)})"))
     out += [f"  ! {warning}" for warning in ct.warnings]
-    out += [f"  > {line}" for line in _advice(ct, sum(not c.discovered for c in timeline.credits) > 1)]
+    out += [f"  > {line}" for line in _advice(ct, several_configured(timeline.credits))]
     return out
 
 
-def _advice(ct: CreditTimeline, labelled: bool) -> list[str]:
+def _advice(ct: CreditTimeline, several: bool) -> list[str]:
     offer = ct.credit.offer
     where = offer.where
     done = offer.actions[0] in ct.acknowledged
@@ -315,7 +315,7 @@ def _advice(ct: CreditTimeline, labelled: bool) -> list[str]:
                 "now: [account] in the config reads it from your account, or describe it as [offers.NAME] "
                 "(README: \"Adding a new offer\")."]
     if ct.phase == EXPIRED and not done:
-        then = f"`{done_command(offer.actions[0], ct.credit.id, ct.discovered, labelled)}`"
+        then = f"`{done_command(offer.actions[0], ct.credit.id, ct.discovered, several)}`"
         then += " (it reads the switch)" if ct.discovered else ""
         return [f"The credit has expired. If {offer.setting} is still on, it bills your card at {offer.billed_at}: "
                 f"turn {offer.all_switches} off in {where}, then run {then}."]

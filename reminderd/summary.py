@@ -24,6 +24,7 @@ from reminderd.reminder import (
     Timeline,
     credit_label,
     done_command,
+    several_configured,
 )
 from reminderd.snooze import snoozes
 from reminderd.timeutil import format_local
@@ -45,14 +46,14 @@ def summarize(timeline: Timeline, state: State, now: datetime) -> dict[str, Any]
     series, several may be due at one moment: a reader takes the latest, as the daemon does)."""
     zone = timeline.zone
     snoozed = snoozes(state.as_of(now))
-    labelled = len(timeline.credits) > 1
+    several = several_configured(timeline.credits)  # `done` then names its credit
     by_id = {ct.credit.id: ct for ct in timeline.credits}
     reminders = sorted((r for r in timeline.reminders if _urgent(r, now)), key=lambda r: _rank(r))
     shown = {r.credit_id for r in reminders}
     return {
-        "credits": [_credit(ct, now, zone, labelled) for ct in timeline.credits
+        "credits": [_credit(ct, now, zone, several) for ct in timeline.credits
                     if _in_play(ct, now) or ct.credit.id in shown],
-        "reminders": [_reminder(r, by_id[r.credit_id], now, snoozed.get(r.id), labelled, zone) for r in reminders],
+        "reminders": [_reminder(r, by_id[r.credit_id], now, snoozed.get(r.id), several, zone) for r in reminders],
         "plan_limit": None if timeline.plan_limit is None else
         {"reached_at": _iso(timeline.plan_limit[0], zone), "until": _iso(timeline.plan_limit[1], zone)},
     }
@@ -93,11 +94,11 @@ def _iso(instant: datetime | None, zone: ZoneInfo) -> str | None:
     return instant.astimezone(zone).isoformat(timespec="seconds") if instant is not None else None
 
 
-def _done(ct: CreditTimeline, labelled: bool) -> str:
-    return done_command(ct.credit.offer.actions[0], ct.credit.id, ct.discovered, labelled)
+def _done(ct: CreditTimeline, several: bool) -> str:
+    return done_command(ct.credit.offer.actions[0], ct.credit.id, ct.discovered, several)
 
 
-def _credit(ct: CreditTimeline, now: datetime, zone: ZoneInfo, labelled: bool) -> dict[str, Any]:
+def _credit(ct: CreditTimeline, now: datetime, zone: ZoneInfo, several: bool) -> dict[str, Any]:
     offer, fc = ct.credit.offer, ct.forecast
     balance = lowest = per_day = None
     if fc is not None and ct.phase == ACTIVE:
@@ -121,12 +122,12 @@ def _credit(ct: CreditTimeline, now: datetime, zone: ZoneInfo, labelled: bool) -
         "usage_credits": usage_credits(ct),
         "switch": offer.switch,
         "where": offer.where,
-        "done": _done(ct, labelled),
+        "done": _done(ct, several),
     }
 
 
 def _reminder(r: Reminder, ct: CreditTimeline, now: datetime, snoozed_until: datetime | None,
-              labelled: bool, zone: ZoneInfo) -> dict[str, Any]:
+              several: bool, zone: ZoneInfo) -> dict[str, Any]:
     return {
         "id": r.id,
         "credit": r.credit_id,
@@ -138,6 +139,6 @@ def _reminder(r: Reminder, ct: CreditTimeline, now: datetime, snoozed_until: dat
         "words": r.title,  # as of its due time: the same words all along, so an unchanged file stays unwritten
         "template": r.lead_title or None,  # "{left}" marks the time left, for a reader at a later moment
         "message": r.body,
-        "done": _done(ct, labelled) if r.stops_on else None,
+        "done": _done(ct, several) if r.stops_on else None,
         "snoozed_until": _iso(snoozed_until, zone) if snoozed_until is not None and snoozed_until > now else None,
     }

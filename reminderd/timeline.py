@@ -236,7 +236,7 @@ def _card_payer(credits: tuple[CreditTimeline, ...]) -> str | None:
 
 
 def _reminders(config: Config, ct: CreditTimeline, labelled: bool, card_pays: bool) -> list[Reminder]:
-    texts = Texts(ct, config.timezone, labelled=labelled)
+    texts = Texts(ct, config.timezone, labelled=labelled, several=len(config.credits) > 1)
     if ct.claimed_at is None:
         if ct.eligibility.status == NOT_ELIGIBLE:
             return []

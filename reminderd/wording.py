@@ -9,7 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from reminderd.forecast import BalanceDrop
-from reminderd.reminder import LEFT, CreditTimeline, credit_label
+from reminderd.reminder import LEFT, CreditTimeline, credit_label, done_command
 from reminderd.rules import ELIGIBLE
 from reminderd.timeutil import format_local
 
@@ -27,15 +27,15 @@ def sources_text(sources: tuple[str, ...]) -> str:
 class Texts:
     """The titles and bodies of one credit's reminders."""
 
-    def __init__(self, ct: CreditTimeline, zone: ZoneInfo, labelled: bool) -> None:
+    def __init__(self, ct: CreditTimeline, zone: ZoneInfo, labelled: bool, several: bool) -> None:
+        """`labelled`: titles name their credit (several shown together); `several`: the config has
+        several credits, so `done` names its own."""
         self.ct, self.zone = ct, zone
         self.offer = offer = ct.credit.offer
         self.amount = f"{offer.currency} {offer.amount_usd:g}"
         self.where = offer.where
         self.label = f"{credit_label(ct.credit)}: " if labelled else ""
-        # a credit found in the account is no config's: the account reading the switch off says it
-        self.done = "reminderd account" if ct.discovered else \
-            f"reminderd done {offer.actions[0]}" + (f" --credit {ct.credit.id}" if labelled else "")
+        self.done = done_command(offer.actions[0], ct.credit.id, ct.discovered, several)
 
     def at(self, instant: datetime | None) -> str:
         return format_local(instant, self.zone) if instant else "after the credit expires"

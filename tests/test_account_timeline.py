@@ -230,7 +230,14 @@ def test_what_to_run_once_it_is_off_is_a_command_that_works_for_each_credit() ->
     assert found["done"] == "reminderd account"
     urgent = [r for r in document["reminders"] if r["credit"] == found["id"] and r["done"]]
     assert urgent and all(r["done"] == "reminderd account" for r in urgent)
+    assert all(message(document, r, now).count("reminderd account") == 1 for r in urgent), \
+        [message(document, r, now) for r in urgent]  # said once, not again after the body that says it
     assert "--credit account-" not in message(document, urgent[0], now)
+    march = la(2026, 3, 1, 12)  # the configured credit in play beside one found in the account
+    beside = summarize(plan(make_config(CLAIMED), State(), march, facts(march, GrantedCredit(
+        usd(20), datetime(2026, 5, 1, tzinfo=UTC)), on=True)), State(), march)
+    done = {c["id"]: c["done"] for c in beside["credits"]}
+    assert done["c"] == "reminderd done extra-usage-off" and len(done) == 2  # the only one in the config
     assert "--credit account-" not in status_text(timeline, State(), DaemonInfo(False, None, None))
 
     two = make_config(CLAIMED + '[[credit]]\nid = "work"\nplan = "pro"\nsubscribed_at = 2025-09-01\n' + CLAIMED)
