@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from reminderd.catchup import announced, held_by_quiet_hours, latest_live, to_deliver
 from reminderd.forecast import SpendRate
 from reminderd.instance import DaemonInfo
+from reminderd.quiet import quiet_period
 from reminderd.quota import QuotaSample, history
 from reminderd.reminder import done_command, several_configured
 from reminderd.snooze import snoozes
@@ -41,9 +42,21 @@ UPCOMING, LIVE, HELD, DELIVERED, STALE = "upcoming", "live", "held", "delivered"
 
 
 def _snoozed(timeline: Timeline, state: State) -> list[tuple[Reminder, datetime]]:
-    """The reminders a "Remind me later" put off, and when they come back (snoozes still ahead)."""
-    until = snoozes(state)
-    return [(r, until[r.id]) for r in timeline.reminders if r.id in until and until[r.id] > timeline.now]
+    """The reminders a "Remind me later" put off, and when the daemon shows them again: at the
+    snooze's end, or at the end of the quiet hours it falls in; not at all when a later reminder
+    of the series is due by then or the reminder is over (catchup.snoozed forgets those)."""
+    until, out = snoozes(state), []
+    for r in timeline.reminders:
+        back = until.get(r.id)
+        if back is None or back <= timeline.now:
+            continue
+        period = quiet_period(back, timeline.quiet_hours, timeline.zone)
+        if period is not None:
+            back = period[1]
+        superseded = any(o.series == r.series and r.due < o.due <= back for o in timeline.reminders)
+        if not superseded and (r.until is None or back < r.until):
+            out.append((r, back))
+    return out
 
 
 def reminder_states(timeline: Timeline, state: State) -> dict[str, str]:

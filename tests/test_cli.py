@@ -383,3 +383,26 @@ def test_offers_says_what_a_price_rows_mark_means(cli: Cli) -> None:
     shown = cli("--config", EXAMPLE, "offers").stdout
     assert "claude-haiku-5-5@long (prompt over 100k tokens) 0.5/2.5" in shown
     assert "claude-haiku-5-5 0.1/0.5" in shown
+
+
+def test_a_snooze_shows_when_the_daemon_will_really_show_it_again() -> None:
+    """Not after a later reminder of its series is due (the daemon forgets that snooze), and at the
+    end of the quiet hours its end falls in, not at the end itself."""
+    from conftest import la, make_config
+
+    from reminderd.instance import DaemonInfo
+    from reminderd.report import status_json
+    from reminderd.snooze import with_snooze
+    from reminderd.state import State
+    from reminderd.timeline import plan
+
+    idle = DaemonInfo(False, None, None)
+    now = la(2026, 2, 15, 23, 59, 59) + timedelta(minutes=5)  # the -1d claim reminder due; -2h at 21:59:59 on the 16th
+    past_the_next = with_snooze(State(), "c/claim-deadline/-1d", la(2026, 2, 16, 22))
+    shown = {r["id"]: r["snoozed_until"] for r in status_json(plan(make_config(), past_the_next, now), past_the_next,
+                                                              idle)["reminders"]}
+    assert shown["c/claim-deadline/-1d"] is None
+    quiet = make_config('[quiet_hours]\nstart = "22:00"\nend = "08:00"\n')
+    at_night = with_snooze(State(), "c/claim-deadline/-1d", la(2026, 2, 16, 2))
+    shown = {r["id"]: r["snoozed_until"] for r in status_json(plan(quiet, at_night, now), at_night, idle)["reminders"]}
+    assert shown["c/claim-deadline/-1d"] == "2026-02-16T08:00:00-08:00"
