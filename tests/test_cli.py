@@ -138,14 +138,15 @@ def test_version_and_help(cli: Cli) -> None:
 def test_status_and_help_do_not_import_heavy_libraries(cli: Cli, state_dir: Path) -> None:
     assert cli("--config", EXAMPLE, "done", "auto-reload-off", "--at", "2026-02-10T09:00").exit_code == 0
     assert (state_dir / "state.json").exists()  # read as a user's is, every time
-    code = (f"import sys, runpy\nbefore = set(sys.modules)  # runpy brings importlib.util\n"
+    code = (f"import sys\nbefore = set(sys.modules)\n"
             f"sys.argv = ['reminderd', '--config', {EXAMPLE!r}, 'status']\n"
-            "try:\n    runpy.run_module('reminderd', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "from reminderd.entry import main  # as the console script starts it\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('apscheduler', 'icalendar', 'plyer', 'jeepney', 'tomlkit', 'msgspec', 'ssl',\n"
             "                     'difflib', 'reminderd.ledger', 'reminderd.usage_logs', 'reminderd.cli_service',\n"
             "                     'reminderd.cli_calendar', 'reminderd.cli_claude', 'reminderd.cli_account',\n"
             "                     'json', 'shlex', 'importlib.util')\n"
-            "         if m in sys.modules and m not in before]  # json: an editable install's finder has it\n"
+            "         if m in sys.modules and m not in before]\n"  # an editable install loads json first: CI's does not
             "print('HEAVY', heavy)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("HEAVY []")
