@@ -90,7 +90,7 @@ class Context(NamedTuple):
         if not self.explicit_config or self.config_path == paths.default_config_path():
             return "reminderd"
         path = str(self.config_path)
-        if not path or not all(c.isalnum() or c in "@%+=:,./-_" for c in path):  # shlex.quote's safe characters
+        if not path or not all(c.isascii() and c.isalnum() or c in "@%+=:,./-_" for c in path):  # as shlex.quote
             import shlex
 
             path = shlex.quote(path)

@@ -186,9 +186,11 @@ def other_daemon_warning(ours: DaemonInfo, runtime: Path | None, config: Path, s
         return (f"a daemon (pid {other.pid}) reads this config but keeps its state in {other.state_dir}, not "
                 f"{state_dir}: {fix}")
     # maybe on purpose (a second daemon for another config): a hint, not an instruction
+    import shlex
+
     return (f"no daemon runs with this config and state directory, but one does (pid {other.pid}) with "
             f"{other.config} and {other.state_dir}; if this config is the one you meant it to read: {fix} "
-            f"(or start a second one: `reminderd --config {config} run`)")
+            f"(or start a second one: `reminderd --config {shlex.quote(str(config))} run`)")
 
 
 def _same(recorded: str | None, path: Path) -> bool:

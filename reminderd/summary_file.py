@@ -1,5 +1,5 @@
 """The summary file, `summary.json` in the state directory: what matters now (summary.py), written
-atomically by the daemon, `status` and `account`; read by Claude Code's status line and session hook.
+atomically by the daemon and `status`; read by Claude Code's status line and session hook.
 
 Those two run often and Claude Code waits for them, so reading imports nothing beyond os, datetime
 and lightjson (not even json): no config, no plan. A file that is missing, damaged, of another schema
