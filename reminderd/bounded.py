@@ -126,6 +126,32 @@ class Running:
             pipe.close()
 
 
+class Stoppable:
+    """Runs one program at a time for something another thread may stop: cancel() kills the
+    program in progress (a channel or notifier whose delivery the daemon gives up)."""
+
+    def __init__(self) -> None:
+        self._running: Running | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        running = self._running
+        if running is not None:
+            running.cancel()
+
+    def run(self, argv: Sequence[str], timeout: float, stdin: bytes | None = None,
+            max_output: int = MAX_OUTPUT) -> Completed | None:
+        """As run(); None when cancel() stopped it (raises CannotRun if it cannot start)."""
+        self._cancelled = False
+        running = self._running = Running(argv, stdin)
+        try:
+            done = running.wait(time.monotonic() + timeout, max_output)
+        finally:
+            self._running = None
+        return None if self._cancelled else done
+
+
 def run(argv: Sequence[str], timeout: float, stdin: bytes | None = None, env: dict[str, str] | None = None,
         max_output: int = MAX_OUTPUT) -> Completed:
     """Run `argv` within `timeout` seconds (raises CannotRun if it cannot start)."""

@@ -12,11 +12,10 @@ import logging
 import shutil
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from reminderd.bounded import CannotRun, Running
+from reminderd.bounded import CannotRun, Stoppable
 from reminderd.dbus_notify import DBusNotifier
 from reminderd.errors import NotifyError
 from reminderd.notifier import APP_NAME, SEND_TIMEOUT, URGENCY, Notifier, escape_markup
@@ -44,14 +43,10 @@ class CommandNotifier:
         self.escape_body = escape_body
         self.capabilities = frozenset({URGENCY}) if urgency_option else frozenset()
         self.urgency_option = urgency_option  # e.g. "--urgency": given "critical" or "normal" before the text
-        self._running: Running | None = None
-        self._cancelled = False
+        self.runner = Stoppable()
 
     def cancel(self) -> None:
-        self._cancelled = True
-        running = self._running
-        if running is not None:
-            running.cancel()
+        self.runner.cancel()
 
     def send(self, title: str, body: str, urgent: bool = False) -> None:
         if shutil.which(self.argv[0]) is None:
@@ -61,16 +56,11 @@ class CommandNotifier:
         argv = list(self.argv)
         if self.urgency_option:
             argv.insert(1, f"{self.urgency_option}={'critical' if urgent else 'normal'}")
-        self._cancelled = False
         try:
-            running = self._running = Running([*argv, title, body])
+            done = self.runner.run([*argv, title, body], self.timeout)
         except CannotRun as exc:
             raise NotifyError(f"{self.name}: {exc.strerror or exc}") from exc
-        try:
-            done = running.wait(time.monotonic() + self.timeout)
-        finally:
-            self._running = None
-        if self._cancelled:
+        if done is None:
             raise NotifyError(f"{self.name}: stopped")
         if done.timed_out:
             raise NotifyError(f"{self.name}: no answer within {self.timeout:g} s; stopped it")

@@ -19,11 +19,10 @@ import hmac
 import json
 import logging
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
-from reminderd.bounded import CannotRun, Running, child_argv
+from reminderd.bounded import CannotRun, Stoppable, child_argv
 from reminderd.errors import NotifyError, one_line
 from reminderd.seams import ChannelError, Outgoing
 from reminderd.settings import Notifications, PushTarget
@@ -88,27 +87,18 @@ class PushChannel:
         self.name = f"push {target.name}" if target.name else f"push {describe(target.url)}"
         self.from_command = from_command  # printed by push_command: run it again after a failure
         self.legacy_id = legacy_id(target.url)  # its records under an older version's name move here
-        self._running: Running | None = None
-        self._cancelled = False
+        self.runner = Stoppable()
 
     def cancel(self) -> None:
-        self._cancelled = True
-        running = self._running
-        if running is not None:
-            running.cancel()
+        self.runner.cancel()
 
     def deliver(self, item: Outgoing) -> str:
         job = json.dumps({"url": self.target.url, "title": item.title, "body": item.text_without_buttons()})
-        self._cancelled = False
         try:
-            running = self._running = Running(child_argv("push", "serve_send"), stdin=job.encode())
+            done = self.runner.run(child_argv("push", "serve_send"), self.timeout, stdin=job.encode(), max_output=65536)
         except CannotRun as exc:
             raise ChannelError(f"{self.name}: cannot start a process to send it: {exc.strerror}") from None
-        try:
-            done = running.wait(time.monotonic() + self.timeout, max_output=65536)
-        finally:
-            self._running = None
-        if self._cancelled:
+        if done is None:
             raise ChannelError(f"{self.name}: stopped")
         if done.timed_out:
             raise ChannelError(f"{self.name}: no answer within {self.timeout:g} s")

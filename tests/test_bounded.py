@@ -66,3 +66,21 @@ def test_a_child_never_imports_a_module_from_the_working_directory(tmp_path, mon
     done = run(child_argv("errors", "ReminderdError"), 20)
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_stopped_notifier_says_so_and_the_next_send_runs_again() -> None:
+    """bounded.Stoppable, shared by the command notifier and the push channel: cancel() ends the
+    program in progress at once, and does not spill onto the next send."""
+    notifier = CommandNotifier(["sh", "-c", "sleep 30"], timeout=30.0)
+    threading.Timer(0.2, notifier.cancel).start()
+    start = time.monotonic()
+    try:
+        notifier.send("title", "body")
+    except NotifyError as error:
+        assert str(error).endswith(": stopped"), error
+    else:
+        raise AssertionError("a cancelled send must fail")
+    assert time.monotonic() - start < 2
+    quick = CommandNotifier(["true"], timeout=5.0)
+    quick.runner.cancel()  # a cancel between sends is not the next send's
+    quick.send("title", "body")
