@@ -17,7 +17,7 @@ from strategies import Scenario, logged_usage, readings, scenarios, state_with
 
 from reminderd.catchup import held_by_quiet_hours, to_deliver
 from reminderd.config import parse_config
-from reminderd.facts import Facts
+from reminderd.facts import AccountFacts, Facts, GrantedCredit, Money
 from reminderd.forecast import forecast, profile_rate
 from reminderd.instance import DaemonInfo
 from reminderd.quiet import BEFORE_QUIET, place, quiet_period
@@ -26,7 +26,7 @@ from reminderd.state import State
 from reminderd.timeline import Reminder, Timeline, plan
 from reminderd.timeutil import format_span, parse_duration
 
-ANNOUNCING = ("expiry/at", "exhaustion/at", "logged-spend/", "balance-drop/")  # they say the event happened
+ANNOUNCING = ("expiry/at", "exhaustion/at", "logged-spend/", "balance-drop/", "card-paying/")  # the event happened
 
 
 def nows(scenario: Scenario) -> st.SearchStrategy[datetime]:
@@ -39,8 +39,20 @@ def planned(draw: st.DrawFn, claimed: bool | None = None) -> tuple[Scenario, Tim
     scenario = draw(scenarios(claimed))
     now = draw(nows(scenario))
     state = state_with(draw(readings(scenario.claimed_at or now)))
-    facts = Facts(usage={"c": draw(logged_usage(scenario.claimed_at or now))}) if scenario.reads_logs else Facts()
+    usage = {"c": draw(logged_usage(scenario.claimed_at or now))} if scenario.reads_logs else {}
+    facts = Facts(usage=usage, account=draw(st.none() | accounts(now)))
     return scenario, plan(parse_config(scenario.text, "gen.toml"), state, now, facts), state
+
+
+@st.composite
+def accounts(draw: st.DrawFn, now: datetime) -> AccountFacts:
+    """What the account may say around `now`: the switch, and credits (matching the claim or
+    not, spent or not, gone or not) in USD or another currency."""
+    credits = draw(st.lists(st.builds(
+        lambda cents, minutes, currency: GrantedCredit(Money(cents, currency), now + timedelta(minutes=minutes)),
+        st.integers(0, 20_000), st.integers(-90 * 1440, 90 * 1440), st.sampled_from(["USD", "EUR"])), max_size=3))
+    read_at = now - timedelta(minutes=draw(st.integers(-60, 3 * 24 * 60)))  # a reading from the future is unknown
+    return AccountFacts(read_at, draw(st.none() | st.booleans()), credits=tuple(credits))
 
 
 def kind_label(r: Reminder) -> str:
@@ -113,6 +125,14 @@ def rule_quiet_hours_hold_a_reminder_only_when_nothing_else_is_in_time(case: tup
 def _series_start(timeline: Timeline, r: Reminder) -> datetime:
     ct = next(c for c in timeline.credits if c.credit.id == r.credit_id)
     return ct.claimed_at if ct.claimed_at is not None else ct.claim_opens
+
+
+def rule_an_id_names_one_reminder(case: tuple[Scenario, Timeline, State]) -> None:
+    """Deliveries, snoozes and status are keyed by the id (the card-paying series once gave two
+    reminders of one day the same one)."""
+    _, timeline, _ = case
+    ids = [r.id for r in timeline.reminders]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
 
 
 def rule_a_series_keeps_its_order_and_never_collapses(case: tuple[Scenario, Timeline, State]) -> None:
@@ -214,6 +234,8 @@ def rule_the_bound_starts_at_the_last_known_balance(case: tuple[Scenario, Timeli
     ct = timeline.credits[0]
     if ct.forecast is None or ct.forecast.bound is None or ct.claimed_at is None or ct.expires_at is None:
         return
+    if "account" in ct.forecast.sources:
+        return  # the account's reading is a known balance too (test_account_timeline)
     known = [o for o in state.as_of(timeline.now).observations.get("c", ()) if ct.claimed_at < o.at < ct.expires_at]
     since = known[-1].at if known else ct.claimed_at
     balance = known[-1].remaining_usd if known else ct.credit.offer.amount_usd
@@ -245,7 +267,7 @@ def test_logs_over_the_balance_say_so(data: st.DataObject) -> None:
 
 
 def test_the_rules_are_all_checked() -> None:
-    assert len(RULES) == 10
+    assert len(RULES) == 11
 
 
 @given(planned(), st.booleans())
