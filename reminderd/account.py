@@ -22,18 +22,17 @@ import stat
 import sys
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from reminderd import account_store as store
-from reminderd.account_http import Answer, fetch
 from reminderd.account_shapes import GRANT, PREPAID, USAGE, read_grant, read_prepaid, read_usage
 from reminderd.errors import AccountLoginError, StateError, one_line
 from reminderd.facts import AccountFacts
 from reminderd.settings import AccountSettings
 
 if TYPE_CHECKING:
+    from reminderd.account_http import Answer
     from reminderd.record import State
     from reminderd.settings import Config
 
@@ -186,7 +185,9 @@ def read_parts(settings: AccountSettings, login: Login, organization: str | None
             path = "prepaid/credits" if part == store.PREPAID else "overage_credit_grant"
             requests.append((part, f"/api/oauth/organizations/{organization}/{path}",
                              {"x-organization-uuid": organization}))
-    if requests:
+    if requests:  # imported here: `status` with fresh facts kept asks nothing
+        from reminderd.account_http import fetch
+
         for answer in fetch(settings.api_base, requests, login.token.reveal(), deadline):
             outcomes[answer.name] = _outcome(answer, now)
     return [outcomes[part] for part in parts]
@@ -234,6 +235,8 @@ def _retry_after(header: str | None, now: datetime) -> timedelta | None:
     """Retry-After in seconds or as an HTTP date; at most MAX_RETRY_AFTER."""
     if not header:
         return None
+    from email.utils import parsedate_to_datetime  # ~6 ms (socket, email.charset): only for a 429
+
     text = header.strip()
     try:
         wait = timedelta(seconds=int(text)) if text.isdigit() else parsedate_to_datetime(text) - now
