@@ -297,8 +297,8 @@ def refresh_account(settings: AccountSettings, state_dir: Path, environ: Mapping
     organization, org_record = find_organization(settings, environ, home, before.organization)
     outcomes = read_parts(settings, login, organization, wanted, now, deadline)
     # a 401 with no other part read: the login itself is refused, and not sent again until it changes
-    refused = login.expires_ms if any(o.kind == "refused" for o in outcomes) and not any(o.ok for o in outcomes) \
-        else None
+    login_refused = any(o.kind == "refused" for o in outcomes) and not any(o.ok for o in outcomes)
+    refused = login.expires_ms if login_refused else None
     problems: list[str] = [REFUSED] if refused is not None else []
     for outcome in outcomes:
         records[outcome.part] = _next_record(settings, records[outcome.part], outcome, now)
@@ -307,7 +307,7 @@ def refresh_account(settings: AccountSettings, state_dir: Path, environ: Mapping
     stored = store.Stored(records, tuple(problems + waiting), refused, org_record, now)
     read = tuple(o.part for o in outcomes if o.ok)
     return _result(settings, _saved(state_dir, stored), now, wanted, read, before.problems, login.warnings,
-                   REFUSED if any(o.kind == "refused" for o in outcomes) and not read else None)
+                   REFUSED if login_refused else None)
 
 
 def _next_record(settings: AccountSettings, record: store.PartRecord, outcome: Outcome,
