@@ -11,7 +11,6 @@ request process on its stdin.
 refresh_account() asks what is due (usage every poll_minutes, the balance and the claimable
 credit at most hourly), follows the backoff, keeps the result (account_store.py) and returns
 the merged facts with when to call again; it never raises for the account's failures.
-load_account() gives the last facts kept.
 """
 
 from __future__ import annotations
@@ -390,9 +389,3 @@ class AccountSource:
         from reminderd.matching import with_account_facts
 
         return with_account_facts(state, config, value, now)
-
-
-def load_account(state_dir: Path) -> AccountFacts | None:
-    """The facts kept by the last refresh (any process's), with that attempt's problems; None:
-    the account was never read here."""
-    return store.merged(store.load(state_dir))
