@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -423,3 +425,10 @@ def test_the_token_reaches_no_log_output_file_argv_or_exception(
                   *(json.dumps(args) + json.dumps(env) for args, env in started)]
     assert [t for t in everything if "LEAKCHECK" in t] == []
     assert {r.headers["authorization"] for r in api.requests} == {f"Bearer {TOKEN}"}  # where it did go
+
+
+def test_the_request_machinery_is_loaded_only_to_make_a_request() -> None:
+    code = ("import sys; import reminderd.account; "
+            "print([m for m in ('reminderd.account_http', 'email.utils', 'socket') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.stdout == "[]\n", done.stderr  # `status` with fresh facts kept asks nothing
