@@ -11,7 +11,6 @@ request process on its stdin.
 refresh_account() asks what is due (usage every poll_minutes, the balance and the claimable
 credit at most hourly), follows the backoff, keeps the result (account_store.py) and returns
 the merged facts with when to call again; it never raises for the account's failures.
-load_account() gives the last facts kept.
 """
 
 from __future__ import annotations
@@ -22,18 +21,17 @@ import stat
 import sys
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from reminderd import account_store as store
-from reminderd.account_http import Answer, fetch
 from reminderd.account_shapes import GRANT, PREPAID, USAGE, read_grant, read_prepaid, read_usage
 from reminderd.errors import AccountLoginError, StateError, one_line
 from reminderd.facts import AccountFacts
 from reminderd.settings import AccountSettings
 
 if TYPE_CHECKING:
+    from reminderd.account_http import Answer
     from reminderd.record import State
     from reminderd.settings import Config
 
@@ -186,7 +184,9 @@ def read_parts(settings: AccountSettings, login: Login, organization: str | None
             path = "prepaid/credits" if part == store.PREPAID else "overage_credit_grant"
             requests.append((part, f"/api/oauth/organizations/{organization}/{path}",
                              {"x-organization-uuid": organization}))
-    if requests:
+    if requests:  # imported here: `status` with fresh facts kept asks nothing
+        from reminderd.account_http import fetch
+
         for answer in fetch(settings.api_base, requests, login.token.reveal(), deadline):
             outcomes[answer.name] = _outcome(answer, now)
     return [outcomes[part] for part in parts]
@@ -234,6 +234,8 @@ def _retry_after(header: str | None, now: datetime) -> timedelta | None:
     """Retry-After in seconds or as an HTTP date; at most MAX_RETRY_AFTER."""
     if not header:
         return None
+    from email.utils import parsedate_to_datetime  # ~6 ms (socket, email.charset): only for a 429
+
     text = header.strip()
     try:
         wait = timedelta(seconds=int(text)) if text.isdigit() else parsedate_to_datetime(text) - now
@@ -294,8 +296,8 @@ def refresh_account(settings: AccountSettings, state_dir: Path, environ: Mapping
     organization, org_record = find_organization(settings, environ, home, before.organization)
     outcomes = read_parts(settings, login, organization, wanted, now, deadline)
     # a 401 with no other part read: the login itself is refused, and not sent again until it changes
-    refused = login.expires_ms if any(o.kind == "refused" for o in outcomes) and not any(o.ok for o in outcomes) \
-        else None
+    login_refused = any(o.kind == "refused" for o in outcomes) and not any(o.ok for o in outcomes)
+    refused = login.expires_ms if login_refused else None
     problems: list[str] = [REFUSED] if refused is not None else []
     for outcome in outcomes:
         records[outcome.part] = _next_record(settings, records[outcome.part], outcome, now)
@@ -304,7 +306,7 @@ def refresh_account(settings: AccountSettings, state_dir: Path, environ: Mapping
     stored = store.Stored(records, tuple(problems + waiting), refused, org_record, now)
     read = tuple(o.part for o in outcomes if o.ok)
     return _result(settings, _saved(state_dir, stored), now, wanted, read, before.problems, login.warnings,
-                   REFUSED if any(o.kind == "refused" for o in outcomes) and not read else None)
+                   REFUSED if login_refused else None)
 
 
 def _next_record(settings: AccountSettings, record: store.PartRecord, outcome: Outcome,
@@ -387,9 +389,3 @@ class AccountSource:
         from reminderd.matching import with_account_facts
 
         return with_account_facts(state, config, value, now)
-
-
-def load_account(state_dir: Path) -> AccountFacts | None:
-    """The facts kept by the last refresh (any process's), with that attempt's problems; None:
-    the account was never read here."""
-    return store.merged(store.load(state_dir))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,9 +30,9 @@ from tools.fake_claude_account import (
 )
 
 from reminderd import account_store
-from reminderd.account import EXPIRED, REFUSED, AccountRefresh, load_account, read_login, refresh_account
+from reminderd.account import EXPIRED, REFUSED, AccountRefresh, read_login, refresh_account
 from reminderd.errors import AccountLoginError
-from reminderd.facts import GrantedCredit, Money
+from reminderd.facts import AccountFacts, GrantedCredit, Money
 from reminderd.settings import AccountSettings
 
 TOKEN = "sk-ant-oat01-LEAKCHECK-9f8e7d6c5b4a3210-reminderd"
@@ -108,16 +110,21 @@ def test_euros_and_the_other_money_shape(api: FakeAccount, home: Path, tmp_path:
     assert facts.claimable is not None and facts.claimable.amount == Money(2000, "USD")
 
 
+def kept(state_dir: Path) -> AccountFacts | None:
+    """The facts account.json holds, as the next refresh starts from them."""
+    return account_store.merged(account_store.load(state_dir))
+
+
 def test_the_result_is_kept_privately_and_without_the_token(api: FakeAccount, home: Path, tmp_path: Path) -> None:
     state = tmp_path / "state"
     facts = refresh(api, home, state).facts
     path = state / account_store.FILE_NAME
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert TOKEN not in path.read_text()
-    assert load_account(state) == facts
-    assert load_account(tmp_path / "nowhere") is None
+    assert kept(state) == facts
+    assert kept(tmp_path / "nowhere") is None
     path.write_text("{damaged")
-    assert load_account(state) is None  # a cache: rewritten at the next attempt
+    assert kept(state) is None  # a cache: rewritten at the next attempt
     assert refresh(api, home, state, now=NOW + timedelta(minutes=1)).facts is not None
 
 
@@ -418,3 +425,10 @@ def test_the_token_reaches_no_log_output_file_argv_or_exception(
                   *(json.dumps(args) + json.dumps(env) for args, env in started)]
     assert [t for t in everything if "LEAKCHECK" in t] == []
     assert {r.headers["authorization"] for r in api.requests} == {f"Bearer {TOKEN}"}  # where it did go
+
+
+def test_the_request_machinery_is_loaded_only_to_make_a_request() -> None:
+    code = ("import sys; import reminderd.account; "
+            "print([m for m in ('reminderd.account_http', 'email.utils', 'socket') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.stdout == "[]\n", done.stderr  # `status` with fresh facts kept asks nothing

@@ -161,3 +161,13 @@ def test_the_session_memory_is_written_without_waiting_for_the_disk(tmp_path: Pa
     monkeypatch.setattr(os, "fsync", synced.append)
     hook_module._remember(str(tmp_path), {}, "s1", "expiry/-1d", 1775000000.0)
     assert synced == [] and hook_module._shown(str(tmp_path)) == {"s1": {"expiry/-1d": 1775000000.0}}
+
+
+def test_the_command_to_run_once_it_is_off_is_said_once() -> None:
+    document = {"credits": [{"id": "c", "label": "c"}]}
+    reminder = {"id": "c/gone", "credit": "c", "words": "c is gone: turn usage credits off", "done": "reminderd done x"}
+    ends_with_it = {"message": "Turn them off, then run `reminderd done x`."}
+    told = hook_module.message(document, reminder | ends_with_it, TOMORROW)
+    assert told == "reminderd: c is gone: turn usage credits off. Turn them off, then run `reminderd done x`."
+    added = hook_module.message(document, reminder | {"message": "Turn them off."}, TOMORROW)
+    assert added.endswith("Turn them off. Once it is off, run `reminderd done x`.")
