@@ -201,12 +201,11 @@ def refresh(state_dir: Path, credit_id: str, roots: list[Path], now: datetime,
     from reminderd.usage_logs import transcript_files
 
     with _open(ledger_path(state_dir, credit_id), write=True) as db:
-        looked = {row[0]: row[1:] for row in db.execute("SELECT path, ino, size, mtime_ns, racy FROM files")}
+        known = {row[0]: row[1:] for row in db.execute(f"SELECT {_FILE_COLUMNS} FROM files")}
         current = {os.fsencode(path): (path, st) for path, st in transcript_files(roots)}
-        changed = [name for name, (_, st) in current.items() if _changed(looked.get(name), st)]
-        gone = set(looked) - set(current)
+        changed = [name for name, (_, st) in current.items() if _changed(known.get(name), st)]
+        gone = set(known) - set(current)
         if changed or gone:
-            known = {row[0]: row[1:] for row in db.execute(f"SELECT {_FILE_COLUMNS} FROM files")}
             changed.sort(key=lambda name: -current[name][1].st_mtime_ns)  # the latest first, if cut short
             jobs = [(current[name][0], _resume_at(current[name][0], known.get(name), current[name][1]))
                     for name in changed]
@@ -225,7 +224,7 @@ def refresh(state_dir: Path, credit_id: str, roots: list[Path], now: datetime,
                 _raise_horizon(db, counter.horizon, now)
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('scanned_at', ?)", (now.isoformat(),))
             # what waits, as people count it: not a file only looked at again because it was racy
-            pending = sum(1 for index in unread if _changed(looked.get(changed[index]), current[changed[index]][1],
+            pending = sum(1 for index in unread if _changed(known.get(changed[index]), current[changed[index]][1],
                                                             racy=False))
             db.execute("INSERT OR REPLACE INTO meta VALUES ('pending', ?)", (str(pending),))
         return _ledger(db)
@@ -348,11 +347,11 @@ def _add(sums: dict[tuple[str, str], list[int]], row: Any, sign: int) -> None:
         counts[i] += sign * row[3 + i]
 
 
-def _changed(looked: Any, st: os.stat_result, racy: bool = True) -> bool:
-    """looked: (ino, size, mtime_ns, racy) as last read, or None."""
-    if looked is None or racy and looked[3]:  # unknown, or racy: changed within RACY_NS of the last look
+def _changed(entry: Any, st: os.stat_result, racy: bool = True) -> bool:
+    """entry: the file's row as last read (_FILE_COLUMNS after the path), or None."""
+    if entry is None or racy and entry[5]:  # unknown, or racy: changed within RACY_NS of the last look
         return True
-    return (looked[0], looked[1], looked[2]) != (st.st_ino, st.st_size, st.st_mtime_ns)
+    return (entry[0], entry[1], entry[2]) != (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _resume_at(path: str, entry: Any, st: os.stat_result) -> int:

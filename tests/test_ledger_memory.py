@@ -257,3 +257,26 @@ def test_the_horizon_is_a_utc_hour_whatever_the_zone_of_now(tree: Tree) -> None:
     refresh(tree.state, "c", [tree.root], datetime(2026, 6, 2, tzinfo=ZoneInfo("Asia/Tokyo")))  # 06-01 15:00 UTC
     with sqlite3.connect(ledger_path(tree.state, "c")) as db:
         assert db.execute("SELECT value FROM meta WHERE name = 'horizon'").fetchone() == ("2026-04-22T15",)
+
+
+def test_a_file_changed_unseen_by_stat_right_after_a_scan_is_read_again(tree: Tree) -> None:
+    """A file scanned within RACY_NS of its last write may change again with the same size and
+    mtime (a coarse clock): it is looked at again until a scan sees it settled."""
+    path = tree.write("a.jsonl", line("2026-02-07T20:00:00.000Z", "msg_1", "req_1", 1000))
+    st = path.stat()
+    tree.scan(2, 8)
+    path.write_text(line("2026-02-07T20:00:00.000Z", "msg_1", "req_1", 9000))  # the whole response, as long
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size
+    ledger = tree.scan(2, 8)
+    assert next(iter(ledger.hours["2026-02-07T20"].values())).output == 9000
+
+
+def test_a_ledger_of_a_newer_reminderd_is_refused_and_left_alone(tree: Tree) -> None:
+    tree.write("a.jsonl", RESPONSE)
+    tree.scan(2, 8)
+    with sqlite3.connect(ledger_path(tree.state, "c")) as db:
+        db.execute("UPDATE meta SET value = '3' WHERE name = 'schema'")
+    with pytest.raises(ledger_module.StateError, match="written by a newer reminderd"):
+        tree.scan(2, 9)
+    assert tree.feb7(load(tree.state, "c")) == 10.00

@@ -11,17 +11,20 @@ as a plain model that reads every file whole each time.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from reminderd import transcript_workers
 from reminderd.ledger import refresh
 from reminderd.prices import Tokens, ledger_key
 
@@ -188,6 +191,15 @@ class LedgerMachine(RuleBasedStateMachine):
         ledger = refresh(self.state, "c", [self.root], NOW)
         got = {(hour, model): tokens for hour, models in ledger.hours.items() for model, tokens in models.items()}
         assert got == self.model.hours()
+
+    @rule(started=st.integers(0, 3))
+    def scan_in_slices(self, started: int) -> None:
+        """The daemon's deadline: a refresh starts a few transcripts only, the next one reads the
+        rest; together they count what one whole refresh counts."""
+        clock = itertools.count()
+        with mock.patch.object(transcript_workers.time, "monotonic", lambda: float(next(clock))):
+            refresh(self.state, "c", [self.root], NOW, deadline=started - 0.5)
+        self.scan()
 
     @invariant()
     def the_tree_is_what_the_machine_wrote(self) -> None:

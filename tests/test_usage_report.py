@@ -112,3 +112,17 @@ def test_since_the_claim_stops_at_the_expiry(cli: Callable[..., Result], logs_co
            "its expiry, Tue 2026-04-07 08:30 UTC)" in text
     with freeze_time("2026-03-01T12:00:00Z"):  # before the expiry: every day up to today
         assert json.loads(cli("--config", str(logs_config), "usage", "--json").stdout)["expired_at"] is None
+
+
+def test_the_ledgers_warnings_name_a_few_files_and_what_waits() -> None:
+    from reminderd.spend import LoggedUsage
+    from reminderd.usage_report import ledger_warnings
+
+    skipped_in = {f"/t/{i}.jsonl": {"too-long": 1} for i in range(5)} | {"/t/9.jsonl": {"malformed": 2}}
+    ledger = LoggedUsage({}, {"too-long": 5, "malformed": 2}, 6, None, skipped_in, pending=4)
+    assert ledger_warnings(ledger, (Path("/r"),)) == [
+        "2 line(s) skipped as malformed (truncated, not JSON, not UTF-8, or a value out of range) in /t/9.jsonl (2)",
+        "5 line(s) skipped as longer than 64 MiB in /t/0.jsonl (1), /t/1.jsonl (1), /t/2.jsonl (1) "
+        "and 2 other file(s)",
+        "4 transcript(s) not read yet: the ledger is still being brought up to date",
+    ]
