@@ -126,3 +126,11 @@ def test_the_ledgers_warnings_name_a_few_files_and_what_waits() -> None:
         "and 2 other file(s)",
         "4 transcript(s) not read yet: the ledger is still being brought up to date",
     ]
+
+
+def test_every_reason_the_ledger_names_a_file_for_has_its_words() -> None:
+    """ledger.PROBLEMS and usage_report.SKIPPED list the same reasons: a new one needs both."""
+    from reminderd.ledger import PROBLEMS
+    from reminderd.usage_report import SKIPPED
+
+    assert set(SKIPPED) == set(PROBLEMS)
