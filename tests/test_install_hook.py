@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import GOLDEN
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from test_statusline import INPUT, SCRIPT, THREE_DAYS, TOMORROW, write
 
@@ -79,13 +79,15 @@ def test_install_then_uninstall_gives_back_the_same_json_in_its_order(text: str,
 
 
 @given(settings_texts())
+@example('{"hooks": {"SessionStart": [{"hooks": [{"type": "command", "command": "REMINDERD_STATE_DIR"}]}]}}')
 def test_uninstall_without_a_record_removes_only_what_is_ours(text: str) -> None:
     installed = ih.install(ih.parse(text, HERE), HOOK, None, False, {}, HERE)
     removed = json.loads(ih.dump(ih.uninstall(installed.settings, {}).settings))
     original = json.loads(text)
     for event, groups in original.get("hooks", {}).items():
         assert removed["hooks"][event] == groups
-    assert not ih.is_ours(json.dumps(removed), "hook") and "REMINDERD_STATE_DIR" not in json.dumps(removed)
+    mark = "REMINDERD_STATE_DIR"  # in our command; another program's hook may hold it too, and stays
+    assert not ih.is_ours(json.dumps(removed), "hook") and json.dumps(removed).count(mark) == text.count(mark)
 
 
 def test_numbers_keep_their_text() -> None:
